@@ -1,0 +1,51 @@
+# memsvc — run `make help` for the targets.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8765
+STAMP   = $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck test-only bench bench-quality clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is installed first and on its own so pip takes the CPU build present on these
+# machines and never resolves a CUDA wheel for it.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install memsvc with its dev tools (idempotent)
+
+run: install ## install, migrate and serve REST + /mcp + /ui on $(HOST):$(PORT)
+	$(BIN)/memsvc serve --host $(HOST) --port $(PORT)
+
+lint: install ## ruff lint + format check, import boundaries
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install ## mypy --strict over memsvc and mcp_server
+	$(BIN)/mypy
+
+test-only: install ## the pytest suite alone
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck test-only ## lint, type check and the whole test suite
+
+bench: install ## latency + throughput benchmarks (writes benchmarks/results/latency.md)
+	$(BIN)/python benchmarks/bench_latency.py
+
+bench-quality: install ## LoCoMo retrieval quality (needs ../shared/bench/locomo_dev.json)
+	$(BIN)/python benchmarks/bench_quality.py --data ../shared/bench/locomo_dev.json
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""MCP transport for memsvc (mcp SDK 2.x MCPServer): thin tools over MemoryService."""

@@ -1,0 +1,46 @@
+"""The FastAPI application: REST v1, OpenAPI at /docs, guards, and mounts for /mcp, /ui."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from memsvc.api.deps import Authenticate, local_actor
+from memsvc.api.errors import install_error_handlers
+from memsvc.api.routes import router
+from memsvc.api.security import GuardMiddleware, loopback_hosts
+from memsvc.service import MemoryService
+from memsvc.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    service: MemoryService,
+    settings: Settings,
+    *,
+    authenticate: Authenticate | None = None,
+    lifespan: Any = None,
+) -> FastAPI:
+    """Build the app around an existing service (the caller owns the service's lifetime)."""
+    app = FastAPI(
+        title="memsvc",
+        version="0.1.0",
+        description="Project-scoped memory for AI agents: REST v1.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.authenticate = authenticate or local_actor
+    install_error_handlers(app)
+    app.include_router(router)
+    hosts = loopback_hosts(settings.port) | set(settings.allowed_hosts)
+    if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
+        hosts |= {settings.host, f"{settings.host}:{settings.port}"}
+    app.add_middleware(
+        GuardMiddleware,  # type: ignore[arg-type]
+        allowed_hosts=hosts,
+        allowed_origins=set(settings.allowed_origins),
+        max_body=settings.limits.request_bytes,
+    )
+    return app

@@ -1,0 +1,273 @@
+"""REST v1 routes. Each parses, calls one service method, returns: no decisions here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from memsvc.api.deps import ActorDep, ServiceDep
+from memsvc.domain import (
+    AddResult,
+    AuditPage,
+    AuditQuery,
+    ContextPack,
+    ContextRequest,
+    Kind,
+    Memory,
+    MemoryDraft,
+    MemoryPatch,
+    MemoryVersion,
+    OpenedProject,
+    Project,
+    ProjectCreate,
+    ProjectPatch,
+    SearchHit,
+    SearchQuery,
+    Status,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WrittenMemory(Memory):
+    deduplicated: bool = False
+    """True when an identical active memory existed: this is that memory, nothing was added."""
+
+
+class ProjectList(BaseModel):
+    projects: list[Project]
+
+
+class MemoryList(BaseModel):
+    memories: list[Memory]
+    next_cursor: str | None = None
+
+
+class BatchBody(_Body):
+    memories: list[MemoryDraft] = Field(min_length=1)
+
+
+class BatchResult(BaseModel):
+    memories: list[WrittenMemory]
+
+
+class HistoryResult(BaseModel):
+    versions: list[MemoryVersion]
+
+
+class SearchResult(BaseModel):
+    hits: list[SearchHit]
+
+
+class OpenBody(_Body):
+    budget_tokens: int = 2000
+
+
+class OpenByNameBody(OpenBody):
+    name: str
+
+
+class HandoffBody(_Body):
+    summary: str
+    done: list[str] = Field(default_factory=list)
+    next: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(default_factory=list)
+
+
+def _written(result: AddResult) -> WrittenMemory:
+    return WrittenMemory(**result.memory.model_dump(), deduplicated=not result.created)
+
+
+def _csv(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [v for raw in values for v in raw.split(",") if v]
+
+
+@router.get("/health", tags=["service"])
+def health(service: ServiceDep) -> dict[str, Any]:
+    """Liveness plus the index backlog."""
+    return {
+        "status": "ok",
+        "embedder": service.retriever.embedder.identity,
+        "pending_index_writes": service.sync.pending_count(),
+    }
+
+
+@router.post("/projects", status_code=201, tags=["projects"])
+def create_project(body: ProjectCreate, service: ServiceDep, actor: ActorDep) -> Project:
+    return service.create_project(actor, body)
+
+
+@router.get("/projects", tags=["projects"])
+def list_projects(service: ServiceDep, actor: ActorDep) -> ProjectList:
+    return ProjectList(projects=service.list_projects(actor))
+
+
+@router.get("/projects/{project}", tags=["projects"])
+def get_project(project: str, service: ServiceDep, actor: ActorDep) -> Project:
+    return service.get_project(actor, project)
+
+
+@router.patch("/projects/{project}", tags=["projects"])
+def update_project(
+    project: str, body: ProjectPatch, service: ServiceDep, actor: ActorDep
+) -> Project:
+    return service.update_project(actor, project, body)
+
+
+@router.post(
+    "/projects/{project}/memories",
+    status_code=201,
+    tags=["memories"],
+    responses={200: {"description": "an identical memory existed; it is returned"}},
+)
+def add_memory(
+    project: str, body: MemoryDraft, response: Response, service: ServiceDep, actor: ActorDep
+) -> WrittenMemory:
+    result = service.add_memory(actor, project, body)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return _written(result)
+
+
+@router.post("/projects/{project}/memories:batch", status_code=201, tags=["memories"])
+def add_memories(
+    project: str, body: BatchBody, service: ServiceDep, actor: ActorDep
+) -> BatchResult:
+    results = service.add_memories(actor, project, body.memories)
+    return BatchResult(memories=[_written(r) for r in results])
+
+
+@router.get("/projects/{project}/memories", tags=["memories"])
+def list_memories(
+    project: str,
+    service: ServiceDep,
+    actor: ActorDep,
+    kind: Annotated[list[Kind] | None, Query()] = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    tag: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> MemoryList:
+    page = service.list_memories(
+        actor, project, kinds=kind, statuses=status, tag=tag, limit=limit, cursor=cursor
+    )
+    return MemoryList(memories=page.memories, next_cursor=page.next_cursor)
+
+
+@router.get("/projects/{project}/memories/{memory_id}", tags=["memories"])
+def get_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDep) -> Memory:
+    return service.get_memory(actor, project, memory_id)
+
+
+@router.patch("/projects/{project}/memories/{memory_id}", tags=["memories"])
+def update_memory(
+    project: str, memory_id: str, body: MemoryPatch, service: ServiceDep, actor: ActorDep
+) -> Memory:
+    return service.update_memory(actor, project, memory_id, body)
+
+
+@router.delete("/projects/{project}/memories/{memory_id}", status_code=204, tags=["memories"])
+def delete_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDep) -> Response:
+    service.delete_memory(actor, project, memory_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/projects/{project}/memories/{memory_id}/supersede", status_code=201, tags=["memories"]
+)
+def supersede_memory(
+    project: str, memory_id: str, body: MemoryDraft, service: ServiceDep, actor: ActorDep
+) -> Memory:
+    return service.supersede_memory(actor, project, memory_id, body)
+
+
+@router.get("/projects/{project}/memories/{memory_id}/history", tags=["memories"])
+def memory_history(
+    project: str, memory_id: str, service: ServiceDep, actor: ActorDep
+) -> HistoryResult:
+    return HistoryResult(versions=service.memory_history(actor, project, memory_id))
+
+
+@router.post("/projects/{project}/search", tags=["recall"])
+def search_memories(
+    project: str, body: SearchQuery, service: ServiceDep, actor: ActorDep
+) -> SearchResult:
+    return SearchResult(hits=service.search_memories(actor, project, body))
+
+
+@router.post("/projects/{project}/context", tags=["recall"])
+def get_context(
+    project: str, body: ContextRequest, service: ServiceDep, actor: ActorDep
+) -> ContextPack:
+    return service.get_context(actor, project, body)
+
+
+@router.post("/projects/{project}/handoffs", status_code=201, tags=["recall"])
+def write_handoff(
+    project: str, body: HandoffBody, service: ServiceDep, actor: ActorDep
+) -> WrittenMemory:
+    result = service.write_handoff(
+        actor, project, body.summary, body.done, body.next, body.open_questions
+    )
+    return _written(result)
+
+
+@router.post("/open-last-project", tags=["recall"])
+def open_last_project(
+    service: ServiceDep, actor: ActorDep, body: OpenBody | None = None
+) -> OpenedProject:
+    return service.open_last_project(actor, (body or OpenBody()).budget_tokens)
+
+
+@router.post("/open-project", tags=["recall"])
+def open_project(body: OpenByNameBody, service: ServiceDep, actor: ActorDep) -> OpenedProject:
+    return service.open_project(actor, body.name, body.budget_tokens)
+
+
+@router.get("/projects/{project}/audit", tags=["audit"])
+def list_audit_events(
+    project: str,
+    service: ServiceDep,
+    actor: ActorDep,
+    action: str | None = None,
+    principal: str | None = None,
+    memory_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> AuditPage:
+    query = AuditQuery(
+        action=action,
+        principal=principal,
+        memory_id=memory_id,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return service.list_audit_events(actor, project, query)
+
+
+@router.get("/projects/{project}/memories/{memory_id}/audit", tags=["audit"])
+def memory_audit(
+    project: str,
+    memory_id: str,
+    service: ServiceDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> AuditPage:
+    query = AuditQuery(memory_id=memory_id, limit=limit, cursor=cursor)
+    return service.list_audit_events(actor, project, query)

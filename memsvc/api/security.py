@@ -1,0 +1,117 @@
+"""Transport guards as plain ASGI middleware: request ids, body size limit, Host and Origin
+checks against DNS rebinding and cross-site requests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ulid import ULID
+
+__all__ = ["GuardMiddleware", "loopback_hosts"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+def loopback_hosts(port: int) -> set[str]:
+    return {h for name in _LOOPBACK for h in (name, f"{name}:{port}")}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class GuardMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_hosts: set[str],
+        allowed_origins: set[str],
+        max_body: int,
+        check_host: bool = True,
+    ) -> None:
+        self.app = app
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self.allowed_origins = {o.lower().rstrip("/") for o in allowed_origins}
+        self.max_body = max_body
+        self.check_host = check_host
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        rid = headers.get("x-request-id", "")[:100] or str(ULID())
+        scope.setdefault("state", {})["request_id"] = rid
+        host = headers.get("host", "").lower()
+        if self.check_host and host not in self.allowed_hosts:
+            await _reply(
+                send, 403, "HostNotAllowed", f"Host {host[:100]!r} is not served here", rid
+            )
+            return
+        origin = headers.get("origin")
+        if origin is not None and origin.lower().rstrip("/") not in self._origins(host):
+            await _reply(
+                send, 403, "OriginNotAllowed", f"Origin {origin[:100]!r} is not allowed", rid
+            )
+            return
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _reply(send, 413, "PayloadTooLarge", self._too_large(), rid)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise _TooLarge
+            return message
+
+        started = False
+
+        async def tagged(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tagged)
+        except _TooLarge:
+            if not started:
+                await _reply(send, 413, "PayloadTooLarge", self._too_large(), rid)
+
+    def _origins(self, host: str) -> set[str]:
+        own = {f"http://{host}", f"https://{host}"} if host in self.allowed_hosts else set()
+        return own | self.allowed_origins
+
+    def _too_large(self) -> str:
+        return f"request body over {self.max_body} bytes; send fewer memories per request"
+
+
+async def _reply(send: Send, status: int, error: str, detail: str, rid: str) -> None:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", rid.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

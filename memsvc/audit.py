@@ -1,0 +1,183 @@
+"""The audit ledger: one append-only event per operation, reads included, each project's
+events linked in a SHA-256 hash chain.
+
+Writes record their event in the same SQL transaction as the change, so no acknowledged
+write lacks its event and no event describes a write that did not happen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from memsvc.clock import as_utc, utcnow
+from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
+from memsvc.store.models import AuditEventRow, AuditRefRow
+from memsvc.store.pagination import decode_cursor, encode_cursor
+
+__all__ = ["GENESIS", "AuditLog", "ChainBreak", "event_hash"]
+
+GENESIS = "0" * 64
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and a canonical JSON encoding of the event."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256((prev_hash + "\n" + canonical).encode()).hexdigest()
+
+
+def _fields(row: AuditEventRow) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "chain": row.chain,
+        "project": row.project_id,
+        "ts": _ts(row.ts),
+        "principal": row.principal,
+        "channel": row.channel,
+        "client": row.client,
+        "action": row.action,
+        "target_ids": list(row.target_ids),
+        "returned_ids": list(row.returned_ids),
+        "outcome": row.outcome,
+        "request_id": row.request_id,
+        "detail": row.detail,
+    }
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    chain: str
+    seq: int
+    reason: str
+
+
+class AuditLog:
+    """Records and reads audit events. Substitutable (benchmarks measure its cost)."""
+
+    def __init__(self, hash_queries: bool = False) -> None:
+        self.hash_queries = hash_queries
+
+    def query_detail(self, query: str) -> str:
+        if self.hash_queries:
+            return "sha256:" + hashlib.sha256(query.encode()).hexdigest()
+        return query[:500]
+
+    def record(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        action: str,
+        project: str | None,
+        outcome: Outcome,
+        target_ids: list[str] | None = None,
+        returned_ids: list[str] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEventRow:
+        """Append one event inside the caller's write transaction."""
+        chain = project or ""
+        last = session.exec(
+            select(AuditEventRow.hash)
+            .where(AuditEventRow.chain == chain)
+            .order_by(col(AuditEventRow.seq).desc())
+            .limit(1)
+        ).first()
+        top = session.exec(select(func.max(AuditEventRow.seq))).one()
+        row = AuditEventRow(
+            seq=(top or 0) + 1,
+            chain=chain,
+            project_id=project,
+            ts=utcnow(),
+            principal=actor.principal,
+            channel=actor.channel.value,
+            client=actor.client,
+            action=action,
+            target_ids=list(target_ids or []),
+            returned_ids=list(returned_ids or []),
+            outcome=outcome.value,
+            request_id=actor.request_id,
+            detail=detail or {},
+            prev_hash=last or GENESIS,
+            hash="",
+        )
+        row.hash = event_hash(row.prev_hash, _fields(row))
+        session.add(row)
+        refs = dict.fromkeys([*row.target_ids, *row.returned_ids])
+        session.flush()
+        for memory_id in refs:
+            session.add(AuditRefRow(seq=row.seq or 0, memory_id=memory_id))
+        return row
+
+    def list(self, session: Session, project: str, query: AuditQuery) -> AuditPage:
+        stmt = select(AuditEventRow).where(AuditEventRow.project_id == project)
+        if query.action:
+            stmt = stmt.where(AuditEventRow.action == query.action)
+        if query.principal:
+            stmt = stmt.where(AuditEventRow.principal == query.principal)
+        if query.memory_id:
+            stmt = stmt.where(
+                col(AuditEventRow.seq).in_(
+                    select(AuditRefRow.seq).where(AuditRefRow.memory_id == query.memory_id)
+                )
+            )
+        since, until = as_utc(query.since), as_utc(query.until)
+        if since is not None:
+            stmt = stmt.where(AuditEventRow.ts >= since)
+        if until is not None:
+            stmt = stmt.where(AuditEventRow.ts < until)
+        after = decode_cursor(query.cursor, "before")
+        if after:
+            stmt = stmt.where(col(AuditEventRow.seq) < int(after["before"]))
+        rows = session.exec(
+            stmt.order_by(col(AuditEventRow.seq).desc()).limit(query.limit + 1)
+        ).all()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        cursor = encode_cursor(before=rows[-1].seq) if more and rows else None
+        return AuditPage(events=[to_event(r) for r in rows], next_cursor=cursor)
+
+    def verify(self, session: Session, project: str | None = None) -> tuple[int, ChainBreak | None]:
+        """Recompute every chain (or one project's); the count and the first break, if any."""
+        stmt = select(AuditEventRow).order_by(col(AuditEventRow.seq))
+        if project is not None:
+            stmt = stmt.where(AuditEventRow.chain == project)
+        heads: dict[str, str] = {}
+        count = 0
+        for row in session.exec(stmt):
+            count += 1
+            prev = heads.get(row.chain, GENESIS)
+            if row.prev_hash != prev:
+                return count, ChainBreak(row.chain, row.seq or 0, "link to previous event broken")
+            if event_hash(prev, _fields(row)) != row.hash:
+                return count, ChainBreak(row.chain, row.seq or 0, "event content altered")
+            heads[row.chain] = row.hash
+        return count, None
+
+
+def to_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq or 0,
+        project=row.project_id,
+        ts=as_utc(row.ts) or row.ts,
+        principal=row.principal,
+        channel=Channel(row.channel),
+        client=row.client,
+        action=row.action,
+        target_ids=list(row.target_ids),
+        returned_ids=list(row.returned_ids),
+        outcome=Outcome(row.outcome),
+        request_id=row.request_id,
+        detail=row.detail,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

@@ -1,0 +1,129 @@
+"""``memsvc`` command line: the composition root for processes (serve, mcp, maintenance)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from memsvc.bootstrap import build_service
+from memsvc.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    values: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "data_dir", None):
+        values["data_dir"] = Path(args.data_dir).expanduser()
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from memsvc.api import create_app
+
+    settings = _settings(args, host=args.host, port=args.port)
+    if not _is_loopback(settings.host):
+        print(
+            f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
+            "with access tokens configured (see `memsvc token create`)",
+            file=sys.stderr,
+        )
+        return 2
+    with build_service(settings) as service:
+        app = create_app(service, settings)
+        print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from memsvc.store.database import upgrade
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)
+    print(f"schema up to date: {settings.sqlalchemy_url}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    settings = _settings(args, background=False)
+    with build_service(settings) as service:
+        projects = [args.project] if args.project else service.sync_projects()
+        for project in projects:
+            report = service.sync.reindex(project)
+            print(f"{project}: {report.embedded} memories indexed")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    settings = _settings(args, background=False)
+    with build_service(settings) as service:
+        count, broken = service.verify_audit(args.project)
+    if broken is None:
+        print(
+            f"ok: {count} audit events verified" + (f" in {args.project}" if args.project else "")
+        )
+        return 0
+    print(
+        f"TAMPERED: chain {broken.chain or '(global)'} breaks at seq {broken.seq}: {broken.reason}"
+    )
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memsvc", description="Project-scoped agent memory.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="data directory (default: $MEMSVC_DATA_DIR or user dir)")
+
+    serve = sub.add_parser("serve", help="serve REST (/api/v1), MCP (/mcp) and the inspector")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    serve.add_argument("--log-level", default="info")
+    data_dir(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    data_dir(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+
+    reindex = sub.add_parser("reindex", help="rebuild the LanceDB index from SQL")
+    reindex.add_argument("--project", help="one project (default: all)")
+    data_dir(reindex)
+    reindex.set_defaults(func=cmd_reindex)
+
+    audit = sub.add_parser("audit", help="audit ledger tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain of every event")
+    verify.add_argument("--project")
+    data_dir(verify)
+    verify.set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Domain types: what the service takes and returns. They are also the wire shapes."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "PROJECT_ID_RE",
+    "Actor",
+    "AddResult",
+    "AuditEvent",
+    "AuditPage",
+    "AuditQuery",
+    "Change",
+    "Channel",
+    "ContextPack",
+    "ContextRequest",
+    "Kind",
+    "Memory",
+    "MemoryDraft",
+    "MemoryPage",
+    "MemoryPatch",
+    "MemoryVersion",
+    "Omitted",
+    "OpenedProject",
+    "Outcome",
+    "Project",
+    "ProjectCreate",
+    "ProjectPatch",
+    "Provenance",
+    "ProvenanceIn",
+    "Role",
+    "SearchHit",
+    "SearchQuery",
+    "Status",
+]
+
+PROJECT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+MEMORY_ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+class Kind(StrEnum):
+    RULE = "rule"
+    PREFERENCE = "preference"
+    DECISION = "decision"
+    FACT = "fact"
+    HANDOFF = "handoff"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    ARCHIVED = "archived"
+    DELETED = "deleted"
+
+
+class Channel(StrEnum):
+    REST = "rest"
+    MCP = "mcp"
+    WEB = "web"
+    CLI = "cli"
+    IMPORT = "import"
+
+
+class Role(StrEnum):
+    READER = "reader"
+    WRITER = "writer"
+    CURATOR = "curator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+
+_ROLE_RANK = {Role.READER: 1, Role.WRITER: 2, Role.CURATOR: 3, Role.ADMIN: 4}
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    ERROR = "error"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Actor(BaseModel):
+    """Who is calling, through which door. Built by a transport, never by the caller's body.
+
+    ``grants`` maps a project id (or ``"*"`` for every project) to a role.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    principal: str
+    channel: Channel
+    grants: dict[str, Role] = Field(default_factory=dict)
+    client: str | None = None
+    client_version: str | None = None
+    agent: str | None = None
+    session: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def local(cls, channel: Channel, **kw: Any) -> Actor:
+        """The implicit single user of local mode: admin everywhere."""
+        return cls(principal="local", channel=channel, grants={"*": Role.ADMIN}, **kw)
+
+    def role_in(self, project: str) -> Role | None:
+        return self.grants.get(project) or self.grants.get("*")
+
+    def allows(self, project: str, needed: Role) -> bool:
+        role = self.role_in(project)
+        return role is not None and role.rank >= needed.rank
+
+
+class ProvenanceIn(_Wire):
+    """What a caller may say about where a memory came from."""
+
+    agent: str | None = None
+    session: str | None = None
+    client: str | None = None
+    client_version: str | None = None
+    origin: str | None = None
+    """Where the knowledge came from: a file path, commit, URL or conversation id."""
+    origin_type: Literal["file", "commit", "url", "conversation", "other"] | None = None
+
+
+class Provenance(BaseModel):
+    """Who wrote a memory and how. ``principal`` and ``channel`` come from the server."""
+
+    principal: str
+    channel: Channel
+    agent: str | None = None
+    session: str | None = None
+    client: str | None = None
+    client_version: str | None = None
+    origin: str | None = None
+    origin_type: str | None = None
+    request_id: str | None = None
+
+    def line(self, when: datetime | None = None) -> str:
+        """A compact one-line form: ``alice via mcp (claude-code 1.2, agent x) 2026-11-20``."""
+        who = self.principal
+        extras = [p for p in (self.client, self.client_version) if p]
+        detail = " ".join(extras)
+        if self.agent:
+            detail = f"{detail}, agent {self.agent}" if detail else f"agent {self.agent}"
+        out = f"{who} via {self.channel.value}"
+        if detail:
+            out += f" ({detail})"
+        if when is not None:
+            out += f" {when:%Y-%m-%d %H:%M}Z"
+        if self.origin:
+            out += f" from {self.origin}"
+        return out
+
+
+class ProjectCreate(_Wire):
+    id: str
+    name: str | None = None
+    description: str | None = None
+    root_paths: list[str] = Field(default_factory=list)
+
+
+class ProjectPatch(_Wire):
+    name: str | None = None
+    description: str | None = None
+    root_paths: list[str] | None = None
+
+
+class Project(BaseModel):
+    id: str
+    name: str
+    description: str
+    root_paths: list[str]
+    created_at: datetime
+    last_active_at: datetime
+    counts: dict[str, int] = Field(default_factory=dict)
+    """Active memories by kind."""
+
+
+class MemoryDraft(_Wire):
+    kind: Kind
+    content: str
+    title: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=list)
+    pinned: bool = False
+    importance: float = Field(default=0.5, ge=0.0, le=1.0)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    provenance: ProvenanceIn | None = None
+
+
+class MemoryPatch(_Wire):
+    """Any draft field; content changes are refused for rules and decisions (supersede)."""
+
+    content: str | None = None
+    title: str | None = None
+    tags: list[str] | None = None
+    paths: list[str] | None = None
+    pinned: bool | None = None
+    importance: float | None = Field(default=None, ge=0.0, le=1.0)
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    status: Literal["active", "archived"] | None = None
+    kind: Kind | None = None
+    provenance: ProvenanceIn | None = None
+    expected_version: int | None = None
+    """Optimistic concurrency: refuse with 409 unless the memory is at this version."""
+
+
+class Memory(BaseModel):
+    id: str
+    project: str
+    kind: Kind
+    content: str
+    title: str | None
+    tags: list[str]
+    paths: list[str]
+    status: Status
+    pinned: bool
+    importance: float
+    version: int
+    supersedes: str | None
+    superseded_by: str | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    provenance: Provenance
+    content_hash: str
+    token_count: int
+    embedding_model: str
+    duplicate_of: str | None = None
+    """Set when the memory was a near-duplicate of this one at write time (review queue)."""
+    redactions: int = 0
+    """How many secrets were redacted from the content before it was stored."""
+
+
+class AddResult(BaseModel):
+    memory: Memory
+    created: bool
+    """False when an identical active memory existed; ``memory`` is that one."""
+
+
+class Change(BaseModel):
+    """One entry of "since you were last here"."""
+
+    memory_id: str
+    kind: Kind
+    title: str | None
+    change: str
+    version: int
+    at: datetime
+    by: str
+
+
+class MemoryVersion(BaseModel):
+    version: int
+    change: str
+    changed_at: datetime
+    changed_by: Provenance
+    memory: Memory
+
+
+class MemoryPage(BaseModel):
+    memories: list[Memory]
+    next_cursor: str | None
+
+
+class SearchQuery(_Wire):
+    query: str
+    kinds: list[Kind] | None = None
+    tags: list[str] | None = None
+    paths: list[str] | None = None
+    status: list[Status] | None = None
+    """Default: active only."""
+    as_of: datetime | None = None
+    limit: int = 10
+
+
+class SearchHit(BaseModel):
+    memory: Memory
+    score: float
+    parts: dict[str, float | int | None]
+    """Why it ranked: dense/lexical ranks and scores, fusion, kind/pin/importance/recency."""
+    provenance_line: str
+
+
+class ContextRequest(_Wire):
+    task: str | None = None
+    budget_tokens: int = 2000
+    paths: list[str] | None = None
+    """Files being worked on: rules scoped to other paths are left out."""
+
+
+class Omitted(BaseModel):
+    id: str
+    kind: Kind
+    reason: str
+    tokens: int
+
+
+class ContextPack(BaseModel):
+    project: str
+    text: str
+    items: list[Memory]
+    omitted: list[Omitted]
+    tokens: int
+    budget_tokens: int
+
+
+class OpenedProject(BaseModel):
+    project: Project
+    context: ContextPack
+    since: list[Change]
+    """What changed in the project since the caller was last active in it."""
+    last_seen_at: datetime | None
+
+
+class AuditEvent(BaseModel):
+    seq: int
+    project: str | None
+    ts: datetime
+    principal: str
+    channel: Channel
+    client: str | None
+    action: str
+    target_ids: list[str]
+    returned_ids: list[str]
+    outcome: Outcome
+    request_id: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditQuery(_Wire):
+    action: str | None = None
+    principal: str | None = None
+    memory_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEvent]
+    next_cursor: str | None

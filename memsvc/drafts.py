@@ -1,0 +1,170 @@
+"""Validation and normalisation of what callers write. Everything is checked before any
+storage is touched, so a rejected request stores nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from memsvc.clock import as_utc
+from memsvc.domain import (
+    PROJECT_ID_RE,
+    Actor,
+    Kind,
+    MemoryDraft,
+    ProjectCreate,
+    Provenance,
+    ProvenanceIn,
+)
+from memsvc.errors import InvalidInput, PayloadTooLarge
+from memsvc.sanitize import clean_text, normalize
+from memsvc.settings import Limits
+
+__all__ = [
+    "PreparedDraft",
+    "check_project_id",
+    "content_hash",
+    "merge_provenance",
+    "prepare_content",
+    "prepare_draft",
+    "prepare_project",
+    "prepare_str_list",
+    "prepare_title",
+]
+
+
+@dataclass(frozen=True)
+class PreparedDraft:
+    kind: Kind
+    content: str
+    content_hash: str
+    redactions: int
+    title: str | None
+    tags: list[str]
+    paths: list[str]
+    pinned: bool
+    importance: float
+    valid_from: datetime | None
+    valid_until: datetime | None
+    provenance_in: ProvenanceIn | None
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def check_project_id(project: str) -> None:
+    if not PROJECT_ID_RE.match(project):
+        raise InvalidInput(
+            f"invalid project id {project[:80]!r}: use 1-64 lowercase letters, digits and "
+            "dashes, starting and ending with a letter or digit (e.g. 'acme-api')"
+        )
+
+
+def prepare_content(content: str, limits: Limits) -> tuple[str, int]:
+    if len(content.encode()) > limits.content_bytes:
+        raise PayloadTooLarge(
+            f"content is {len(content.encode())} bytes; the limit is {limits.content_bytes}. "
+            "Split it into several memories"
+        )
+    cleaned, redactions = clean_text(content)
+    if not cleaned:
+        raise InvalidInput("content is empty; a memory needs some text")
+    return cleaned, redactions
+
+
+def prepare_title(title: str | None, limits: Limits) -> str | None:
+    if title is None:
+        return None
+    cleaned = normalize(title).replace("\n", " ")
+    if len(cleaned) > limits.title_chars:
+        raise InvalidInput(f"title is longer than {limits.title_chars} characters")
+    return cleaned or None
+
+
+def prepare_str_list(values: list[str], what: str, most: int, chars: int) -> list[str]:
+    if len(values) > most:
+        raise InvalidInput(f"at most {most} {what} per memory; got {len(values)}")
+    out: dict[str, None] = {}
+    for value in values:
+        cleaned = normalize(value)
+        if not cleaned:
+            raise InvalidInput(f"{what} must not be empty strings")
+        if len(cleaned) > chars or "\n" in cleaned:
+            raise InvalidInput(f"each of {what} is one line of at most {chars} characters")
+        out.setdefault(cleaned, None)
+    return list(out)
+
+
+def _check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("valid_until must be later than valid_from")
+
+
+def prepare_draft(draft: MemoryDraft, limits: Limits) -> PreparedDraft:
+    content, redactions = prepare_content(draft.content, limits)
+    valid_from, valid_until = as_utc(draft.valid_from), as_utc(draft.valid_until)
+    _check_window(valid_from, valid_until)
+    if draft.provenance is not None:
+        _check_provenance(draft.provenance, limits)
+    return PreparedDraft(
+        kind=draft.kind,
+        content=content,
+        content_hash=content_hash(content),
+        redactions=redactions,
+        title=prepare_title(draft.title, limits),
+        tags=prepare_str_list(draft.tags, "tags", limits.tags, limits.tag_chars),
+        paths=prepare_str_list(draft.paths, "paths", limits.paths, limits.path_chars),
+        pinned=draft.pinned,
+        importance=draft.importance,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        provenance_in=draft.provenance,
+    )
+
+
+def _check_provenance(p: ProvenanceIn, limits: Limits) -> None:
+    for name, value in p.model_dump().items():
+        if isinstance(value, str) and len(value) > limits.provenance_field_chars:
+            raise InvalidInput(
+                f"provenance.{name} is longer than {limits.provenance_field_chars} characters"
+            )
+
+
+def merge_provenance(actor: Actor, given: ProvenanceIn | None) -> dict[str, Any]:
+    """The caller's claims merged with what the server knows; the server's fields win."""
+    claims = given or ProvenanceIn()
+    merged = Provenance(
+        principal=actor.principal,
+        channel=actor.channel,
+        request_id=actor.request_id,
+        client=actor.client or claims.client,
+        client_version=actor.client_version or claims.client_version,
+        agent=claims.agent or actor.agent,
+        session=claims.session or actor.session,
+        origin=claims.origin,
+        origin_type=claims.origin_type,
+    )
+    return merged.model_dump(mode="json")
+
+
+def prepare_project(body: ProjectCreate, limits: Limits) -> ProjectCreate:
+    check_project_id(body.id)
+    name = normalize(body.name or body.id).replace("\n", " ")
+    if not name or len(name) > 200:
+        raise InvalidInput("project name must be 1-200 characters")
+    description = normalize(body.description or "")
+    if len(description) > 4000:
+        raise InvalidInput("project description must be at most 4000 characters")
+    roots = prepare_str_list(body.root_paths, "root_paths", limits.paths, limits.path_chars)
+    for root in roots:
+        if not root.startswith("/") and not (len(root) > 2 and root[1] == ":"):
+            raise InvalidInput(f"root path {root[:80]!r} must be absolute")
+    return ProjectCreate(
+        id=body.id,
+        name=name,
+        description=description,
+        root_paths=[r.rstrip("/") or "/" for r in roots],
+    )

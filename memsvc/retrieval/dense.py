@@ -1,0 +1,166 @@
+"""Exact cosine search over a project's vectors held in memory.
+
+Each project's matrix is loaded from LanceDB once and kept current by the writes of this
+process; writes from another process bump the project's ``index_generation`` in SQL,
+which makes the next search here reload. Below a few tens of thousands of rows this scan
+is faster than any LanceDB query (STACK_NOTES: 6 ms vs 158 ms at 100k).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from memsvc.store.index import IndexRow, LanceIndex
+
+__all__ = ["DenseCache"]
+
+Vector = npt.NDArray[np.float32]
+
+
+@dataclass
+class _Entry:
+    generation: int
+    dim: int
+    ids: list[str] = field(default_factory=list)
+    pos: dict[str, int] = field(default_factory=dict)
+    kinds: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    matrix: Vector = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    n: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _grow(self, need: int) -> None:
+        if need <= self.matrix.shape[0]:
+            return
+        cap = max(need, int(self.matrix.shape[0] * 1.5) + 64)
+        grown = np.zeros((cap, self.dim), dtype=np.float32)
+        grown[: self.n] = self.matrix[: self.n]
+        self.matrix = grown
+
+    def put(self, row: IndexRow) -> None:
+        at = self.pos.get(row.id)
+        if at is None:
+            self._grow(self.n + 1)
+            at = self.n
+            self.n += 1
+            self.ids.append(row.id)
+            self.kinds.append(row.kind)
+            self.statuses.append(row.status)
+            self.pos[row.id] = at
+        self.matrix[at] = row.vector
+        self.kinds[at] = row.kind
+        self.statuses[at] = row.status
+
+    def set_meta(self, memory_id: str, kind: str, status: str) -> None:
+        at = self.pos.get(memory_id)
+        if at is not None:
+            self.kinds[at] = kind
+            self.statuses[at] = status
+
+    def remove(self, memory_id: str) -> None:
+        at = self.pos.get(memory_id)
+        if at is not None:
+            self.statuses[at] = "deleted"
+
+
+class DenseCache:
+    def __init__(self, index: LanceIndex, dim: int) -> None:
+        self._index = index
+        self._dim = dim
+        self._entries: dict[str, _Entry] = {}
+        self._guard = threading.Lock()
+
+    def _load(self, project: str, generation: int) -> _Entry:
+        snap = self._index.snapshot(project)
+        entry = _Entry(generation=generation, dim=self._dim)
+        entry.matrix = snap.vectors.copy() if snap.vectors.size else entry.matrix
+        if entry.matrix.shape[1] != self._dim:
+            entry.matrix = np.zeros((0, self._dim), dtype=np.float32)
+        entry.ids = list(snap.ids)
+        entry.kinds = list(snap.kinds)
+        entry.statuses = list(snap.statuses)
+        entry.pos = {i: k for k, i in enumerate(entry.ids)}
+        entry.n = len(entry.ids)
+        return entry
+
+    def entry(self, project: str, generation: int) -> _Entry:
+        """The project's vectors as of ``generation`` (reloaded when another process wrote)."""
+        with self._guard:
+            current = self._entries.get(project)
+        if current is not None and current.generation >= generation:
+            return current
+        fresh = self._load(project, generation)
+        with self._guard:
+            self._entries[project] = fresh
+        return fresh
+
+    def applied(
+        self,
+        project: str,
+        before: int,
+        after: int,
+        upserts: list[IndexRow],
+        metas: list[tuple[str, str, str]],
+        deletes: list[str],
+    ) -> None:
+        """Fold this process's own index changes in, or drop the entry if it fell behind."""
+        with self._guard:
+            entry = self._entries.get(project)
+            if entry is None:
+                return
+            if entry.generation != before:
+                del self._entries[project]
+                return
+        with entry.lock:
+            for row in upserts:
+                entry.put(row)
+            for memory_id, kind, status in metas:
+                entry.set_meta(memory_id, kind, status)
+            for memory_id in deletes:
+                entry.remove(memory_id)
+            entry.generation = after
+
+    def forget(self, project: str) -> None:
+        with self._guard:
+            self._entries.pop(project, None)
+
+    def search(
+        self,
+        project: str,
+        generation: int,
+        query: Vector,
+        limit: int,
+        statuses: set[str],
+        kinds: set[str] | None,
+    ) -> list[tuple[str, float]]:
+        entry = self.entry(project, generation)
+        with entry.lock:
+            n = entry.n
+            if n == 0:
+                return []
+            scores = entry.matrix[:n] @ query
+            mask = np.fromiter(
+                (
+                    s in statuses and (kinds is None or k in kinds)
+                    for s, k in zip(entry.statuses[:n], entry.kinds[:n], strict=True)
+                ),
+                dtype=bool,
+                count=n,
+            )
+            ids = entry.ids[:n]
+        scores = np.where(mask, scores, -np.inf)
+        k = min(limit, int(mask.sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(ids[i], float(scores[i])) for i in top]
+
+    def vectors_of(self, project: str, generation: int, ids: list[str]) -> dict[str, Vector]:
+        entry = self.entry(project, generation)
+        with entry.lock:
+            return {i: entry.matrix[entry.pos[i]].copy() for i in ids if i in entry.pos}

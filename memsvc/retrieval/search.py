@@ -1,0 +1,67 @@
+"""Hybrid candidate generation: dense (in-memory exact, or LanceDB for big tables) and
+LanceDB full-text, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import numpy.typing as npt
+
+from memsvc.retrieval.dense import DenseCache
+from memsvc.retrieval.embedder import Embedder, QueryCache
+from memsvc.retrieval.ranking import Candidate, fuse
+from memsvc.store.index import LanceIndex
+
+__all__ = ["Retriever", "query_terms"]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 64
+
+
+def query_terms(text: str) -> list[str]:
+    """Plain lower-cased words: no query syntax from the caller reaches the FTS engine."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if len(seen) >= MAX_TERMS:
+            break
+        seen.setdefault(word[:40], None)
+    return list(seen)
+
+
+class Retriever:
+    def __init__(
+        self,
+        index: LanceIndex,
+        embedder: Embedder,
+        cache: DenseCache,
+        exact_scan_max_rows: int = 50_000,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.cache = cache
+        self.queries = QueryCache(embedder)
+        self._exact_max = exact_scan_max_rows
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        return self.queries.get(text)
+
+    def candidates(
+        self,
+        project: str,
+        generation: int,
+        text: str,
+        depth: int,
+        statuses: list[str],
+        kinds: list[str] | None,
+    ) -> list[Candidate]:
+        qvec = self.embed_query(text)
+        entry = self.cache.entry(project, generation)
+        if entry.n <= self._exact_max:
+            dense = self.cache.search(
+                project, generation, qvec, depth, set(statuses), set(kinds) if kinds else None
+            )
+        else:  # pragma: no cover - exercised by the scale benchmark
+            dense = self.index.vector_search(project, qvec, depth, statuses, kinds or [])
+        lexical = self.index.full_text(project, query_terms(text), depth, statuses, kinds or [])
+        return fuse(dense, lexical)

@@ -1,0 +1,79 @@
+"""Configuration: the one place that reads the environment (``MEMSVC_*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Limits", "Settings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """The user's data directory for memsvc (used when MEMSVC_DATA_DIR is unset)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("memsvc", appauthor=False))
+
+
+class Limits(BaseSettings):
+    """Size limits on every input. Exceeding one is a typed 4xx, never a partial write."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMSVC_LIMIT_", extra="ignore")
+
+    content_bytes: int = 32 * 1024
+    title_chars: int = 200
+    tags: int = 32
+    tag_chars: int = 64
+    paths: int = 64
+    path_chars: int = 512
+    provenance_field_chars: int = 512
+    request_bytes: int = 4 * 1024 * 1024
+    batch_size: int = 1000
+    query_chars: int = 2000
+    search_limit: int = 100
+    list_limit: int = 500
+    budget_tokens: int = 64_000
+
+
+class Settings(BaseSettings):
+    """Everything memsvc can be told. Built explicitly; never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="MEMSVC_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    """SQLAlchemy URL; default is ``sqlite:///<data_dir>/memsvc.db``."""
+    lance_uri: str | None = None
+    """LanceDB URI; default is ``<data_dir>/lance``."""
+    embedder: str = "minilm"
+    """``minilm`` (the bundled all-MiniLM-L6-v2) or ``hash`` (deterministic, for tests)."""
+    embed_batch_size: int = 64
+    project: str | None = None
+    """Default project for MCP when neither the argument nor the client's roots decide."""
+    host: str = "127.0.0.1"
+    port: int = 8765
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Extra Host header values accepted besides loopback names."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Extra Origin values accepted besides the server's own loopback origins."""
+    near_duplicate_cosine: float = 0.95
+    exact_scan_max_rows: int = 50_000
+    """Below this many rows a project's vectors are scanned exactly in memory."""
+    compact_every_writes: int = 64
+    maintenance_interval_s: float = 30.0
+    background: bool = True
+    """Run the background maintenance thread (outbox retry, LanceDB compaction)."""
+    auto_migrate: bool = True
+    hash_audit_queries: bool = False
+    """Store SHA-256 of search queries in the audit log instead of the text."""
+    limits: Limits = Field(default_factory=Limits)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'memsvc.db'}"
+
+    @property
+    def lance_path(self) -> str:
+        return self.lance_uri or str(self.data_dir / "lance")

@@ -1,0 +1,241 @@
+"""The LanceDB index: one table per (project, embedder), derived from SQL and rebuildable.
+
+Caller text never reaches a ``where()`` string: filters are built only from validated
+memory ids and enum values, and full-text queries go through ``MatchQuery`` objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from memsvc.domain import MEMORY_ID_RE, PROJECT_ID_RE
+
+__all__ = ["IndexRow", "IndexSnapshot", "LanceIndex"]
+
+log = logging.getLogger(__name__)
+_SAFE_VALUE = re.compile(r"^[a-z_]{1,32}$")
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    id: str
+    kind: str
+    status: str
+    text: str
+    content_hash: str
+    vector: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """Every row of a project's table (vectors included) for in-memory exact search."""
+
+    ids: list[str]
+    kinds: list[str]
+    statuses: list[str]
+    hashes: list[str]
+    vectors: npt.NDArray[np.float32]
+
+
+def _id_list(ids: list[str]) -> str:
+    for i in ids:
+        if not MEMORY_ID_RE.match(i):
+            raise ValueError(f"not a memory id: {i!r}")
+    return ", ".join(f"'{i}'" for i in ids)
+
+
+def _value_list(values: list[str]) -> str:
+    for v in values:
+        if not _SAFE_VALUE.match(v):
+            raise ValueError(f"not an enum value: {v!r}")
+    return ", ".join(f"'{v}'" for v in values)
+
+
+class LanceIndex:
+    def __init__(self, uri: str, embedder_identity: str, dim: int) -> None:
+        import lancedb
+
+        self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+        self._suffix = re.sub(r"[^a-z0-9]+", "_", embedder_identity.lower()).strip("_")
+        self._dim = dim
+        self._tables: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _name(self, project: str) -> str:
+        if not PROJECT_ID_RE.match(project):
+            raise ValueError(f"not a project id: {project!r}")
+        return f"{project}__{self._suffix}"
+
+    def lock(self, project: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(project, threading.Lock())
+
+    def _schema(self) -> Any:
+        import pyarrow as pa
+
+        return pa.schema(
+            [
+                pa.field("id", pa.string(), nullable=False),
+                pa.field("kind", pa.string(), nullable=False),
+                pa.field("status", pa.string(), nullable=False),
+                pa.field("text", pa.string(), nullable=False),
+                pa.field("content_hash", pa.string(), nullable=False),
+                pa.field("vector", pa.list_(pa.float32(), self._dim), nullable=False),
+            ]
+        )
+
+    def _table(self, project: str, create: bool) -> Any:
+        name = self._name(project)
+        table = self._tables.get(name)
+        if table is not None:
+            return table
+        with self._guard:
+            table = self._tables.get(name)
+            if table is None:
+                try:
+                    table = self._db.open_table(name)
+                except (ValueError, FileNotFoundError):
+                    if not create:
+                        return None
+                    table = self._db.create_table(name, schema=self._schema(), exist_ok=True)
+                self._tables[name] = table
+        return table
+
+    def exists(self, project: str) -> bool:
+        return self._table(project, create=False) is not None
+
+    def upsert(self, project: str, rows: list[IndexRow]) -> None:
+        """Replace these ids' rows (idempotent: applying twice leaves one row each)."""
+        if not rows:
+            return
+        table = self._table(project, create=True)
+        table.delete(f"id IN ({_id_list([r.id for r in rows])})")
+        table.add(
+            [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "status": r.status,
+                    "text": r.text,
+                    "content_hash": r.content_hash,
+                    "vector": r.vector.astype(np.float32).tolist(),
+                }
+                for r in rows
+            ]
+        )
+        self._ensure_fts(table)
+
+    def set_meta(self, project: str, memory_id: str, kind: str, status: str) -> None:
+        table = self._table(project, create=True)
+        table.update(
+            where=f"id IN ({_id_list([memory_id])})",
+            values={"kind": kind, "status": status},
+        )
+
+    def delete(self, project: str, ids: list[str]) -> None:
+        if not ids:
+            return
+        table = self._table(project, create=False)
+        if table is not None:
+            table.delete(f"id IN ({_id_list(ids)})")
+
+    def _ensure_fts(self, table: Any) -> None:
+        if any(getattr(ix, "columns", None) == ["text"] for ix in table.list_indices()):
+            return
+        from lancedb.index import FTS
+
+        table.create_index(
+            "text",
+            config=FTS(with_position=False, stem=True, remove_stop_words=True, ascii_folding=True),
+            replace=True,
+        )
+
+    def snapshot(self, project: str) -> IndexSnapshot:
+        table = self._table(project, create=False)
+        if table is None:
+            return IndexSnapshot([], [], [], [], np.zeros((0, self._dim), dtype=np.float32))
+        data = table.to_arrow().select(["id", "kind", "status", "content_hash", "vector"])
+        n = data.num_rows
+        flat = data.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        vectors = np.ascontiguousarray(flat, dtype=np.float32).reshape(n, self._dim)
+        return IndexSnapshot(
+            ids=data.column("id").to_pylist(),
+            kinds=data.column("kind").to_pylist(),
+            statuses=data.column("status").to_pylist(),
+            hashes=data.column("content_hash").to_pylist(),
+            vectors=vectors,
+        )
+
+    def count(self, project: str) -> int:
+        table = self._table(project, create=False)
+        return 0 if table is None else int(table.count_rows())
+
+    def full_text(
+        self, project: str, terms: list[str], limit: int, statuses: list[str], kinds: list[str]
+    ) -> list[tuple[str, float]]:
+        """BM25 over the project's text: (id, score) best first. ``terms`` are plain words."""
+        table = self._table(project, create=False)
+        if table is None or not terms:
+            return []
+        from lancedb.query import MatchQuery
+
+        query = table.search(MatchQuery(" ".join(terms), "text"), query_type="fts")  # type: ignore[call-arg]
+        clauses = [f"status IN ({_value_list(statuses)})"]
+        if kinds:
+            clauses.append(f"kind IN ({_value_list(kinds)})")
+        rows = (
+            query.where(" AND ".join(clauses), prefilter=True)
+            .limit(limit)
+            .select(["id", "_score"])
+            .to_list()
+        )
+        return [(r["id"], float(r["_score"])) for r in rows]
+
+    def vector_search(
+        self,
+        project: str,
+        vector: npt.NDArray[np.float32],
+        limit: int,
+        statuses: list[str],
+        kinds: list[str],
+    ) -> list[tuple[str, float]]:
+        """Cosine similarity search in LanceDB itself, for tables too big to scan in memory."""
+        table = self._table(project, create=False)
+        if table is None:
+            return []
+        clauses = [f"status IN ({_value_list(statuses)})"]
+        if kinds:
+            clauses.append(f"kind IN ({_value_list(kinds)})")
+        rows = (
+            table.search(vector.tolist(), vector_column_name="vector")
+            .distance_type("cosine")
+            .where(" AND ".join(clauses), prefilter=True)
+            .limit(limit)
+            .select(["id", "_distance"])
+            .to_list()
+        )
+        return [(r["id"], 1.0 - float(r["_distance"])) for r in rows]
+
+    def optimize(self, project: str) -> None:
+        """Compact fragments, fold new rows into indices, drop versions older than 10 min."""
+        table = self._table(project, create=False)
+        if table is not None:
+            with self.lock(project):
+                table.optimize(cleanup_older_than=timedelta(minutes=10))
+
+    def drop(self, project: str) -> None:
+        name = self._name(project)
+        with self._guard:
+            self._tables.pop(name, None)
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            self._db.drop_table(name)

@@ -1,0 +1,191 @@
+"""Memory rows: conversion to the domain type, versions, tags, listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from memsvc.clock import as_utc
+from memsvc.domain import Change, Kind, Memory, MemoryPage, MemoryVersion, Provenance, Status
+from memsvc.errors import MemoryNotFound
+from memsvc.store.models import MemoryRow, MemoryTagRow, MemoryVersionRow
+from memsvc.store.pagination import decode_cursor, encode_cursor
+
+__all__ = [
+    "add_version",
+    "changes_since",
+    "find_exact",
+    "get_memory_row",
+    "get_rows",
+    "history",
+    "list_page",
+    "set_tags",
+    "to_memory",
+]
+
+
+def to_memory(row: MemoryRow) -> Memory:
+    return Memory(
+        id=row.id,
+        project=row.project_id,
+        kind=Kind(row.kind),
+        content=row.content,
+        title=row.title,
+        tags=list(row.tags),
+        paths=list(row.paths),
+        status=Status(row.status),
+        pinned=row.pinned,
+        importance=row.importance,
+        version=row.version,
+        supersedes=row.supersedes,
+        superseded_by=row.superseded_by,
+        valid_from=as_utc(row.valid_from),
+        valid_until=as_utc(row.valid_until),
+        created_at=as_utc(row.created_at) or row.created_at,
+        updated_at=as_utc(row.updated_at) or row.updated_at,
+        provenance=Provenance.model_validate(row.provenance),
+        content_hash=row.content_hash,
+        token_count=row.token_count,
+        embedding_model=row.embedding_model,
+        duplicate_of=row.duplicate_of,
+        redactions=row.redactions,
+    )
+
+
+def get_memory_row(
+    session: Session, project: str, memory_id: str, *, allow_deleted: bool = False
+) -> MemoryRow:
+    row = session.get(MemoryRow, memory_id)
+    # A memory of another project is indistinguishable from a missing one.
+    if row is None or row.project_id != project:
+        raise MemoryNotFound(memory_id, project)
+    if row.status == Status.DELETED and not allow_deleted:
+        raise MemoryNotFound(memory_id, project, " (it was deleted; its history remains)")
+    return row
+
+
+def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, MemoryRow]:
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(MemoryRow).where(MemoryRow.project_id == project, col(MemoryRow.id).in_(ids))
+    ).all()
+    return {r.id: r for r in rows}
+
+
+def find_exact(session: Session, project: str, kind: str, content_hash: str) -> MemoryRow | None:
+    return session.exec(
+        select(MemoryRow).where(
+            MemoryRow.project_id == project,
+            MemoryRow.kind == kind,
+            MemoryRow.content_hash == content_hash,
+            MemoryRow.status == Status.ACTIVE.value,
+        )
+    ).first()
+
+
+def set_tags(session: Session, row: MemoryRow, old: list[str]) -> None:
+    for tag in set(old) - set(row.tags):
+        existing = session.get(MemoryTagRow, (row.id, tag))
+        if existing is not None:
+            session.delete(existing)
+    for tag in set(row.tags) - set(old):
+        session.add(MemoryTagRow(memory_id=row.id, tag=tag, project_id=row.project_id))
+
+
+def add_version(session: Session, row: MemoryRow, change: str, by: dict[str, Any]) -> None:
+    snapshot = to_memory(row).model_dump(mode="json")
+    session.add(
+        MemoryVersionRow(
+            memory_id=row.id,
+            version=row.version,
+            project_id=row.project_id,
+            change=change,
+            changed_at=row.updated_at,
+            changed_by=by,
+            snapshot=snapshot,
+        )
+    )
+
+
+def history(session: Session, project: str, memory_id: str) -> list[MemoryVersion]:
+    get_memory_row(session, project, memory_id, allow_deleted=True)
+    rows = session.exec(
+        select(MemoryVersionRow)
+        .where(MemoryVersionRow.memory_id == memory_id)
+        .order_by(col(MemoryVersionRow.version))
+    ).all()
+    return [
+        MemoryVersion(
+            version=r.version,
+            change=r.change,
+            changed_at=as_utc(r.changed_at) or r.changed_at,
+            changed_by=Provenance.model_validate(r.changed_by),
+            memory=Memory.model_validate(r.snapshot),
+        )
+        for r in rows
+    ]
+
+
+def list_page(
+    session: Session,
+    project: str,
+    *,
+    kinds: list[str] | None,
+    statuses: list[str],
+    tag: str | None,
+    limit: int,
+    cursor: str | None,
+) -> MemoryPage:
+    """Newest first (ids are ULIDs, so id order is creation order)."""
+    stmt = select(MemoryRow).where(
+        MemoryRow.project_id == project, col(MemoryRow.status).in_(statuses)
+    )
+    if kinds:
+        stmt = stmt.where(col(MemoryRow.kind).in_(kinds))
+    if tag:
+        stmt = stmt.where(
+            col(MemoryRow.id).in_(
+                select(MemoryTagRow.memory_id).where(
+                    MemoryTagRow.project_id == project, MemoryTagRow.tag == tag
+                )
+            )
+        )
+    after = decode_cursor(cursor, "before")
+    if after:
+        stmt = stmt.where(col(MemoryRow.id) < str(after["before"]))
+    rows = session.exec(stmt.order_by(col(MemoryRow.id).desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(before=rows[-1].id) if more and rows else None
+    return MemoryPage(memories=[to_memory(r) for r in rows], next_cursor=next_cursor)
+
+
+def changes_since(
+    session: Session, project: str, since: Any, exclude_principal: str | None, limit: int = 50
+) -> list[Change]:
+    stmt = (
+        select(MemoryVersionRow, MemoryRow.kind, MemoryRow.title)
+        .join(MemoryRow, col(MemoryRow.id) == col(MemoryVersionRow.memory_id))
+        .where(MemoryVersionRow.project_id == project, MemoryVersionRow.changed_at > since)
+        .order_by(col(MemoryVersionRow.changed_at).desc())
+        .limit(limit)
+    )
+    out = []
+    for version, kind, title in session.exec(stmt):
+        by = Provenance.model_validate(version.changed_by)
+        if exclude_principal is not None and by.principal == exclude_principal:
+            continue
+        out.append(
+            Change(
+                memory_id=version.memory_id,
+                kind=Kind(kind),
+                title=title,
+                change=version.change,
+                version=version.version,
+                at=as_utc(version.changed_at) or version.changed_at,
+                by=by.line(),
+            )
+        )
+    return out

@@ -1,0 +1,29 @@
+"""Opaque, tamper-checked paging cursors."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from memsvc.errors import InvalidInput
+
+__all__ = ["decode_cursor", "encode_cursor"]
+
+
+def encode_cursor(**fields: Any) -> str:
+    raw = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(data, dict) or any(k not in data for k in keys):
+            raise ValueError("missing keys")
+        return data
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("invalid cursor; pass back next_cursor exactly as returned") from exc

@@ -1,0 +1,104 @@
+"""Project rows: create, read, list, activity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from memsvc.clock import as_utc
+from memsvc.domain import Project
+from memsvc.errors import ProjectNotFound
+from memsvc.store.models import MemoryRow, ProjectActivityRow, ProjectRow
+
+__all__ = [
+    "active_counts",
+    "get_project_row",
+    "last_active_project",
+    "last_seen",
+    "list_project_rows",
+    "to_project",
+    "touch_activity",
+]
+
+
+def get_project_row(session: Session, project: str, known: list[str] | None = None) -> ProjectRow:
+    row = session.get(ProjectRow, project)
+    if row is None:
+        raise ProjectNotFound(project, known)
+    return row
+
+
+def list_project_rows(session: Session) -> list[ProjectRow]:
+    return list(
+        session.exec(
+            select(ProjectRow).order_by(col(ProjectRow.last_active_at).desc(), ProjectRow.id)
+        )
+    )
+
+
+def active_counts(session: Session, projects: list[str]) -> dict[str, dict[str, int]]:
+    if not projects:
+        return {}
+    rows = session.exec(
+        select(MemoryRow.project_id, MemoryRow.kind, func.count())
+        .where(col(MemoryRow.project_id).in_(projects), MemoryRow.status == "active")
+        .group_by(MemoryRow.project_id, MemoryRow.kind)
+    ).all()
+    out: dict[str, dict[str, int]] = {p: {} for p in projects}
+    for project, kind, n in rows:
+        out[project][kind] = int(n)
+    return out
+
+
+def to_project(row: ProjectRow, counts: dict[str, int] | None = None) -> Project:
+    return Project(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        root_paths=list(row.root_paths),
+        created_at=as_utc(row.created_at) or row.created_at,
+        last_active_at=as_utc(row.last_active_at) or row.last_active_at,
+        counts=counts or {},
+    )
+
+
+def touch_activity(session: Session, project: str, principal: str, when: datetime) -> None:
+    row = session.get(ProjectRow, project)
+    if row is None:
+        return
+    row.last_active_at = when
+    session.add(row)
+    activity = session.get(ProjectActivityRow, (principal, project))
+    if activity is None:
+        activity = ProjectActivityRow(principal=principal, project_id=project, last_active_at=when)
+    else:
+        activity.last_active_at = when
+    session.add(activity)
+
+
+def last_seen(session: Session, project: str, principal: str) -> datetime | None:
+    row = session.get(ProjectActivityRow, (principal, project))
+    return None if row is None else as_utc(row.last_active_at)
+
+
+def last_active_project(session: Session, principal: str, readable: list[str]) -> str | None:
+    """The principal's most recent project; else the most recently active readable one."""
+    mine = session.exec(
+        select(ProjectActivityRow.project_id)
+        .where(
+            ProjectActivityRow.principal == principal,
+            col(ProjectActivityRow.project_id).in_(readable),
+        )
+        .order_by(col(ProjectActivityRow.last_active_at).desc())
+        .limit(1)
+    ).first()
+    if mine:
+        return mine
+    return session.exec(
+        select(ProjectRow.id)
+        .where(col(ProjectRow.id).in_(readable))
+        .order_by(col(ProjectRow.last_active_at).desc())
+        .limit(1)
+    ).first()
