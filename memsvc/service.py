@@ -825,6 +825,14 @@ class MemoryService:
 
     # -- index maintenance --------------------------------------------------------------
 
+    def health(self) -> dict[str, Any]:
+        """Liveness facts: the embedder and the index backlog (not audited; no data)."""
+        return {
+            "status": "ok",
+            "embedder": self.retriever.embedder.identity,
+            "pending_index_writes": self.sync.pending_count(),
+        }
+
     def sync_projects(self) -> list[str]:
         """Every project id (for maintenance commands run by the operator)."""
         with self.db.read() as s:

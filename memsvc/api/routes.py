@@ -96,11 +96,7 @@ def _csv(values: list[str] | None) -> list[str] | None:
 @router.get("/health", tags=["service"])
 def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness plus the index backlog."""
-    return {
-        "status": "ok",
-        "embedder": service.retriever.embedder.identity,
-        "pending_index_writes": service.sync.pending_count(),
-    }
+    return service.health()
 
 
 @router.post("/projects", status_code=201, tags=["projects"])
