@@ -48,6 +48,9 @@ class MemsvcError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def __str__(self) -> str:
+        return self.detail
+
     @property
     def code(self) -> str:
         return type(self).__name__

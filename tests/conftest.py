@@ -3,7 +3,9 @@ real MiniLM model loaded once per session, and a real uvicorn server on a free p
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -17,13 +19,31 @@ import uvicorn
 from memsvc import Actor, Channel, MemoryService, Settings, build_service
 from memsvc.api import create_app
 from memsvc.retrieval.embedder import Embedder, HashEmbedder, MiniLMEmbedder
+from memsvc.store.database import upgrade
+
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+def _migrated_template() -> Path:
+    """A database migrated to head once per test session (real Alembic migrations)."""
+    if "db" not in _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="memsvc-template-"))
+        upgrade(f"sqlite:///{folder / 'memsvc.db'}")
+        _TEMPLATE["db"] = folder / "memsvc.db"
+    return _TEMPLATE["db"]
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings over a fresh data dir holding a copy of the migrated template database."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not (data_dir / "memsvc.db").exists():
+        shutil.copyfile(_migrated_template(), data_dir / "memsvc.db")
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "embedder": "hash",
         "background": False,
+        "auto_migrate": False,
         "allowed_hosts": ["testserver"],
     }
     values.update(overrides)

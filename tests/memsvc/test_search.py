@@ -1,0 +1,163 @@
+"""Hybrid search: ranking, filters, explanations, isolation, supersession visibility."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from memsvc import Actor, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate, SearchQuery
+from memsvc.domain import Kind, Status
+from memsvc.errors import InvalidInput, ProjectNotFound
+
+
+@pytest.fixture
+def two(service: MemoryService, actor: Actor) -> MemoryService:
+    service.create_project(actor, ProjectCreate(id="acme"))
+    service.create_project(actor, ProjectCreate(id="globex"))
+    facts = [
+        ("acme", "fact", "the billing service stores invoices in postgres"),
+        ("acme", "decision", "we chose redis for the session cache"),
+        ("acme", "rule", "never deploy billing on fridays"),
+        ("acme", "preference", "prefers small pull requests"),
+        ("globex", "fact", "globex billing runs on oracle invoices"),
+    ]
+    for project, kind, content in facts:
+        service.add_memory(actor, project, MemoryDraft(kind=Kind(kind), content=content))
+    return service
+
+
+def q(text: str, **kw: object) -> SearchQuery:
+    return SearchQuery(query=text, **kw)  # type: ignore[arg-type]
+
+
+def test_search_ranks_the_matching_memory_first_with_score_parts(
+    two: MemoryService, actor: Actor
+) -> None:
+    hits = two.search_memories(actor, "acme", q("where are invoices stored"))
+    assert hits[0].memory.content.startswith("the billing service stores invoices")
+    parts = hits[0].parts
+    assert parts["lexical_rank"] == 1 and parts["dense_rank"] is not None
+    assert parts["final"] == pytest.approx(hits[0].score, abs=1e-6)
+    assert "local via rest" in hits[0].provenance_line
+
+
+def test_search_never_returns_other_projects(two: MemoryService, actor: Actor) -> None:
+    for project, other in (("acme", "globex"), ("globex", "acme")):
+        hits = two.search_memories(actor, project, q("billing invoices oracle postgres", limit=50))
+        assert hits and all(h.memory.project == project for h in hits), other
+
+
+def test_unknown_project_search_fails_closed(two: MemoryService, actor: Actor) -> None:
+    with pytest.raises(ProjectNotFound):
+        two.search_memories(actor, "initech", q("billing"))
+
+
+def test_kind_and_tag_filters(two: MemoryService, actor: Actor) -> None:
+    hits = two.search_memories(actor, "acme", q("billing", kinds=[Kind.RULE]))
+    assert [h.memory.kind for h in hits] == [Kind.RULE]
+    tagged = two.add_memory(
+        actor, "acme", MemoryDraft(kind=Kind.FACT, content="billing uses stripe", tags=["payments"])
+    ).memory
+    hits = two.search_memories(actor, "acme", q("billing", tags=["payments"]))
+    assert [h.memory.id for h in hits] == [tagged.id]
+
+
+def test_superseded_and_archived_are_hidden_by_default(two: MemoryService, actor: Actor) -> None:
+    old = two.search_memories(actor, "acme", q("session cache redis"))[0].memory
+    new = two.supersede_memory(
+        actor,
+        "acme",
+        old.id,
+        MemoryDraft(kind=Kind.DECISION, content="session cache moves to memcached"),
+    )
+    ids = [h.memory.id for h in two.search_memories(actor, "acme", q("session cache", limit=20))]
+    assert new.id in ids and old.id not in ids
+    with_old = two.search_memories(
+        actor, "acme", q("session cache", status=[Status.ACTIVE, Status.SUPERSEDED])
+    )
+    assert old.id in [h.memory.id for h in with_old]
+    two.update_memory(actor, "acme", new.id, MemoryPatch(status="archived"))
+    ids = [h.memory.id for h in two.search_memories(actor, "acme", q("session cache", limit=20))]
+    assert new.id not in ids
+
+
+def test_as_of_sees_what_was_true_then(two: MemoryService, actor: Actor) -> None:
+    before = datetime.now(UTC)
+    old = two.search_memories(actor, "acme", q("session cache redis"))[0].memory
+    two.supersede_memory(
+        actor,
+        "acme",
+        old.id,
+        MemoryDraft(kind=Kind.DECISION, content="session cache moves to memcached"),
+    )
+    then = [
+        h.memory.id for h in two.search_memories(actor, "acme", q("session cache", as_of=before))
+    ]
+    assert old.id in then
+    future = datetime.now(UTC) + timedelta(days=1)
+    now_ids = [
+        h.memory.id for h in two.search_memories(actor, "acme", q("session cache", as_of=future))
+    ]
+    assert old.id not in now_ids
+
+
+def test_validity_window_is_respected(two: MemoryService, actor: Actor) -> None:
+    past = datetime.now(UTC) - timedelta(days=3)
+    expired = two.add_memory(
+        actor,
+        "acme",
+        MemoryDraft(
+            kind=Kind.FACT,
+            content="freeze until launch",
+            valid_from=past - timedelta(days=1),
+            valid_until=past,
+        ),
+    ).memory
+    ids = [h.memory.id for h in two.search_memories(actor, "acme", q("freeze launch"))]
+    assert expired.id not in ids
+
+
+def test_deleted_memories_never_come_back(two: MemoryService, actor: Actor) -> None:
+    target = two.search_memories(actor, "acme", q("small pull requests"))[0].memory
+    two.delete_memory(actor, "acme", target.id)
+    ids = [
+        h.memory.id for h in two.search_memories(actor, "acme", q("small pull requests", limit=50))
+    ]
+    assert target.id not in ids
+
+
+def test_search_is_deterministic(two: MemoryService, actor: Actor) -> None:
+    runs = [
+        [(h.memory.id, h.score) for h in two.search_memories(actor, "acme", q("billing"))]
+        for _ in range(3)
+    ]
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_query_syntax_is_plain_text(two: MemoryService, actor: Actor) -> None:
+    for text in ['billing" OR 1=1 --', "status = 'deleted'", "(((", "*", "NOT billing AND"]:
+        hits = two.search_memories(actor, "acme", q(text))
+        assert all(h.memory.project == "acme" and h.memory.status == Status.ACTIVE for h in hits)
+
+
+def test_bad_queries_are_refused(two: MemoryService, actor: Actor) -> None:
+    with pytest.raises(InvalidInput):
+        two.search_memories(actor, "acme", q("   "))
+    with pytest.raises(InvalidInput):
+        two.search_memories(actor, "acme", q("x", limit=0))
+    with pytest.raises(InvalidInput):
+        two.search_memories(actor, "acme", q("x" * 5000))
+
+
+def test_near_duplicates_are_collapsed_in_results(service: MemoryService, actor: Actor) -> None:
+    service.create_project(actor, ProjectCreate(id="dup"))
+    a = service.add_memory(
+        actor, "dup", MemoryDraft(kind=Kind.FACT, content="cache ttl is ten minutes")
+    ).memory
+    b = service.add_memory(
+        actor, "dup", MemoryDraft(kind=Kind.FACT, content="Cache TTL is ten minutes.")
+    ).memory
+    assert b.duplicate_of == a.id
+    ids = [h.memory.id for h in service.search_memories(actor, "dup", q("cache ttl"))]
+    assert len({a.id, b.id} & set(ids)) == 1
