@@ -21,7 +21,6 @@ from memsvc.api import create_app
 from memsvc.retrieval.embedder import Embedder, HashEmbedder, MiniLMEmbedder
 from memsvc.store.database import upgrade
 
-
 _TEMPLATE: dict[str, Path] = {}
 
 

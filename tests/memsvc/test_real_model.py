@@ -1,0 +1,47 @@
+"""The real bundled all-MiniLM-L6-v2 model, end to end through the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from memsvc import Actor, ContextRequest, MemoryDraft, ProjectCreate, SearchQuery, build_service
+from memsvc.domain import Kind
+from memsvc.retrieval.embedder import MiniLMEmbedder
+from tests.conftest import make_settings
+
+
+@pytest.mark.slow
+def test_minilm_vectors_are_normalised_and_semantic(minilm: MiniLMEmbedder) -> None:
+    vecs = minilm.embed(
+        ["the cat sat on the mat", "a kitten rested on a rug", "quarterly tax filing"]
+    )
+    assert vecs.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.2
+
+
+@pytest.mark.slow
+def test_paraphrase_is_found_with_the_real_model(
+    tmp_path: Path, actor: Actor, minilm: MiniLMEmbedder
+) -> None:
+    with build_service(make_settings(tmp_path / "d"), embedder=minilm) as svc:
+        svc.create_project(actor, ProjectCreate(id="acme"))
+        facts = [
+            "Production database backups run every night at 2am UTC.",
+            "The frontend is written in TypeScript with React.",
+            "Customer invoices are emailed on the first day of each month.",
+        ]
+        ids = [
+            svc.add_memory(actor, "acme", MemoryDraft(kind=Kind.FACT, content=f)).memory.id
+            for f in facts
+        ]
+        hits = svc.search_memories(actor, "acme", SearchQuery(query="when are db snapshots taken?"))
+        assert hits[0].memory.id == ids[0]
+        assert hits[0].memory.embedding_model == "all-MiniLM-L6-v2"
+        pack = svc.get_context(
+            actor, "acme", ContextRequest(task="billing emails", budget_tokens=400)
+        )
+        assert pack.items and pack.items[0].id == ids[2]
