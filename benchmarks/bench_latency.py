@@ -19,14 +19,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     RESULTS,
     header,
     summary,
     synthetic_memories,
     synthetic_queries,
 )
-from memsvc import (  # noqa: E402
+from memsvc import (
     Actor,
     Channel,
     ContextRequest,
@@ -36,8 +36,8 @@ from memsvc import (  # noqa: E402
     Settings,
     build_service,
 )
-from memsvc.domain import Kind  # noqa: E402
-from memsvc.retrieval.embedder import MiniLMEmbedder  # noqa: E402
+from memsvc.domain import Kind
+from memsvc.retrieval.embedder import MiniLMEmbedder
 
 ACTOR = Actor.local(Channel.CLI)
 
@@ -116,7 +116,9 @@ def http_latencies(data_dir: Path, project: str, n: int) -> dict[str, tuple[floa
             c.post(f"/projects/{project}/search", json={"query": "warm up the model"})
             queries = synthetic_queries(n, seed=len(project) + 1)
             search = time_calls(
-                lambda q: c.post(f"/projects/{project}/search", json={"query": q}).raise_for_status(),
+                lambda q: c.post(
+                    f"/projects/{project}/search", json={"query": q}
+                ).raise_for_status(),
                 queries,
             )
             context = time_calls(
@@ -164,9 +166,7 @@ def main() -> None:
             with build_service(settings, embedder=model) as svc:
                 svc.create_project(ACTOR, ProjectCreate(id=project))
                 rate = ingest(svc, project, corpus[:size], batch=500)
-                ingest_rows.append(
-                    f"| {size} | {rate:.0f} | {raw:.0f} | {100 * rate / raw:.0f}% |"
-                )
+                ingest_rows.append(f"| {size} | {rate:.0f} | {raw:.0f} | {100 * rate / raw:.0f}% |")
                 for name, (p50, p95) in service_latencies(svc, project, args.queries).items():
                     rows.append(f"| {size} | service | {name} | {p50:.1f} | {p95:.1f} |")
             for name, (p50, p95) in http_latencies(data, project, args.queries).items():

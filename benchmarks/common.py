@@ -15,22 +15,56 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
 _SUBJECTS = [
-    "the billing service", "the auth gateway", "our CI pipeline", "the search index",
-    "the mobile app", "the data warehouse", "the scheduler", "the payments API",
-    "the admin console", "the ingestion worker", "the notification service", "the CDN config",
+    "the billing service",
+    "the auth gateway",
+    "our CI pipeline",
+    "the search index",
+    "the mobile app",
+    "the data warehouse",
+    "the scheduler",
+    "the payments API",
+    "the admin console",
+    "the ingestion worker",
+    "the notification service",
+    "the CDN config",
 ]
 _VERBS = [
-    "stores", "retries", "caches", "validates", "exports", "rotates", "compresses",
-    "shards", "logs", "encrypts", "batches", "throttles",
+    "stores",
+    "retries",
+    "caches",
+    "validates",
+    "exports",
+    "rotates",
+    "compresses",
+    "shards",
+    "logs",
+    "encrypts",
+    "batches",
+    "throttles",
 ]
 _OBJECTS = [
-    "invoices in postgres", "tokens for 15 minutes", "events to kafka", "images on s3",
-    "user sessions in redis", "metrics to prometheus", "reports as parquet", "emails via ses",
-    "webhooks with backoff", "feature flags in launchdarkly", "secrets in vault", "jobs in celery",
+    "invoices in postgres",
+    "tokens for 15 minutes",
+    "events to kafka",
+    "images on s3",
+    "user sessions in redis",
+    "metrics to prometheus",
+    "reports as parquet",
+    "emails via ses",
+    "webhooks with backoff",
+    "feature flags in launchdarkly",
+    "secrets in vault",
+    "jobs in celery",
 ]
 _REASONS = [
-    "because latency matters", "after the 2024 outage", "to cut costs", "for compliance",
-    "since the migration", "per the security review", "to keep p95 low", "until Q3",
+    "because latency matters",
+    "after the 2024 outage",
+    "to cut costs",
+    "for compliance",
+    "since the migration",
+    "per the security review",
+    "to keep p95 low",
+    "until Q3",
 ]
 KINDS = ["fact", "fact", "fact", "decision", "preference", "rule"]
 
