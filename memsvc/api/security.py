@@ -90,9 +90,10 @@ class GuardMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message.setdefault("headers", []).extend(
-                    [(b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff")]
-                )
+                out = message.setdefault("headers", [])
+                out.append((b"x-request-id", rid.encode()))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in out):
+                    out.append((b"x-content-type-options", b"nosniff"))
             await send(message)
 
         try:

@@ -33,7 +33,34 @@ function diffTokens(a, b) {
     ...middle,
     ...a.slice(endA).map((t) => ['eq', t]),
   ];
-  return merge(ops);
+  return tidy(merge(ops));
+}
+
+// Readability: a lone space or tiny word kept between two changes makes a diff look
+// like confetti; fold it into the change, then show each change as one removal + one
+// addition.
+function tidy(parts) {
+  const out = [];
+  let del = '';
+  let ins = '';
+  const flush = () => {
+    if (del) out.push({ op: 'del', text: del });
+    if (ins) out.push({ op: 'ins', text: ins });
+    del = '';
+    ins = '';
+  };
+  parts.forEach((part, i) => {
+    const inside = i > 0 && i < parts.length - 1;
+    if (part.op === 'eq' && !(inside && part.text.trim().length <= 3)) {
+      flush();
+      out.push(part);
+    } else {
+      if (part.op !== 'ins') del += part.text;
+      if (part.op !== 'del') ins += part.text;
+    }
+  });
+  flush();
+  return out;
 }
 
 function myers(a, b) {
