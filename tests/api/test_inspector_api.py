@@ -112,6 +112,7 @@ def test_stats_and_pinned_filter(client: httpx.Client) -> None:
     client.post("/projects/acme/memories", json={"kind": "fact", "content": "a", "pinned": True})
     client.post("/projects/acme/memories", json={"kind": "fact", "content": "b", "tags": ["t"]})
     stats = client.get("/projects/acme/stats").json()
-    assert stats["counts"] == {"active": {"fact": 2}} and stats["tags"] == [{"tag": "t", "count": 1}]
+    assert stats["counts"] == {"active": {"fact": 2}}
+    assert stats["tags"] == [{"tag": "t", "count": 1}]
     pinned = client.get("/projects/acme/memories", params={"pinned": "true"}).json()["memories"]
     assert [m["content"] for m in pinned] == ["a"]

@@ -209,7 +209,6 @@ def test_hostile_memory_text_stays_inert(page: Page, inspector: Inspector) -> No
     row.hover()
     page.goto(f"{inspector.url}/ui/#/p/acme-api/m/{created.id}")
     expect(page.get_by_test_id("memory-content")).to_have_text("\n".join(HOSTILE))
-    page.get_by_test_id("search-input").count()  # no search box on this page
     page.goto(f"{inspector.url}/ui/#/p/acme-api?q=pwned")
     expect(page.get_by_test_id("memory-row").first).to_contain_text("hostile")
     page.goto(f"{inspector.url}/ui/#/p/acme-api/audit")
@@ -235,7 +234,8 @@ def test_a_cross_origin_post_is_refused(page: Page, inspector: Inspector) -> Non
     evil = f"""<!doctype html><form method="post" action="{target}">
       <input name="kind" value="fact"><input name="content" value="planted by evil">
     </form><script>
-      fetch("{target}", {{method: "POST", mode: "no-cors", body: '{{"kind":"fact","content":"planted by fetch"}}',
+      fetch("{target}", {{method: "POST", mode: "no-cors",
+        body: '{{"kind":"fact","content":"planted by fetch"}}',
         headers: {{"Content-Type": "text/plain"}}}}).finally(() => document.forms[0].submit());
     </script>"""
     page.route(
