@@ -7,7 +7,7 @@ PORT   ?= 8765
 STAMP   = $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck test-only bench bench-quality clean
+.PHONY: help install run test lint typecheck test-only browser bench bench-quality clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,7 +36,14 @@ lint: install ## ruff lint + format check, import boundaries
 typecheck: install ## mypy --strict over memsvc and mcp_server
 	$(BIN)/mypy
 
-test-only: install ## the pytest suite alone
+# The browser tests drive Debian's Chromium (Playwright's own download does not work
+# here). Installed with apt when missing and we are root; otherwise those tests skip.
+browser: ## install Debian's Chromium for the browser tests when missing (root + apt)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -q && apt-get install -y -q chromium; } \
+		|| echo "chromium not installed: the browser tests will be skipped"
+
+test-only: install browser ## the pytest suite alone
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck test-only ## lint, type check and the whole test suite

@@ -31,13 +31,20 @@ __all__ = [
     "Outcome",
     "Project",
     "ProjectCreate",
+    "ProjectExport",
     "ProjectPatch",
+    "ProjectStats",
     "Provenance",
     "ProvenanceIn",
+    "ReviewAction",
+    "ReviewItem",
+    "ReviewPage",
     "Role",
     "SearchHit",
     "SearchQuery",
     "Status",
+    "TagCount",
+    "WhoAmI",
 ]
 
 PROJECT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -242,6 +249,9 @@ class Memory(BaseModel):
     embedding_model: str
     duplicate_of: str | None = None
     """Set when the memory was a near-duplicate of this one at write time (review queue)."""
+    conflicts_with: str | None = None
+    """Set when a new rule or decision was close to (not a duplicate of) this active one of
+    the same kind at write time: a possible contradiction for a curator to review."""
     redactions: int = 0
     """How many secrets were redacted from the content before it was stored."""
 
@@ -357,3 +367,62 @@ class AuditQuery(_Wire):
 class AuditPage(BaseModel):
     events: list[AuditEvent]
     next_cursor: str | None
+
+
+class WhoAmI(BaseModel):
+    """The calling principal as the server sees it (the inspector hides what it cannot do)."""
+
+    principal: str
+    channel: Channel
+    grants: dict[str, Role]
+    client: str | None = None
+
+
+class TagCount(BaseModel):
+    tag: str
+    count: int
+
+
+class ProjectStats(BaseModel):
+    """Memory counts for filters: ``counts[status][kind]``, tags in use, review backlog."""
+
+    project: str
+    counts: dict[str, dict[str, int]]
+    tags: list[TagCount]
+    review: int
+
+
+class ReviewAction(StrEnum):
+    KEEP = "keep"
+    """Both stay; the flag is cleared."""
+    MERGE = "merge"
+    """Tags, paths, pin and importance fold into the other memory; the flagged one is deleted."""
+    SUPERSEDE = "supersede"
+    """The flagged memory replaces the other, which becomes ``superseded``."""
+    DELETE = "delete"
+    """The flagged memory is deleted; the other stays."""
+
+
+class ReviewItem(BaseModel):
+    """A memory flagged at write time, next to the memory it was flagged against."""
+
+    memory: Memory
+    other: Memory | None
+    """None when the other memory has since been deleted."""
+    reason: Literal["duplicate", "conflict"]
+    similarity: float | None
+
+
+class ReviewPage(BaseModel):
+    items: list[ReviewItem]
+    next_cursor: str | None
+
+
+class ProjectExport(BaseModel):
+    """A project's memories (every status but deleted) and its whole audit chain."""
+
+    format: str = "memsvc-export/1"
+    exported_at: datetime
+    project: Project
+    memories: list[Memory]
+    audit: list[AuditEvent]

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)
     """Extra Origin values accepted besides the server's own loopback origins."""
     near_duplicate_cosine: float = 0.95
+    conflict_cosine: float = 0.8
+    """A new rule or decision this close to an active one of the same kind (but not a
+    near-duplicate) is flagged as a possible conflict for the review queue."""
     exact_scan_max_rows: int = 50_000
     """Below this many rows a project's vectors are scanned exactly in memory."""
     compact_every_writes: int = 64

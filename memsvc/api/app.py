@@ -10,6 +10,7 @@ from memsvc.api.deps import Authenticate, local_actor
 from memsvc.api.errors import install_error_handlers
 from memsvc.api.routes import router
 from memsvc.api.security import GuardMiddleware, loopback_hosts
+from memsvc.api.web import mount_inspector
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
 
@@ -34,6 +35,7 @@ def create_app(
     app.state.authenticate = authenticate or local_actor
     install_error_handlers(app)
     app.include_router(router)
+    mount_inspector(app)
     hosts = loopback_hosts(settings.port) | set(settings.allowed_hosts)
     if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
         hosts |= {settings.host, f"{settings.host}:{settings.port}"}

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from memsvc.api.deps import ActorDep, ServiceDep
@@ -23,10 +24,15 @@ from memsvc.domain import (
     OpenedProject,
     Project,
     ProjectCreate,
+    ProjectExport,
     ProjectPatch,
+    ProjectStats,
+    ReviewAction,
+    ReviewPage,
     SearchHit,
     SearchQuery,
     Status,
+    WhoAmI,
 )
 
 __all__ = ["router"]
@@ -81,6 +87,10 @@ class HandoffBody(_Body):
     done: list[str] = Field(default_factory=list)
     next: list[str] = Field(default_factory=list)
     open_questions: list[str] = Field(default_factory=list)
+
+
+class ReviewBody(_Body):
+    action: ReviewAction
 
 
 def _written(result: AddResult) -> WrittenMemory:
@@ -154,9 +164,17 @@ def list_memories(
     tag: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
+    pinned: bool | None = None,
 ) -> MemoryList:
     page = service.list_memories(
-        actor, project, kinds=kind, statuses=status, tag=tag, limit=limit, cursor=cursor
+        actor,
+        project,
+        kinds=kind,
+        statuses=status,
+        tag=tag,
+        limit=limit,
+        cursor=cursor,
+        pinned=pinned,
     )
     return MemoryList(memories=page.memories, next_cursor=page.next_cursor)
 
@@ -267,3 +285,50 @@ def memory_audit(
 ) -> AuditPage:
     query = AuditQuery(memory_id=memory_id, limit=limit, cursor=cursor)
     return service.list_audit_events(actor, project, query)
+
+
+@router.get("/whoami", tags=["service"])
+def whoami(service: ServiceDep, actor: ActorDep) -> WhoAmI:
+    """The calling principal and its role per project."""
+    return service.whoami(actor)
+
+
+@router.get("/projects/{project}/stats", tags=["projects"])
+def project_stats(project: str, service: ServiceDep, actor: ActorDep) -> ProjectStats:
+    """Memory counts by status and kind, tags in use, and the review backlog."""
+    return service.project_stats(actor, project)
+
+
+@router.get("/projects/{project}/review", tags=["curation"])
+def list_review_queue(
+    project: str,
+    service: ServiceDep,
+    actor: ActorDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> ReviewPage:
+    """Memories flagged at write time as possible duplicates or conflicts."""
+    return service.list_review_queue(actor, project, limit=limit, cursor=cursor)
+
+
+@router.post("/projects/{project}/review/{memory_id}", tags=["curation"])
+def resolve_review(
+    project: str, memory_id: str, body: ReviewBody, service: ServiceDep, actor: ActorDep
+) -> Memory:
+    """keep · merge · supersede · delete a flagged memory; returns the memory that stays."""
+    return service.resolve_review(actor, project, memory_id, body.action)
+
+
+@router.get(
+    "/projects/{project}/export",
+    tags=["curation"],
+    response_model=ProjectExport,
+)
+def export_project(project: str, service: ServiceDep, actor: ActorDep) -> JSONResponse:
+    """The project's memories and audit chain as one JSON download."""
+    export = service.export_project(actor, project)
+    name = f"memsvc-{export.project.id}-{export.exported_at:%Y%m%dT%H%M%SZ}.json"
+    return JSONResponse(
+        export.model_dump(mode="json"),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -18,6 +18,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def loopback_hosts(port: int) -> set[str]:
@@ -63,6 +64,11 @@ class GuardMiddleware:
                 send, 403, "OriginNotAllowed", f"Origin {origin[:100]!r} is not allowed", rid
             )
             return
+        if scope.get("method") in _UNSAFE and scope.get("path", "").startswith("/api/"):
+            refused = _cross_site_refusal(headers)
+            if refused is not None:
+                await _reply(send, *refused, rid)
+                return
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _reply(send, 413, "PayloadTooLarge", self._too_large(), rid)
@@ -84,7 +90,10 @@ class GuardMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+                out = message.setdefault("headers", [])
+                out.append((b"x-request-id", rid.encode()))
+                if not any(k.lower() == b"x-content-type-options" for k, _ in out):
+                    out.append((b"x-content-type-options", b"nosniff"))
             await send(message)
 
         try:
@@ -99,6 +108,26 @@ class GuardMiddleware:
 
     def _too_large(self) -> str:
         return f"request body over {self.max_body} bytes; send fewer memories per request"
+
+
+def _cross_site_refusal(headers: dict[str, str]) -> tuple[int, str, str] | None:
+    """Why a state-changing API request cannot be trusted as same-site, or None.
+
+    An HTML form can post cross-site without a CORS preflight only as urlencoded,
+    multipart or text/plain: requiring JSON closes that door for every client, and the
+    Origin check (above) covers fetch. The inspector marks its calls ``X-Memsvc-Ui: 1``;
+    such a call without an Origin header did not come from the page.
+    """
+    ctype = headers.get("content-type")
+    if ctype is not None:
+        media = ctype.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            return 415, "UnsupportedMediaType", "send the request body as application/json"
+    elif headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+        return 415, "UnsupportedMediaType", "send the request body as application/json"
+    if headers.get("x-memsvc-ui") and "origin" not in headers:
+        return 403, "OriginRequired", "requests from the inspector must carry an Origin header"
+    return None
 
 
 async def _reply(send: Send, status: int, error: str, detail: str, rid: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
@@ -20,7 +21,9 @@ __all__ = [
     "get_rows",
     "history",
     "list_page",
+    "review_page",
     "set_tags",
+    "stats",
     "to_memory",
 ]
 
@@ -49,6 +52,7 @@ def to_memory(row: MemoryRow) -> Memory:
         token_count=row.token_count,
         embedding_model=row.embedding_model,
         duplicate_of=row.duplicate_of,
+        conflicts_with=row.conflicts_with,
         redactions=row.redactions,
     )
 
@@ -137,11 +141,14 @@ def list_page(
     tag: str | None,
     limit: int,
     cursor: str | None,
+    pinned: bool | None = None,
 ) -> MemoryPage:
     """Newest first (ids are ULIDs, so id order is creation order)."""
     stmt = select(MemoryRow).where(
         MemoryRow.project_id == project, col(MemoryRow.status).in_(statuses)
     )
+    if pinned is not None:
+        stmt = stmt.where(MemoryRow.pinned == pinned)
     if kinds:
         stmt = stmt.where(col(MemoryRow.kind).in_(kinds))
     if tag:
@@ -160,6 +167,59 @@ def list_page(
     rows = rows[:limit]
     next_cursor = encode_cursor(before=rows[-1].id) if more and rows else None
     return MemoryPage(memories=[to_memory(r) for r in rows], next_cursor=next_cursor)
+
+
+def review_page(
+    session: Session, project: str, limit: int, cursor: str | None
+) -> tuple[list[MemoryRow], str | None]:
+    """Active memories flagged at write time (duplicate or conflict), newest first."""
+    stmt = select(MemoryRow).where(
+        MemoryRow.project_id == project,
+        MemoryRow.status == Status.ACTIVE.value,
+        or_(col(MemoryRow.duplicate_of).is_not(None), col(MemoryRow.conflicts_with).is_not(None)),
+    )
+    after = decode_cursor(cursor, "before")
+    if after:
+        stmt = stmt.where(col(MemoryRow.id) < str(after["before"]))
+    rows = list(session.exec(stmt.order_by(col(MemoryRow.id).desc()).limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(before=rows[-1].id) if more and rows else None)
+
+
+def stats(
+    session: Session, project: str, max_tags: int = 200
+) -> tuple[dict[str, dict[str, int]], list[tuple[str, int]], int]:
+    """Counts by status and kind, the most used tags of live memories, the review backlog."""
+    counts: dict[str, dict[str, int]] = {}
+    for status, kind, n in session.exec(
+        select(MemoryRow.status, MemoryRow.kind, func.count())
+        .where(MemoryRow.project_id == project)
+        .group_by(MemoryRow.status, MemoryRow.kind)
+    ):
+        counts.setdefault(status, {})[kind] = int(n)
+    live = select(MemoryRow.id).where(
+        MemoryRow.project_id == project, MemoryRow.status != Status.DELETED.value
+    )
+    n_tag = func.count().label("n")
+    tags = session.exec(
+        select(MemoryTagRow.tag, n_tag)
+        .where(MemoryTagRow.project_id == project, col(MemoryTagRow.memory_id).in_(live))
+        .group_by(MemoryTagRow.tag)
+        .order_by(n_tag.desc(), MemoryTagRow.tag)
+        .limit(max_tags)
+    ).all()
+    review = session.exec(
+        select(func.count()).where(
+            MemoryRow.project_id == project,
+            MemoryRow.status == Status.ACTIVE.value,
+            or_(
+                col(MemoryRow.duplicate_of).is_not(None),
+                col(MemoryRow.conflicts_with).is_not(None),
+            ),
+        )
+    ).one()
+    return counts, [(t, int(n)) for t, n in tags], int(review)
 
 
 def changes_since(

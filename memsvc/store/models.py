@@ -73,6 +73,7 @@ class MemoryRow(SQLModel, table=True):
     token_count: int = 0
     embedding_model: str = Field(max_length=100)
     duplicate_of: str | None = Field(default=None, max_length=26)
+    conflicts_with: str | None = Field(default=None, max_length=26)
     redactions: int = 0
 
 

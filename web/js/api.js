@@ -1,0 +1,88 @@
+// The one way the inspector talks to memsvc: the public REST API, same origin.
+// Every call says it comes from the inspector (X-Memsvc-Ui: 1, so the audit log records
+// channel "web"); mutations send JSON, which a cross-site form cannot forge.
+
+const TOKEN_KEY = 'memsvc.token';
+
+export class ApiError extends Error {
+  constructor(status, error, detail) {
+    super(detail || error);
+    this.status = status;
+    this.error = error;
+    this.detail = detail;
+  }
+}
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+/** Tokens live in sessionStorage: gone when the tab closes, never sent to another origin. */
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export async function request(method, path, body, { raw = false } = {}) {
+  const headers = { 'X-Memsvc-Ui': '1', Accept: 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch('/api/v1' + path, init);
+  } catch (err) {
+    throw new ApiError(0, 'NetworkError', 'memsvc is not reachable; is `memsvc serve` running?');
+  }
+  if (!res.ok) {
+    let payload = {};
+    try { payload = await res.json(); } catch { /* not JSON: keep the status text */ }
+    const error = new ApiError(res.status, payload.error || 'HTTPError',
+      payload.detail || `${res.status} ${res.statusText}`);
+    if (res.status === 401) window.dispatchEvent(new CustomEvent('memsvc:unauthenticated'));
+    throw error;
+  }
+  if (raw) return res;
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+const P = encodeURIComponent;
+
+function qs(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === '') continue;
+    for (const v of Array.isArray(value) ? value : [value]) search.append(key, String(v));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+export const api = {
+  whoami: () => request('GET', '/whoami'),
+  projects: () => request('GET', '/projects').then((r) => r.projects),
+  createProject: (body) => request('POST', '/projects', body),
+  project: (p) => request('GET', `/projects/${P(p)}`),
+  stats: (p) => request('GET', `/projects/${P(p)}/stats`),
+  memories: (p, params) => request('GET', `/projects/${P(p)}/memories${qs(params)}`),
+  memory: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}`),
+  history: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}/history`)
+    .then((r) => r.versions),
+  memoryAudit: (p, id, params = {}) =>
+    request('GET', `/projects/${P(p)}/memories/${P(id)}/audit${qs(params)}`),
+  addMemory: (p, draft) => request('POST', `/projects/${P(p)}/memories`, draft),
+  updateMemory: (p, id, patch) => request('PATCH', `/projects/${P(p)}/memories/${P(id)}`, patch),
+  deleteMemory: (p, id) => request('DELETE', `/projects/${P(p)}/memories/${P(id)}`),
+  supersede: (p, id, draft) =>
+    request('POST', `/projects/${P(p)}/memories/${P(id)}/supersede`, draft),
+  search: (p, query) => request('POST', `/projects/${P(p)}/search`, query),
+  review: (p, params = {}) => request('GET', `/projects/${P(p)}/review${qs(params)}`),
+  resolve: (p, id, action) => request('POST', `/projects/${P(p)}/review/${P(id)}`, { action }),
+  audit: (p, params) => request('GET', `/projects/${P(p)}/audit${qs(params)}`),
+  exportProject: (p) => request('GET', `/projects/${P(p)}/export`, undefined, { raw: true }),
+};

@@ -1,0 +1,125 @@
+// Shared pieces: badges, toasts, dialogs, page headers, error and empty states.
+import { h, fill, excerpt } from './dom.js';
+
+export const KINDS = ['rule', 'preference', 'decision', 'fact', 'handoff'];
+export const KIND_LABELS = {
+  rule: 'Rules', preference: 'Preferences', decision: 'Decisions', fact: 'Facts',
+  handoff: 'Handoffs',
+};
+export const STATUSES = ['active', 'superseded', 'archived', 'deleted'];
+
+export function kindBadge(kind) {
+  return h('span', { class: `badge kind kind-${kind}`, title: `kind: ${kind}` }, kind);
+}
+
+export function statusBadge(status) {
+  return h('span', { class: `badge status status-${status}`, title: `status: ${status}` }, status);
+}
+
+export function pinBadge() {
+  return h('span', { class: 'badge pinned', title: 'pinned: always ranked first' }, '★ pinned');
+}
+
+export function tagChip(tag, href) {
+  return href ? h('a', { class: 'tag', href }, `#${tag}`) : h('span', { class: 'tag' }, `#${tag}`);
+}
+
+export function button(label, onClick, { kind = 'secondary', title, testid, type = 'button' } = {}) {
+  return h('button', {
+    type, class: `btn btn-${kind}`, title, 'data-testid': testid, on: onClick ? { click: onClick } : undefined,
+  }, label);
+}
+
+export function toast(message, kind = 'ok') {
+  const box = document.getElementById('toasts');
+  const item = h('div', { class: `toast toast-${kind}` }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 7000 : 3500);
+}
+
+export function errorPanel(err) {
+  const title = err.status === 404 ? 'Not found' : err.status === 403 ? 'Not allowed' : 'Something went wrong';
+  return h('div', { class: 'panel error-panel', role: 'alert' },
+    h('h2', {}, title),
+    h('p', {}, err.detail || err.message || String(err)),
+    err.error ? h('p', { class: 'muted mono' }, err.error) : null,
+    h('p', {}, h('a', { href: '#/' }, '← All projects')));
+}
+
+export function emptyState(title, text, action) {
+  return h('div', { class: 'empty' }, h('p', { class: 'empty-title' }, title),
+    text ? h('p', { class: 'muted' }, text) : null, action || null);
+}
+
+export function loading(text = 'Loading…') {
+  return h('p', { class: 'loading' }, text);
+}
+
+export function pageHeader({ title, subtitle, meta, actions }) {
+  return h('div', { class: 'page-header' },
+    h('div', { class: 'page-title' },
+      h('h1', {}, title),
+      subtitle ? h('p', { class: 'subtitle' }, subtitle) : null,
+      meta || null),
+    actions && actions.length ? h('div', { class: 'actions' }, actions) : null);
+}
+
+export function setCrumbs(...items) {
+  const nav = document.getElementById('crumbs');
+  const parts = [];
+  items.forEach(([label, href], i) => {
+    if (i) parts.push(h('span', { class: 'sep', 'aria-hidden': 'true' }, '/'));
+    parts.push(href ? h('a', { href }, label) : h('span', { 'aria-current': 'page' }, label));
+  });
+  fill(nav, parts);
+  document.title = items.length ? `${items[items.length - 1][0]} · memsvc` : 'memsvc inspector';
+}
+
+/** A modal <dialog>; resolves with the value given to close(), or null when cancelled. */
+export function openDialog(build, { wide = false } = {}) {
+  return new Promise((resolve) => {
+    const dialog = h('dialog', { class: `dialog${wide ? ' dialog-wide' : ''}` });
+    let result = null;
+    const close = (value) => { result = value; dialog.close(); };
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(result); });
+    dialog.addEventListener('click', (event) => { if (event.target === dialog) close(null); });
+    append(dialog, build(close));
+    document.body.append(dialog);
+    dialog.showModal();
+    const focus = dialog.querySelector('[autofocus], input, textarea, select');
+    if (focus) focus.focus();
+  });
+}
+
+function append(el, child) {
+  el.append(...[child].flat().filter(Boolean));
+}
+
+/** Ask before losing information. Resolves true only on an explicit confirmation. */
+export function confirmAction({ title, message, quote, confirm = 'Confirm', danger = false }) {
+  return openDialog((close) => h('form', { method: 'dialog', class: 'dialog-body', on: {
+    submit: (event) => { event.preventDefault(); close(true); },
+  } },
+  h('h2', {}, title),
+  h('p', {}, message),
+  quote ? h('blockquote', { class: 'quote' }, excerpt(quote, 400)) : null,
+  h('div', { class: 'dialog-actions' },
+    button('Cancel', () => close(false), { testid: 'cancel' }),
+    h('button', { type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`,
+      'data-testid': 'confirm', autofocus: true }, confirm)))).then(Boolean);
+}
+
+/** Run an API action with a busy button and a toast; returns the result or null. */
+export async function act(buttonEl, fn, done) {
+  if (buttonEl) buttonEl.disabled = true;
+  try {
+    const result = await fn();
+    if (done) toast(done);
+    return result ?? true;
+  } catch (err) {
+    toast(err.detail || err.message || String(err), 'error');
+    return null;
+  } finally {
+    if (buttonEl) buttonEl.disabled = false;
+  }
+}
