@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from memsvc.api.deps import Authenticate, local_actor
+from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
 from memsvc.api.routes import router
 from memsvc.api.security import GuardMiddleware, loopback_hosts
@@ -30,7 +31,10 @@ def create_app(
         version="0.1.0",
         description="Project-scoped memory for AI agents: REST v1.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.service = service
     app.state.authenticate = authenticate or local_actor
     install_error_handlers(app)

@@ -265,7 +265,10 @@ def test_host_and_origin_are_checked(acme: httpx.Client) -> None:
 def test_openapi_documents_every_route(client: httpx.Client) -> None:
     root = str(client.base_url).rstrip("/").removesuffix("/api/v1")
     spec = httpx.get(root + "/openapi.json")
-    assert httpx.get(root + "/docs").status_code == 200
+    docs = httpx.get(root + "/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert httpx.get(root + "/docs-assets/swagger-ui-bundle.js").status_code == 200
     paths = spec.json()["paths"]
     for path in (
         "/api/v1/health",
