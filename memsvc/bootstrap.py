@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from memsvc.audit import AuditLog
+from memsvc.checkpoints import Checkpointer
 from memsvc.indexing import IndexSync
 from memsvc.retrieval.dense import DenseCache
 from memsvc.retrieval.embedder import Embedder, make_embedder
@@ -39,6 +40,9 @@ def build_service(
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim)
     cache = DenseCache(index, emb.dim)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
+    if audit is None:
+        audit = AuditLog(settings.hash_audit_queries, Checkpointer.from_settings(settings))
+    checkpoints = audit.checkpoints
     try:
         reports = sync.reconcile_all()
         fixed = [r for r in reports if r.embedded or r.updated or r.removed]
@@ -46,14 +50,22 @@ def build_service(
             log.info("index reconciled at start-up: %s", fixed)
         if settings.background:
             sync.start(settings.maintenance_interval_s)
+            if checkpoints is not None:
+                checkpoints.start(db)
         yield MemoryService(
             settings=settings,
             db=db,
             retriever=Retriever(index, emb, cache, settings.exact_scan_max_rows),
             sync=sync,
-            audit=audit or AuditLog(hash_queries=settings.hash_audit_queries),
+            audit=audit,
             tokens=TokenCounter(),
         )
     finally:
         sync.stop()
+        if checkpoints is not None:
+            checkpoints.stop()
+            try:  # sign what is unsigned so a clean shutdown leaves no unsigned tail
+                checkpoints.checkpoint_all(db)
+            except Exception:
+                log.exception("could not sign the audit chains at shutdown")
         db.dispose()

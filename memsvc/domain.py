@@ -20,6 +20,7 @@ __all__ = [
     "Channel",
     "ContextPack",
     "ContextRequest",
+    "IssuedToken",
     "Kind",
     "Memory",
     "MemoryDraft",
@@ -38,6 +39,7 @@ __all__ = [
     "SearchHit",
     "SearchQuery",
     "Status",
+    "TokenInfo",
 ]
 
 PROJECT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -357,3 +359,19 @@ class AuditQuery(_Wire):
 class AuditPage(BaseModel):
     events: list[AuditEvent]
     next_cursor: str | None
+
+
+class TokenInfo(BaseModel):
+    """An access token as listed: never the token itself, which is shown once."""
+
+    token_id: str
+    principal: str
+    grants: dict[str, Role]
+    """The principal's roles (shared by all its tokens): project id or ``*`` → role."""
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedToken(TokenInfo):
+    token: str
+    """The bearer token. Stored only as a hash: it cannot be shown again."""
