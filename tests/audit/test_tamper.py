@@ -3,6 +3,7 @@ to the database file would; verification must fail at the right sequence number.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 from memsvc import MemoryDraft, ProjectCreate, SearchQuery, build_service
 from memsvc.audit_verifier import EVENT_FIELDS, event_hash
 from memsvc.cli import main
+from memsvc.errors import ProjectExists
 from memsvc.retrieval.embedder import HashEmbedder
 from tests.audit.helpers import CLI, unique
 from tests.conftest import make_settings
@@ -26,10 +28,8 @@ def _populate(data_dir: Path, rounds: int = 6) -> None:
     settings = make_settings(data_dir, audit_checkpoint_every=5)
     with build_service(settings, embedder=HashEmbedder(64)) as svc:
         for p in ("acme", "beta"):
-            try:
+            with contextlib.suppress(ProjectExists):  # second round on the same store
                 svc.create_project(CLI, ProjectCreate(id=p))
-            except Exception:
-                pass
         for _ in range(rounds):
             for p in ("acme", "beta"):
                 m = svc.add_memory(CLI, p, MemoryDraft(kind="fact", content=unique())).memory
@@ -169,9 +169,9 @@ def delete_first(conn: sqlite3.Connection, acme: list[int]) -> int:
 
 
 def alter_reference(conn: sqlite3.Connection, acme: list[int]) -> int:
+    marks = ",".join("?" * len(acme))
     seq, memory_id = conn.execute(
-        "SELECT seq, memory_id FROM audit_ref WHERE seq IN (%s) ORDER BY seq LIMIT 1"
-        % ",".join(map(str, acme))
+        f"SELECT seq, memory_id FROM audit_ref WHERE seq IN ({marks}) ORDER BY seq LIMIT 1", acme
     ).fetchone()
     conn.execute("DELETE FROM audit_ref WHERE seq=? AND memory_id=?", (seq, memory_id))
     return int(seq)
