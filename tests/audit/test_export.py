@@ -101,7 +101,7 @@ def _rewrite(folder: Path, name: str, edit: object) -> None:
         (  # swap the seq of two events: their order in the chain changes
             "events.jsonl",
             lambda ev: (
-                [*ev[:3], {**ev[3], "seq": ev[4]["seq"]}, {**ev[4], "seq": ev[3]["seq"]}] + ev[5:]
+                [*ev[:3], {**ev[3], "seq": ev[4]["seq"]}, {**ev[4], "seq": ev[3]["seq"]}, *ev[5:]]
             ),
             3,
         ),

@@ -16,7 +16,7 @@ from memsvc import MemoryDraft, MemoryService, ProjectCreate, Role, build_servic
 from memsvc.api import create_app
 from memsvc.cli import main
 from memsvc.retrieval.embedder import HashEmbedder
-from tests.audit.helpers import CLI, actor, event_count, events_after, last_seq, unique
+from tests.audit.helpers import CLI, actor, events_after, last_seq, unique
 from tests.conftest import LiveServer, make_settings
 
 ROLES = ("reader", "writer", "curator", "admin")
