@@ -220,21 +220,22 @@ class Checkpointer:
         )
 
     def on_event(self, session: Session, chain: str) -> None:
-        """Called after each event is flushed: checkpoint the chain if one is due."""
+        """Called after each event is flushed: checkpoint the chain if one is due.
+
+        The count moves at once, not at commit, so a transaction recording many events
+        checkpoints every N of them; a rollback only shifts when the next one comes.
+        """
+        now = time.monotonic()
         with self._lock:
             pending = self._pending.get(chain)
-        due = pending is None or (  # first event this process sees: close any old gap
-            pending.events + 1 >= self.every or time.monotonic() - pending.since >= self.interval_s
-        )
+            due = pending is None or (  # first event this process sees: close any old gap
+                pending.events + 1 >= self.every or now - pending.since >= self.interval_s
+            )
+            if not due:
+                assert pending is not None
+                pending.events += 1
         if due:
             self.checkpoint(session, chain)
-        else:
-            self._after_commit(session, lambda: self._count(chain))
-
-    def _count(self, chain: str) -> None:
-        with self._lock:
-            pending = self._pending.setdefault(chain, _Pending(0, time.monotonic()))
-            pending.events += 1
 
     def checkpoint(self, session: Session, chain: str) -> AuditCheckpointRow | None:
         """Sign the chain's events since its last checkpoint; None if there are none."""
@@ -250,6 +251,8 @@ class Checkpointer:
             .where(AuditEventRow.chain == chain, col(AuditEventRow.seq) > floor)
             .order_by(col(AuditEventRow.seq))
         ).all()
+        with self._lock:
+            self._pending[chain] = _Pending(0, time.monotonic())
         if not rows:
             return None
         entries: list[list[Any]] = [[seq, digest] for seq, digest in rows]
@@ -270,8 +273,6 @@ class Checkpointer:
         record = checkpoint_record(row, with_entries=False)
 
         def committed() -> None:
-            with self._lock:
-                self._pending[chain] = _Pending(0, time.monotonic())
             try:
                 self.head.update([record])
             except OSError:
