@@ -35,14 +35,14 @@ def build_service(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         upgrade(settings.sqlalchemy_url)
+    if audit is None:  # loads (or makes) the signing key before anything else is opened
+        audit = AuditLog(settings.hash_audit_queries, Checkpointer.from_settings(settings))
+    checkpoints = audit.checkpoints
     db = Database(settings.sqlalchemy_url)
     emb = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim)
     cache = DenseCache(index, emb.dim)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
-    if audit is None:
-        audit = AuditLog(settings.hash_audit_queries, Checkpointer.from_settings(settings))
-    checkpoints = audit.checkpoints
     try:
         reports = sync.reconcile_all()
         fixed = [r for r in reports if r.embedded or r.updated or r.removed]
