@@ -8,32 +8,32 @@ write lacks its event and no event describes a write that did not happen.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from memsvc.audit_verifier import GENESIS, event_hash
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
-__all__ = ["GENESIS", "AuditLog", "ChainBreak", "event_hash"]
+if TYPE_CHECKING:
+    from memsvc.checkpoints import Checkpointer
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "AuditLog", "ChainBreak", "event_fields", "event_hash"]
 
 
 def _ts(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and a canonical JSON encoding of the event."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((prev_hash + "\n" + canonical).encode()).hexdigest()
+def event_fields(row: AuditEventRow) -> dict[str, Any]:
+    """The event as the verifier reads it: the hashed fields plus both hashes."""
+    return {**_fields(row), "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 def _fields(row: AuditEventRow) -> dict[str, Any]:
@@ -62,10 +62,15 @@ class ChainBreak:
 
 
 class AuditLog:
-    """Records and reads audit events. Substitutable (benchmarks measure its cost)."""
+    """Records and reads audit events. Substitutable (benchmarks measure its cost).
 
-    def __init__(self, hash_queries: bool = False) -> None:
+    With a ``Checkpointer``, chain heads are signed every N events inside the same
+    transaction as the event that makes the checkpoint due.
+    """
+
+    def __init__(self, hash_queries: bool = False, checkpoints: Checkpointer | None = None) -> None:
         self.hash_queries = hash_queries
+        self.checkpoints = checkpoints
 
     def query_detail(self, query: str) -> str:
         if self.hash_queries:
@@ -116,6 +121,8 @@ class AuditLog:
         session.flush()
         for memory_id in refs:
             session.add(AuditRefRow(seq=row.seq or 0, memory_id=memory_id))
+        if self.checkpoints is not None:
+            self.checkpoints.on_event(session, chain)
         return row
 
     def list(self, session: Session, project: str, query: AuditQuery) -> AuditPage:

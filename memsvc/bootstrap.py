@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from memsvc.audit import AuditLog
+from memsvc.checkpoints import Checkpointer
 from memsvc.indexing import IndexSync
 from memsvc.retrieval.dense import DenseCache
 from memsvc.retrieval.embedder import Embedder, make_embedder
@@ -34,6 +35,9 @@ def build_service(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         upgrade(settings.sqlalchemy_url)
+    if audit is None:  # loads (or makes) the signing key before anything else is opened
+        audit = AuditLog(settings.hash_audit_queries, Checkpointer.from_settings(settings))
+    checkpoints = audit.checkpoints
     db = Database(settings.sqlalchemy_url)
     emb = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim)
@@ -46,14 +50,22 @@ def build_service(
             log.info("index reconciled at start-up: %s", fixed)
         if settings.background:
             sync.start(settings.maintenance_interval_s)
+            if checkpoints is not None:
+                checkpoints.start(db)
         yield MemoryService(
             settings=settings,
             db=db,
             retriever=Retriever(index, emb, cache, settings.exact_scan_max_rows),
             sync=sync,
-            audit=audit or AuditLog(hash_queries=settings.hash_audit_queries),
+            audit=audit,
             tokens=TokenCounter(),
         )
     finally:
         sync.stop()
+        if checkpoints is not None:
+            checkpoints.stop()
+            try:  # sign what is unsigned so a clean shutdown leaves no unsigned tail
+                checkpoints.checkpoint_all(db)
+            except Exception:
+                log.exception("could not sign the audit chains at shutdown")
         db.dispose()

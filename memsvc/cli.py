@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from memsvc.bootstrap import build_service
+from memsvc.cli_admin import add_audit_commands, add_token_commands
 from memsvc.settings import Settings
 
 __all__ = ["main"]
@@ -37,14 +38,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from memsvc.api import create_app
 
     settings = _settings(args, host=args.host, port=args.port)
-    if not _is_loopback(settings.host):
-        print(
-            f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
-            "with access tokens configured (see `memsvc token create`)",
-            file=sys.stderr,
-        )
-        return 2
     with build_service(settings) as service:
+        if not _is_loopback(settings.host) and not service.tokens_configured():
+            print(
+                f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
+                "with access tokens configured (see `memsvc token create`)",
+                file=sys.stderr,
+            )
+            return 2
         app = create_app(service, settings)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
@@ -71,21 +72,6 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    settings = _settings(args, background=False)
-    with build_service(settings) as service:
-        count, broken = service.verify_audit(args.project)
-    if broken is None:
-        print(
-            f"ok: {count} audit events verified" + (f" in {args.project}" if args.project else "")
-        )
-        return 0
-    print(
-        f"TAMPERED: chain {broken.chain or '(global)'} breaks at seq {broken.seq}: {broken.reason}"
-    )
-    return 1
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memsvc", description="Project-scoped agent memory.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,12 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(reindex)
     reindex.set_defaults(func=cmd_reindex)
 
-    audit = sub.add_parser("audit", help="audit ledger tools")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="check the hash chain of every event")
-    verify.add_argument("--project")
-    data_dir(verify)
-    verify.set_defaults(func=cmd_audit_verify)
+    add_audit_commands(sub, data_dir, _settings)
+    add_token_commands(sub, data_dir, _settings)
     return parser
 
 

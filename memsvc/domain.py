@@ -20,6 +20,7 @@ __all__ = [
     "Channel",
     "ContextPack",
     "ContextRequest",
+    "IssuedToken",
     "Kind",
     "Memory",
     "MemoryDraft",
@@ -44,6 +45,7 @@ __all__ = [
     "SearchQuery",
     "Status",
     "TagCount",
+    "TokenInfo",
     "WhoAmI",
 ]
 
@@ -426,3 +428,19 @@ class ProjectExport(BaseModel):
     project: Project
     memories: list[Memory]
     audit: list[AuditEvent]
+
+
+class TokenInfo(BaseModel):
+    """An access token as listed: never the token itself, which is shown once."""
+
+    token_id: str
+    principal: str
+    grants: dict[str, Role]
+    """The principal's roles (shared by all its tokens): project id or ``*`` → role."""
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedToken(TokenInfo):
+    token: str
+    """The bearer token. Stored only as a hash: it cannot be shown again."""

@@ -19,7 +19,10 @@ import numpy.typing as npt
 from sqlmodel import Session, col, select
 from ulid import ULID
 
+from memsvc import principals
 from memsvc.audit import AuditLog, ChainBreak
+from memsvc.audit_export import AuditBundle, collect_bundle
+from memsvc.checkpoints import KeyPaths
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import (
     Actor,
@@ -27,8 +30,10 @@ from memsvc.domain import (
     AuditEvent,
     AuditPage,
     AuditQuery,
+    Channel,
     ContextPack,
     ContextRequest,
+    IssuedToken,
     Kind,
     Memory,
     MemoryDraft,
@@ -50,6 +55,7 @@ from memsvc.domain import (
     SearchQuery,
     Status,
     TagCount,
+    TokenInfo,
     WhoAmI,
 )
 from memsvc.drafts import (
@@ -85,6 +91,7 @@ from memsvc.store import memories as mem_store
 from memsvc.store import projects as proj_store
 from memsvc.store.database import Database
 from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
+from memsvc.verification import verify_database
 
 __all__ = ["MemoryService"]
 
@@ -1010,9 +1017,117 @@ class MemoryService:
             return page
 
     def verify_audit(self, project: str | None = None) -> tuple[int, ChainBreak | None]:
-        """Recompute the audit hash chains (one project's, or all)."""
+        """Check the audit chains (one project's, or all) against the signed checkpoints and
+        the head record outside the database: the event count and the first break."""
+        report = verify_database(self.db, KeyPaths.from_settings(self.settings), project)
+        return report.events, report.first
+
+    def checkpoint_audit(self) -> int:
+        """Sign every chain's unsigned events now (operator maintenance); how many chains."""
+        if self.audit.checkpoints is None:
+            return 0
+        return len(self.audit.checkpoints.checkpoint_all(self.db))
+
+    def export_audit(self, actor: Actor, project: str) -> AuditBundle:
+        """A project's events, checkpoints and public key, signed up to now (curator)."""
+        with self._op(actor, "export_audit", project) as op:
+            self._require(actor, project, Role.CURATOR)
+            with self.db.read() as s:
+                self._project_row(s, actor, project)
+            if self.audit.checkpoints is not None:
+                with self.db.write() as s:
+                    self.audit.checkpoints.checkpoint(s, project)
+            with self.db.read() as s:
+                bundle = collect_bundle(s, project, KeyPaths.from_settings(self.settings))
+            op.detail["events"] = len(bundle.events)
+            return bundle
+
+    # -- principals and tokens ----------------------------------------------------------
+
+    def tokens_configured(self) -> bool:
+        """True once any unrevoked token exists: then every transport requires one."""
         with self.db.read() as s:
-            return self.audit.verify(s, project)
+            return principals.tokens_configured(s)
+
+    def authenticate(
+        self,
+        token: str | None,
+        channel: Channel,
+        *,
+        allow_local: bool = False,
+        client: str | None = None,
+        client_version: str | None = None,
+        agent: str | None = None,
+        session: str | None = None,
+        request_id: str | None = None,
+    ) -> Actor:
+        """The caller behind a bearer token. Without one, ``allow_local`` (a loopback or
+        stdio transport) gives the implicit local principal while no token exists.
+
+        Raises ``Unauthenticated`` and records a denied ``authenticate`` event otherwise;
+        a success records nothing (the operation it authorises is audited).
+        """
+        extra: dict[str, Any] = {
+            "client": client,
+            "client_version": client_version,
+            "agent": agent,
+            "session": session,
+            "request_id": request_id,
+        }
+        if not token and allow_local and not self.tokens_configured():
+            return Actor.local(channel, **extra)
+        check = None
+        if token:
+            with self.db.read() as s:
+                check = principals.check_token(s, token)
+            if check.principal is not None:
+                return Actor(
+                    principal=check.principal, channel=channel, grants=check.grants, **extra
+                )
+        op = _Op(Actor(principal="anonymous", channel=channel, **extra), "authenticate", None)
+        op.detail.update(
+            error="Unauthenticated",
+            reason=check.failure if check else "missing",
+            token_id=check.token_id if check else None,
+        )
+        self._record_alone(op, Outcome.DENIED)
+        if check is None:
+            raise Unauthenticated(
+                "this server needs `Authorization: Bearer <token>`; "
+                "an admin creates one with `memsvc token create`"
+            )
+        raise Unauthenticated(f"the token is {check.failure}; ask an admin for a valid one")
+
+    def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
+        """Give principal ``name`` a role in ``project`` (or ``*``) and a new token (admin)."""
+        with self._op(actor, "create_token") as op:
+            op.detail.update(principal=name[:100], grant=project[:64], role=str(role)[:16])
+            self._require(actor, project[:64], Role.ADMIN)
+            granted = principals.validate_grant(name, project, role)
+            with self._commit(op) as s:
+                if project != "*" and s.get(ProjectRow, project) is not None:
+                    op.project = project
+                issued = principals.issue_token(s, name, project, granted, utcnow())
+                op.detail["token_id"] = issued.token_id
+            return issued
+
+    def list_tokens(self, actor: Actor) -> list[TokenInfo]:
+        """Every token and its principal's grants, never the secrets (global admin)."""
+        with self._op(actor, "list_tokens") as op, self.db.read() as s:
+            self._require_global(actor, Role.ADMIN)
+            tokens = principals.list_tokens(s)
+            op.detail["tokens"] = len(tokens)
+            return tokens
+
+    def revoke_token(self, actor: Actor, token_id: str) -> TokenInfo:
+        """Revoke a token at once; its principal and other tokens stay (global admin)."""
+        with self._op(actor, "revoke_token") as op:
+            op.detail["token_id"] = principals.public_id(token_id)
+            self._require_global(actor, Role.ADMIN)
+            with self._commit(op) as s:
+                info = principals.revoke_token(s, token_id, utcnow())
+                op.detail["principal"] = info.principal
+            return info
 
     # -- index maintenance --------------------------------------------------------------
 

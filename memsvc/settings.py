@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field
@@ -71,7 +72,24 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     hash_audit_queries: bool = False
     """Store SHA-256 of search queries in the audit log instead of the text."""
+    audit_key_path: Path | None = None
+    """The Ed25519 key that signs audit checkpoints; default ``<data_dir>/audit-signing.key``.
+    Its public half (``.pub``) and the head record (``.head.json``) are kept beside it."""
+    audit_checkpoint_every: int = 100
+    """Sign a chain's head after this many new events."""
+    audit_checkpoint_interval_s: float = 300.0
+    """… or once unsigned events have waited this long."""
     limits: Limits = Field(default_factory=Limits)
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when ``host`` is a loopback address (local mode may run without tokens)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
 
     @property
     def sqlalchemy_url(self) -> str:

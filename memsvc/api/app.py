@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from memsvc.api.deps import Authenticate, local_actor
+from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
 from memsvc.api.routes import router
@@ -36,7 +36,8 @@ def create_app(
     )
     mount_docs(app)
     app.state.service = service
-    app.state.authenticate = authenticate or local_actor
+    app.state.authenticate = authenticate or bearer_actor
+    app.state.allow_local = settings.loopback_only
     install_error_handlers(app)
     app.include_router(router)
     mount_inspector(app)

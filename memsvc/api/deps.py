@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from memsvc.domain import Actor, Channel
 from memsvc.service import MemoryService
 
-__all__ = ["ActorDep", "Authenticate", "ServiceDep", "local_actor"]
+__all__ = ["ActorDep", "Authenticate", "ServiceDep", "bearer_actor", "local_actor"]
 
 Authenticate = Callable[[Request, Channel], Actor]
 
@@ -21,6 +21,25 @@ def local_actor(request: Request, channel: Channel) -> Actor:
         channel,
         request_id=request.scope.get("state", {}).get("request_id"),
         client=(request.headers.get("user-agent") or "")[:100] or None,
+    )
+
+
+def bearer_actor(request: Request, channel: Channel) -> Actor:
+    """``Authorization: Bearer`` when tokens exist or the bind is not loopback; otherwise
+    the implicit local user. The service decides, and audits refusals."""
+    service: MemoryService = request.app.state.service
+    token: str | None = None
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        # Any other scheme is refused as an unknown token rather than silently ignored.
+        token = value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
+    return service.authenticate(
+        token,
+        channel,
+        allow_local=request.app.state.allow_local,
+        client=(request.headers.get("user-agent") or "")[:100] or None,
+        request_id=request.scope.get("state", {}).get("request_id"),
     )
 
 

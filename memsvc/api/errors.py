@@ -45,7 +45,8 @@ def status_for(exc: errors.MemsvcError) -> int:
 
 
 def error_response(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 def _validation_detail(exc: RequestValidationError) -> str:

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AccessTokenRow",
+    "AuditCheckpointRow",
     "AuditEventRow",
     "AuditRefRow",
     "IndexOutboxRow",
     "MemoryRow",
     "MemoryTagRow",
     "MemoryVersionRow",
+    "PrincipalGrantRow",
+    "PrincipalRow",
     "ProjectActivityRow",
     "ProjectRow",
 ]
@@ -154,3 +158,62 @@ class AuditRefRow(SQLModel, table=True):
 
     seq: int = Field(primary_key=True, foreign_key="audit_event.seq")
     memory_id: str = Field(primary_key=True, max_length=26)
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """A signed statement (Ed25519) of a chain's head and of every event hash it covers.
+
+    Append-only like the events; the key that signs it lives outside the database.
+    """
+
+    __tablename__ = "audit_checkpoint"
+    __table_args__ = (UniqueConstraint("chain", "idx", name="uq_audit_checkpoint_chain_idx"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str = Field(max_length=64)
+    idx: int
+    """1, 2, 3 … within the chain: a missing checkpoint leaves a visible gap."""
+    prev_seq: int
+    """Head seq of the chain's previous checkpoint (0 for the first)."""
+    seq: int
+    hash: str = Field(max_length=64)
+    count: int
+    """Events in the chain up to and including ``seq``."""
+    ts: datetime
+    key_id: str = Field(max_length=64)
+    entries: list[list[Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """``[seq, hash]`` of every chain event after ``prev_seq`` up to ``seq``."""
+    signature: str = Field(max_length=200)
+
+
+class PrincipalRow(SQLModel, table=True):
+    """Someone who calls with a token (local mode's implicit ``local`` principal has no row)."""
+
+    __tablename__ = "principal"
+
+    name: str = Field(primary_key=True, max_length=100)
+    created_at: datetime
+
+
+class PrincipalGrantRow(SQLModel, table=True):
+    """A principal's role in one project, or in every project (``project`` = ``*``)."""
+
+    __tablename__ = "principal_grant"
+
+    principal: str = Field(primary_key=True, foreign_key="principal.name", max_length=100)
+    project: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    granted_at: datetime
+
+
+class AccessTokenRow(SQLModel, table=True):
+    """A bearer token, stored as the SHA-256 of the token (the token itself is shown once)."""
+
+    __tablename__ = "access_token"
+
+    id: str = Field(primary_key=True, max_length=32)
+    """The public part of the token (``msv_<id>_<secret>``), used to look it up."""
+    principal: str = Field(foreign_key="principal.name", max_length=100, index=True)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime
+    revoked_at: datetime | None = None

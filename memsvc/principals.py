@@ -1,0 +1,159 @@
+"""Principals, their per-project roles and their bearer tokens.
+
+A token reads ``msv_<id>_<secret>``: the id finds the row, the SHA-256 of the whole token
+is compared in constant time. The token itself is never stored, so it is shown only once.
+Roles belong to the principal, so every token of a principal carries the same grants.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from memsvc.domain import PROJECT_ID_RE, IssuedToken, Role, TokenInfo
+from memsvc.errors import InvalidInput, NotFound
+from memsvc.store.models import AccessTokenRow, PrincipalGrantRow, PrincipalRow
+
+__all__ = [
+    "RESERVED_NAMES",
+    "TokenCheck",
+    "check_token",
+    "issue_token",
+    "list_tokens",
+    "public_id",
+    "revoke_token",
+    "tokens_configured",
+]
+
+TOKEN_PREFIX = "msv_"  # noqa: S105  (a prefix, not a secret)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+RESERVED_NAMES = frozenset({"local", "anonymous"})
+"""``local`` is local mode's implicit user and ``anonymous`` marks failed authentications:
+a token with either name could pass for them in provenance and the audit log."""
+_ID_RE = re.compile(r"^[0-9a-f]{12}$")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_token_id(token: str) -> str | None:
+    """The public id inside a token, or None if it is not shaped like one of ours."""
+    if len(token) > 200 or not token.startswith(TOKEN_PREFIX):
+        return None
+    token_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
+    return token_id if sep and secret and _ID_RE.match(token_id) else None
+
+
+def public_id(text: str) -> str:
+    """The token id in ``text`` (a token or an id) for logs; never any part of a secret."""
+    token_id = parse_token_id(text) or text
+    return token_id if _ID_RE.match(token_id) else "(not a token id)"
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """The result of checking a token: a principal and its grants, or why not."""
+
+    principal: str | None
+    grants: dict[str, Role]
+    token_id: str | None
+    failure: str | None
+
+
+def tokens_configured(session: Session) -> bool:
+    """True once any unrevoked token exists: from then on every caller needs one."""
+    found = session.exec(
+        select(AccessTokenRow.id).where(col(AccessTokenRow.revoked_at).is_(None)).limit(1)
+    ).first()
+    return found is not None
+
+
+def grants_of(session: Session, principal: str) -> dict[str, Role]:
+    rows = session.exec(select(PrincipalGrantRow).where(PrincipalGrantRow.principal == principal))
+    return {r.project: Role(r.role) for r in rows}
+
+
+def check_token(session: Session, token: str) -> TokenCheck:
+    token_id = parse_token_id(token)
+    if token_id is None:
+        return TokenCheck(None, {}, None, "malformed")
+    row = session.get(AccessTokenRow, token_id)
+    # Compare even when the id is unknown so timing does not tell ids apart.
+    expected = row.token_hash if row is not None else "0" * 64
+    if not hmac.compare_digest(expected, _hash(token)) or row is None:
+        return TokenCheck(None, {}, token_id, "unknown")
+    if row.revoked_at is not None:
+        return TokenCheck(None, {}, token_id, "revoked")
+    return TokenCheck(row.principal, grants_of(session, row.principal), token_id, None)
+
+
+def _info(row: AccessTokenRow, grants: dict[str, Role]) -> TokenInfo:
+    return TokenInfo(
+        token_id=row.id,
+        principal=row.principal,
+        grants=grants,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def validate_grant(name: str, project: str, role: str) -> Role:
+    if not NAME_RE.match(name):
+        raise InvalidInput(
+            "a principal name is 1-100 letters, digits, '.', '_', '@' or '-' "
+            "and starts with a letter or digit"
+        )
+    if name.lower() in RESERVED_NAMES:
+        raise InvalidInput(f"{name!r} is reserved; pick another principal name")
+    if project != "*" and not PROJECT_ID_RE.match(project):
+        raise InvalidInput("project must be a project id or '*' for every project")
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidInput("role must be reader, writer, curator or admin") from None
+
+
+def issue_token(
+    session: Session, name: str, project: str, role: Role, now: datetime
+) -> IssuedToken:
+    """Create the principal if new, set its role in ``project`` and mint a token for it."""
+    if session.get(PrincipalRow, name) is None:
+        session.add(PrincipalRow(name=name, created_at=now))
+        session.flush()
+    grant = session.get(PrincipalGrantRow, (name, project))
+    if grant is None:
+        grant = PrincipalGrantRow(principal=name, project=project, role=role.value, granted_at=now)
+    grant.role, grant.granted_at = role.value, now
+    session.add(grant)
+    token_id = secrets.token_hex(6)
+    while session.get(AccessTokenRow, token_id) is not None:  # pragma: no cover - 2^-48
+        token_id = secrets.token_hex(6)
+    token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+    row = AccessTokenRow(id=token_id, principal=name, token_hash=_hash(token), created_at=now)
+    session.add(row)
+    session.flush()
+    info = _info(row, grants_of(session, name))
+    return IssuedToken(**info.model_dump(), token=token)
+
+
+def list_tokens(session: Session) -> list[TokenInfo]:
+    rows = session.exec(select(AccessTokenRow).order_by(col(AccessTokenRow.created_at))).all()
+    grants = {name: grants_of(session, name) for name in {r.principal for r in rows}}
+    return [_info(r, grants[r.principal]) for r in rows]
+
+
+def revoke_token(session: Session, token_id: str, now: datetime) -> TokenInfo:
+    row = session.get(AccessTokenRow, public_id(token_id))
+    if row is None:
+        raise NotFound(f"no token {token_id[:32]!r}; `memsvc token list` shows the ids")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        session.add(row)
+    return _info(row, grants_of(session, row.principal))
