@@ -174,8 +174,9 @@ def test_random_rest_workload_leaves_exactly_one_event_per_request(
             method, path, body = build(world)
             headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
             web = rng.random() < 0.3
-            if web:
+            if web:  # as the inspector sends them: marked, and same-origin
                 headers["X-Memsvc-UI"] = "1"
+                headers["Origin"] = server.url
             before = last_seq(svc)
             r = c.request(method, path, json=body, headers=headers)
             events = events_after(svc, before)
