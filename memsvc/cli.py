@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def _is_loopback(host: str) -> bool:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from mcp_server import create_mcp_server, streamable_http
     from memsvc.api import create_app
 
     settings = _settings(args, host=args.host, port=args.port)
@@ -45,9 +47,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     with build_service(settings) as service:
-        app = create_app(service, settings)
+        mcp_http = streamable_http(create_mcp_server(service, settings), settings)
+        app = create_app(service, settings, lifespan=mcp_http.lifespan)
+        # an exact route, not a mount: a mount would redirect /mcp to /mcp/
+        app.add_route("/mcp", mcp_http.endpoint)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcp_server import create_mcp_server
+    from memsvc.retrieval.embedder import make_embedder
+
+    settings = _settings(args, project=args.project)
+    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    with build_service(settings, embedder=embedder) as service:
+        warm = getattr(embedder, "warm", None)
+        if warm is not None:
+            # the model loads beside the protocol, so initialize and model-free calls never wait
+            threading.Thread(target=warm, name="memsvc-warm", daemon=True).start()
+        anyio.run(create_mcp_server(service, settings).run_stdio_async)
     return 0
 
 
@@ -99,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
+
+    mcp = sub.add_parser("mcp", help="speak MCP on stdio (for editors and agent CLIs)")
+    mcp.add_argument("--project", help="default project when neither argument nor roots decide")
+    data_dir(mcp)
+    mcp.set_defaults(func=cmd_mcp)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     data_dir(migrate)
