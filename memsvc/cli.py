@@ -9,11 +9,17 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from memsvc.bootstrap import build_service
 from memsvc.settings import Settings
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from memsvc.service import MemoryService
+
+__all__ = ["http_app", "main"]
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -32,11 +38,20 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+def http_app(service: MemoryService, settings: Settings) -> FastAPI:
+    """REST, the inspector and MCP streamable HTTP at ``/mcp``, behind one set of guards."""
     from mcp_server import create_mcp_server, streamable_http
     from memsvc.api import create_app
+
+    mcp_http = streamable_http(create_mcp_server(service, settings), settings)
+    app = create_app(service, settings, lifespan=mcp_http.lifespan)
+    # an exact route, not a mount: a mount would redirect /mcp to /mcp/
+    app.add_route("/mcp", mcp_http.endpoint)
+    return app
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
 
     settings = _settings(args, host=args.host, port=args.port)
     if not _is_loopback(settings.host):
@@ -47,10 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     with build_service(settings) as service:
-        mcp_http = streamable_http(create_mcp_server(service, settings), settings)
-        app = create_app(service, settings, lifespan=mcp_http.lifespan)
-        # an exact route, not a mount: a mount would redirect /mcp to /mcp/
-        app.add_route("/mcp", mcp_http.endpoint)
+        app = http_app(service, settings)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
