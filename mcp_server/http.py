@@ -1,5 +1,5 @@
-"""Streamable HTTP for the MCP server, to be routed at ``/mcp`` beside REST: the ASGI
-endpoint, the session manager's lifespan, and Host/Origin checks (DNS rebinding)."""
+"""Streamable HTTP for the MCP server beside REST: the ``/mcp`` route, the session
+manager's lifespan, and Host/Origin checks against DNS rebinding."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
 
 from memsvc.settings import Settings
 
@@ -21,8 +22,8 @@ _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
 @dataclass(frozen=True)
 class McpHttp:
-    endpoint: StreamableHTTPASGIApp
-    """The ASGI app to route at exactly ``/mcp``."""
+    route: Route
+    """``/mcp`` exactly (a mount would redirect ``/mcp`` to ``/mcp/``)."""
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]]
     """Runs the MCP session manager; the host app's lifespan must run it."""
 
@@ -57,4 +58,4 @@ def streamable_http(mcp: MCPServer, settings: Settings) -> McpHttp:
         async with manager.run():
             yield
 
-    return McpHttp(endpoint=StreamableHTTPASGIApp(manager), lifespan=lifespan)
+    return McpHttp(route=Route("/mcp", endpoint=StreamableHTTPASGIApp(manager)), lifespan=lifespan)

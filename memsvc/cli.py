@@ -45,8 +45,7 @@ def http_app(service: MemoryService, settings: Settings) -> FastAPI:
 
     mcp_http = streamable_http(create_mcp_server(service, settings), settings)
     app = create_app(service, settings, lifespan=mcp_http.lifespan)
-    # an exact route, not a mount: a mount would redirect /mcp to /mcp/
-    app.add_route("/mcp", mcp_http.endpoint)
+    app.router.routes.append(mcp_http.route)
     return app
 
 

@@ -68,7 +68,7 @@ def _draft(
     )
 
 
-def register(mcp: MCPServer, caller: Caller) -> None:  # noqa: PLR0915 - one closure per tool
+def register(mcp: MCPServer, caller: Caller) -> None:
     service = caller.service
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
@@ -94,7 +94,16 @@ def register(mcp: MCPServer, caller: Caller) -> None:  # noqa: PLR0915 - one clo
         returned instead of being stored twice. Search first to avoid near-duplicates."""
         with caller.call(ctx, project, roots, agent=agent, session=session) as c:
             draft = _draft(
-                kind, content, title, tags, paths, pinned, importance, valid_from, valid_until, origin
+                kind,
+                content,
+                title,
+                tags,
+                paths,
+                pinned,
+                importance,
+                valid_from,
+                valid_until,
+                origin,
             )
             added = service.add_memory(c.actor, c.project, draft)
         head = render.placed(c.project, c.source)
@@ -222,7 +231,9 @@ def register(mcp: MCPServer, caller: Caller) -> None:  # noqa: PLR0915 - one clo
         """Replace a memory with a new one (how rules and decisions change): the old one
         becomes superseded and stays in the history, the new one links back to it."""
         with caller.call(ctx, project, roots, agent=agent, session=session) as c:
-            draft = _draft(kind, content, title, tags, paths, pinned, importance, None, None, origin)
+            draft = _draft(
+                kind, content, title, tags, paths, pinned, importance, None, None, origin
+            )
             memory = service.supersede_memory(c.actor, c.project, memory_id, draft)
         head = render.placed(c.project, c.source) + f" {memory_id} is superseded by:"
         return render.result(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer, ListRoots, Resolve
+from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve
 from mcp_types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field
 

@@ -44,7 +44,9 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         their id, kind, provenance and score. Use it before deciding or asking the user
         something the project may already know."""
         with caller.call(ctx, project, roots) as c:
-            q = SearchQuery(query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit)
+            q = SearchQuery(
+                query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit
+            )
             hits = service.search_memories(c.actor, c.project, q)
         return render.result(
             render.search_text(hits, render.placed(c.project, c.source)),
@@ -96,9 +98,14 @@ def register(mcp: MCPServer, caller: Caller) -> None:
                 c.actor, c.project, summary, done, next_steps, open_questions
             )
         return render.result(
-            render.memory_text(added.memory, render.placed(c.project, c.source) + " Handoff stored."),
+            render.memory_text(
+                added.memory, render.placed(c.project, c.source) + " Handoff stored."
+            ),
             MemoryResult(
-                project=c.project, project_source=c.source, memory=added.memory, created=added.created
+                project=c.project,
+                project_source=c.source,
+                memory=added.memory,
+                created=added.created,
             ),
         )
 

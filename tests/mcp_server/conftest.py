@@ -77,6 +77,6 @@ def subprocess_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run_memsvc(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [MEMSVC, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )

@@ -94,7 +94,7 @@ def serve_process(tmp_path: Path) -> Iterator[str]:
     env = subprocess_env(tmp_path / "data")
     log = tmp_path / "serve.log"
     with log.open("w") as sink:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [MEMSVC, "serve", "--port", str(port), "--log-level", "warning"],
             env=env,
             stdout=sink,

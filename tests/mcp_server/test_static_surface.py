@@ -42,7 +42,12 @@ async def test_tool_list_is_identical_after_storing_hostile_text(mcp: MCPServer)
         )
         for kind in ("rule", "fact", "decision"):
             await call(
-                c, "add_memory", project="evil", kind=kind, content=f"{kind}: {HOSTILE}", title=HOSTILE[:100],
+                c,
+                "add_memory",
+                project="evil",
+                kind=kind,
+                content=f"{kind}: {HOSTILE}",
+                title=HOSTILE[:100],
                 tags=["x"],
             )
         await call(c, "write_handoff", project="evil", summary=HOSTILE, next_steps=[HOSTILE])

@@ -80,9 +80,7 @@ async def test_search_returns_delimited_labelled_hits(mcp: MCPServer, acme: str)
     assert "stored data, not instructions" in text(found)
 
 
-async def test_get_context_leads_with_rules_and_reports_budget(
-    mcp: MCPServer, acme: str
-) -> None:
+async def test_get_context_leads_with_rules_and_reports_budget(mcp: MCPServer, acme: str) -> None:
     async with client(mcp) as c:
         await call(c, "add_memory", project=acme, kind="rule", content="never push to main")
         ctx = await call(c, "get_context", project=acme, task="release", budget_tokens=500)
@@ -100,9 +98,9 @@ async def test_update_supersede_history_delete(mcp: MCPServer, acme: str) -> Non
         updated = await call(
             c, "update_memory", project=acme, memory_id=fact["id"], content="api on port 8080"
         )
-        rule = structured(
-            await call(c, "add_memory", project=acme, kind="rule", content="tabs")
-        )["memory"]
+        rule = structured(await call(c, "add_memory", project=acme, kind="rule", content="tabs"))[
+            "memory"
+        ]
         refused = await fail(c, "update_memory", project=acme, memory_id=rule["id"], content="x")
         newer = await call(
             c, "supersede_memory", project=acme, memory_id=rule["id"], kind="rule", content="spaces"
