@@ -24,6 +24,7 @@ from memsvc.domain import (
     Status,
 )
 from memsvc.errors import MemsvcError
+from memsvc.retrieval.context import render_memory
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
 
@@ -51,4 +52,5 @@ __all__ = [
     "Status",
     "__version__",
     "build_service",
+    "render_memory",
 ]

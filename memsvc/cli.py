@@ -6,14 +6,21 @@ import argparse
 import ipaddress
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from memsvc.bootstrap import build_service
 from memsvc.cli_admin import add_audit_commands, add_token_commands
 from memsvc.settings import Settings
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from memsvc.service import MemoryService
+
+__all__ = ["http_app", "main"]
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
@@ -32,10 +39,19 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def http_app(service: MemoryService, settings: Settings) -> FastAPI:
+    """REST, the inspector and MCP streamable HTTP at ``/mcp``, behind one set of guards."""
+    from mcp_server import create_mcp_server, streamable_http
+    from memsvc.api import create_app
+
+    mcp_http = streamable_http(create_mcp_server(service, settings), service, settings)
+    app = create_app(service, settings, lifespan=mcp_http.lifespan)
+    app.router.routes.append(mcp_http.route)
+    return app
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
-
-    from memsvc.api import create_app
 
     settings = _settings(args, host=args.host, port=args.port)
     with build_service(settings) as service:
@@ -46,9 +62,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        app = create_app(service, settings)
+        app = http_app(service, settings)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    import anyio
+
+    from mcp_server import create_mcp_server
+    from memsvc.retrieval.embedder import make_embedder
+
+    settings = _settings(args, project=args.project)
+    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    with build_service(settings, embedder=embedder) as service:
+        warm = getattr(embedder, "warm", None)
+        if warm is not None:
+            # the model loads beside the protocol, so initialize and model-free calls never wait
+            threading.Thread(target=warm, name="memsvc-warm", daemon=True).start()
+        anyio.run(create_mcp_server(service, settings).run_stdio_async)
     return 0
 
 
@@ -85,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
+
+    mcp = sub.add_parser("mcp", help="speak MCP on stdio (for editors and agent CLIs)")
+    mcp.add_argument("--project", help="default project when neither argument nor roots decide")
+    data_dir(mcp)
+    mcp.set_defaults(func=cmd_mcp)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     data_dir(migrate)

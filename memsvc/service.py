@@ -1098,6 +1098,15 @@ class MemoryService:
             )
         raise Unauthenticated(f"the token is {check.failure}; ask an admin for a valid one")
 
+    @staticmethod
+    def bearer_token(authorization: str | None) -> str | None:
+        """The token of an ``Authorization`` header value; any other scheme is kept as an
+        unknown token so it is refused rather than silently ignored."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
+
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
         """Give principal ``name`` a role in ``project`` (or ``*``) and a new token (admin)."""
         with self._op(actor, "create_token") as op:

@@ -28,14 +28,8 @@ def bearer_actor(request: Request, channel: Channel) -> Actor:
     """``Authorization: Bearer`` when tokens exist or the bind is not loopback; otherwise
     the implicit local user. The service decides, and audits refusals."""
     service: MemoryService = request.app.state.service
-    token: str | None = None
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        # Any other scheme is refused as an unknown token rather than silently ignored.
-        token = value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
     return service.authenticate(
-        token,
+        service.bearer_token(request.headers.get("authorization")),
         channel,
         allow_local=request.app.state.allow_local,
         client=(request.headers.get("user-agent") or "")[:100] or None,

@@ -10,9 +10,16 @@ import contextlib
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: thread locks only
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +72,10 @@ class LanceIndex:
         import lancedb
 
         self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+        self._lock_dir: Path | None = None
+        if "://" not in uri:
+            self._lock_dir = Path(uri)
+            self._lock_dir.mkdir(parents=True, exist_ok=True)
         self._suffix = re.sub(r"[^a-z0-9]+", "_", embedder_identity.lower()).strip("_")
         self._dim = dim
         self._tables: dict[str, Any] = {}
@@ -76,9 +87,28 @@ class LanceIndex:
             raise ValueError(f"not a project id: {project!r}")
         return f"{project}__{self._suffix}"
 
-    def lock(self, project: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def lock(self, project: str) -> Iterator[None]:
+        """Exclusive use of the project's table, across threads and across processes.
+
+        Two processes on one data dir (two editor windows running ``memsvc mcp``) must not
+        apply the same outbox rows at once: each would delete-then-add, leaving a memory
+        indexed twice. A file lock beside a local table orders them; object storage URIs
+        get the thread lock alone (one writer process per bucket, as documented).
+        """
         with self._guard:
-            return self._locks.setdefault(project, threading.Lock())
+            thread_lock = self._locks.setdefault(project, threading.Lock())
+        with thread_lock:
+            if self._lock_dir is None or fcntl is None:
+                yield
+                return
+            path = self._lock_dir / f".{self._name(project)}.lock"
+            with path.open("a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _schema(self) -> Any:
         import pyarrow as pa

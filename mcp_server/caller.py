@@ -1,0 +1,170 @@
+"""Who is calling and on which project: the actor from the MCP handshake, the project from
+the argument, the client's roots or the configured default, and MemsvcError → ToolError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlparse
+
+from mcp.server.mcpserver import Context, ListRoots, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ListRootsResult
+from pydantic import Field, ValidationError
+
+from memsvc.domain import Actor, Channel
+from memsvc.errors import MemsvcError
+from memsvc.service import MemoryService
+from memsvc.settings import Settings
+
+__all__ = [
+    "AgentArg",
+    "Call",
+    "Caller",
+    "ProjectArg",
+    "RootsArg",
+    "SessionArg",
+    "Source",
+    "roots_to_paths",
+    "tool_errors",
+]
+
+Source = Literal["argument", "workspace roots", "server default"]
+
+
+async def _roots_unless_project(ctx: Context, project: str | None) -> ListRoots | None:
+    """Ask the client for its roots only when they can decide the project."""
+    caps = ctx.client_capabilities
+    if project or caps is None or caps.roots is None:
+        return None
+    return ListRoots()
+
+
+ProjectArg = Annotated[
+    str | None,
+    Field(
+        description="Project id. Omit it to use the project whose root_paths contain your "
+        "workspace, else the server's default project.",
+        max_length=64,
+    ),
+]
+RootsArg = Annotated[ListRootsResult | None, Resolve(_roots_unless_project)]
+AgentArg = Annotated[
+    str | None, Field(description="Your agent name, recorded as provenance.", max_length=200)
+]
+SessionArg = Annotated[
+    str | None,
+    Field(description="Your session or conversation id, recorded as provenance.", max_length=200),
+]
+
+
+def roots_to_paths(roots: ListRootsResult | None) -> list[str]:
+    """Local filesystem paths of the client's ``file://`` roots (other schemes are ignored)."""
+    paths = []
+    for root in roots.roots if roots else []:
+        url = urlparse(str(root.uri))
+        if url.scheme == "file" and url.path:
+            path = unquote(url.path)
+            # file:///C:/src → C:/src on Windows clients
+            if len(path) > 2 and path[0] == "/" and path[2] == ":":
+                path = path[1:]
+            paths.append(path)
+    return paths
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """Turn memsvc's errors into tool errors the model reads and acts on; nothing else."""
+    try:
+        yield
+    except MemsvcError as exc:
+        raise ToolError(f"{exc.code}: {exc.detail}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise ToolError(f"InvalidInput: {problems}") from exc
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call: the actor and the project it acts on, and how that project was chosen."""
+
+    actor: Actor
+    project: str
+    source: Source
+
+
+@dataclass
+class Caller:
+    service: MemoryService
+    settings: Settings
+
+    def actor(self, ctx: Context, agent: str | None = None, session: str | None = None) -> Actor:
+        """The caller, labelled with the client's initialize handshake: over HTTP the bearer
+        token decides who it is (local user only on loopback with no tokens); on stdio it is
+        the local user, whose own process this is."""
+        params = ctx.request_context.session.client_params
+        info = params.client_info if params is not None else None
+        headers: Any = ctx.headers
+        extra: dict[str, Any] = {
+            "client": info.name[:100] if info else None,
+            "client_version": info.version[:50] if info else None,
+            "agent": agent,
+            "session": session or (headers or {}).get("mcp-session-id"),
+            "request_id": ctx.request_id[:100] if ctx.request_context.request_id else None,
+        }
+        if headers is None:
+            return Actor.local(Channel.MCP, **extra)
+        token = self.service.bearer_token(headers.get("authorization"))
+        return self.service.authenticate(
+            token, Channel.MCP, allow_local=self.settings.loopback_only, **extra
+        )
+
+    def place(self, actor: Actor, project: str | None, roots: ListRootsResult | None) -> Call:
+        """The project: the argument, else the client's roots, else the default, else an error."""
+        if project:
+            return Call(actor, project.strip(), "argument")
+        paths = roots_to_paths(roots)
+        if paths:
+            found = self.service.resolve_project_by_paths(actor, paths)
+            if found is not None:
+                return Call(actor, found, "workspace roots")
+        if self.settings.project:
+            return Call(actor, self.settings.project, "server default")
+        raise ToolError(self._no_project(actor, paths))
+
+    def _no_project(self, actor: Actor, paths: list[str]) -> str:
+        known = sorted(p.id for p in self.service.list_projects(actor))
+        where = (
+            f"no project's root_paths contain your workspace ({', '.join(paths[:5])})"
+            if paths
+            else "your client sent no workspace roots"
+        )
+        if not known:
+            return (
+                f"No project chosen: {where} and no projects exist yet. Create one with "
+                "create_project(id=..., root_paths=[<your workspace path>])."
+            )
+        return (
+            f"No project chosen: {where} and the server has no default project. "
+            f"Known projects: {', '.join(known[:50])}. Pass project=<id> (list_projects describes "
+            "them), or bind a project to your workspace by creating it with root_paths."
+        )
+
+    @contextmanager
+    def call(
+        self,
+        ctx: Context,
+        project: str | None,
+        roots: ListRootsResult | None,
+        *,
+        agent: str | None = None,
+        session: str | None = None,
+    ) -> Iterator[Call]:
+        """Place the call and translate every memsvc error raised inside it."""
+        with tool_errors():
+            yield self.place(self.actor(ctx, agent, session), project, roots)

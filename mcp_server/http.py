@@ -1,0 +1,116 @@
+"""Streamable HTTP for the MCP server beside REST: the ``/mcp`` route, the session
+manager's lifespan, and Host/Origin checks against DNS rebinding."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.routing import Route
+
+from memsvc.domain import Channel
+from memsvc.errors import Unauthenticated
+from memsvc.service import MemoryService
+from memsvc.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+__all__ = ["BearerGate", "McpHttp", "allowed_hosts", "streamable_http"]
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass(frozen=True)
+class McpHttp:
+    route: Route
+    """``/mcp`` exactly (a mount would redirect ``/mcp`` to ``/mcp/``)."""
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]]
+    """Runs the MCP session manager; the host app's lifespan must run it."""
+
+
+def allowed_hosts(settings: Settings) -> list[str]:
+    """Host header values served: loopback names on our port, plus configured extras."""
+    hosts = [f"{h}:{settings.port}" for h in _LOOPBACK] + list(_LOOPBACK)
+    if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
+        hosts += [settings.host, f"{settings.host}:{settings.port}"]
+    return hosts + list(settings.allowed_hosts)
+
+
+class BearerGate:
+    """Refuses an HTTP request with 401 before the MCP session sees it when the server needs
+    a token (tokens exist, or the bind is not loopback) and the request has no valid one."""
+
+    def __init__(self, app: ASGI, service: MemoryService, settings: Settings) -> None:
+        self.app, self.service, self.settings = app, service, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            check = partial(
+                self.service.authenticate,
+                self.service.bearer_token(headers.get("authorization")),
+                Channel.MCP,
+                allow_local=self.settings.loopback_only,
+                client=(headers.get("user-agent") or "")[:100] or None,
+            )
+            try:
+                await anyio.to_thread.run_sync(check)
+            except Unauthenticated as exc:
+                await _unauthorized(send, exc.detail)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _unauthorized(send: Send, detail: str) -> None:
+    body = json.dumps({"error": "Unauthenticated", "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", b"Bearer"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) -> McpHttp:
+    """Streamable HTTP for ``mcp``; browsers from a foreign Origin are refused (403)."""
+    hosts = allowed_hosts(settings)
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=origins + list(settings.allowed_origins),
+    )
+    mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=security,
+        max_request_body_size=settings.limits.request_bytes,
+        host=settings.host,
+    )
+    manager = mcp.session_manager
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    endpoint = BearerGate(StreamableHTTPASGIApp(manager), service, settings)
+    return McpHttp(route=Route("/mcp", endpoint=endpoint), lifespan=lifespan)

@@ -1,0 +1,1 @@
+"""The MCP tools, one module per family; each ``register`` adds its tools to a server."""

@@ -1,0 +1,271 @@
+"""Memory tools: add_memory, get_memory, list_memories, update_memory, supersede_memory,
+delete_memory, memory_history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from mcp_server import render
+from mcp_server.caller import AgentArg, Caller, ProjectArg, RootsArg, SessionArg
+from mcp_server.results import DeleteResult, HistoryResult, MemoryList, MemoryResult
+from memsvc.domain import Kind, MemoryDraft, MemoryPatch, ProvenanceIn, Status
+
+__all__ = ["register"]
+
+MemoryId = Annotated[str, Field(description="The memory's id (26-character ULID).")]
+KindArg = Annotated[
+    Kind,
+    Field(
+        description="rule: a hard constraint, always in context; preference: a soft "
+        "inclination; decision: a choice with its rationale; fact: project knowledge; "
+        "handoff: a session summary (prefer write_handoff)."
+    ),
+]
+Content = Annotated[str, Field(description="The memory text: one self-contained statement.")]
+Title = Annotated[str | None, Field(description="A short title.")]
+Tags = Annotated[list[str] | None, Field(description="Tags for filtering.")]
+Paths = Annotated[
+    list[str] | None,
+    Field(description="File globs it applies to (e.g. src/api/**); empty means everywhere."),
+]
+Pinned = Annotated[bool | None, Field(description="Pinned memories rank first.")]
+Importance = Annotated[float | None, Field(ge=0.0, le=1.0, description="0..1, default 0.5.")]
+ValidFrom = Annotated[datetime | None, Field(description="When it starts to hold (ISO 8601).")]
+ValidUntil = Annotated[datetime | None, Field(description="When it stops holding (ISO 8601).")]
+Origin = Annotated[
+    str | None, Field(description="Where the knowledge came from: a file, commit, URL.")
+]
+
+
+def _draft(
+    kind: Kind,
+    content: str,
+    title: str | None,
+    tags: list[str] | None,
+    paths: list[str] | None,
+    pinned: bool | None,
+    importance: float | None,
+    valid_from: datetime | None,
+    valid_until: datetime | None,
+    origin: str | None,
+) -> MemoryDraft:
+    return MemoryDraft(
+        kind=kind,
+        content=content,
+        title=title,
+        tags=tags or [],
+        paths=paths or [],
+        pinned=bool(pinned),
+        importance=0.5 if importance is None else importance,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        provenance=ProvenanceIn(origin=origin) if origin else None,
+    )
+
+
+def register(mcp: MCPServer, caller: Caller) -> None:
+    service = caller.service
+
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
+    def add_memory(
+        kind: KindArg,
+        content: Content,
+        ctx: Context,
+        roots: RootsArg,
+        title: Title = None,
+        tags: Tags = None,
+        paths: Paths = None,
+        pinned: Pinned = None,
+        importance: Importance = None,
+        valid_from: ValidFrom = None,
+        valid_until: ValidUntil = None,
+        origin: Origin = None,
+        project: ProjectArg = None,
+        agent: AgentArg = None,
+        session: SessionArg = None,
+    ) -> Annotated[CallToolResult, MemoryResult]:
+        """Store one durable memory in the project: a rule, preference, decision or fact
+        worth knowing in later sessions. Secrets are redacted; an identical memory is
+        returned instead of being stored twice. Search first to avoid near-duplicates."""
+        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+            draft = _draft(
+                kind,
+                content,
+                title,
+                tags,
+                paths,
+                pinned,
+                importance,
+                valid_from,
+                valid_until,
+                origin,
+            )
+            added = service.add_memory(c.actor, c.project, draft)
+        head = render.placed(c.project, c.source)
+        head += " Stored." if added.created else " An identical memory existed; nothing added."
+        return render.result(
+            render.memory_text(added.memory, head),
+            MemoryResult(
+                project=c.project,
+                project_source=c.source,
+                memory=added.memory,
+                created=added.created,
+            ),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def get_memory(
+        memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+    ) -> Annotated[CallToolResult, MemoryResult]:
+        """Read one memory by id, with its status, version and provenance."""
+        with caller.call(ctx, project, roots) as c:
+            memory = service.get_memory(c.actor, c.project, memory_id)
+        return render.result(
+            render.memory_text(memory, render.placed(c.project, c.source)),
+            MemoryResult(project=c.project, project_source=c.source, memory=memory),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def list_memories(
+        ctx: Context,
+        roots: RootsArg,
+        kinds: Annotated[list[Kind] | None, Field(description="Only these kinds.")] = None,
+        statuses: Annotated[
+            list[Status] | None, Field(description="Only these statuses (default: active).")
+        ] = None,
+        tag: Annotated[str | None, Field(description="Only memories with this tag.")] = None,
+        limit: Annotated[int, Field(ge=1, description="Page size.")] = 50,
+        cursor: Annotated[str | None, Field(description="next_cursor of the last page.")] = None,
+        project: ProjectArg = None,
+    ) -> Annotated[CallToolResult, MemoryList]:
+        """Browse the project's memories newest first, filtered by kind, status or tag.
+        To find memories about a topic use search_memories instead."""
+        with caller.call(ctx, project, roots) as c:
+            page = service.list_memories(
+                c.actor,
+                c.project,
+                kinds=kinds,
+                statuses=statuses,
+                tag=tag,
+                limit=limit,
+                cursor=cursor,
+            )
+        return render.result(
+            render.memories_text(
+                page.memories, render.placed(c.project, c.source), page.next_cursor
+            ),
+            MemoryList(
+                project=c.project,
+                project_source=c.source,
+                memories=page.memories,
+                next_cursor=page.next_cursor,
+            ),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
+    def update_memory(
+        memory_id: MemoryId,
+        ctx: Context,
+        roots: RootsArg,
+        content: Annotated[
+            str | None,
+            Field(description="New text (facts, preferences; rules and decisions: supersede)."),
+        ] = None,
+        title: Title = None,
+        tags: Tags = None,
+        paths: Paths = None,
+        pinned: Pinned = None,
+        importance: Importance = None,
+        status: Annotated[
+            Literal["active", "archived"] | None,
+            Field(description="archived hides it from recall; active restores it."),
+        ] = None,
+        expected_version: Annotated[
+            int | None, Field(description="Refuse unless the memory is at this version.")
+        ] = None,
+        project: ProjectArg = None,
+        agent: AgentArg = None,
+        session: SessionArg = None,
+    ) -> Annotated[CallToolResult, MemoryResult]:
+        """Change a memory in place: text of a fact or preference, title, tags, paths, pin,
+        importance, or archive/restore it. Every version is kept (memory_history)."""
+        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+            patch = MemoryPatch(
+                content=content,
+                title=title,
+                tags=tags,
+                paths=paths,
+                pinned=pinned,
+                importance=importance,
+                status=status,
+                expected_version=expected_version,
+            )
+            memory = service.update_memory(c.actor, c.project, memory_id, patch)
+        return render.result(
+            render.memory_text(memory, render.placed(c.project, c.source) + " Updated."),
+            MemoryResult(project=c.project, project_source=c.source, memory=memory),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
+    def supersede_memory(
+        memory_id: MemoryId,
+        kind: KindArg,
+        content: Content,
+        ctx: Context,
+        roots: RootsArg,
+        title: Title = None,
+        tags: Tags = None,
+        paths: Paths = None,
+        pinned: Pinned = None,
+        importance: Importance = None,
+        origin: Origin = None,
+        project: ProjectArg = None,
+        agent: AgentArg = None,
+        session: SessionArg = None,
+    ) -> Annotated[CallToolResult, MemoryResult]:
+        """Replace a memory with a new one (how rules and decisions change): the old one
+        becomes superseded and stays in the history, the new one links back to it."""
+        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+            draft = _draft(
+                kind, content, title, tags, paths, pinned, importance, None, None, origin
+            )
+            memory = service.supersede_memory(c.actor, c.project, memory_id, draft)
+        head = render.placed(c.project, c.source) + f" {memory_id} is superseded by:"
+        return render.result(
+            render.memory_text(memory, head),
+            MemoryResult(project=c.project, project_source=c.source, memory=memory, created=True),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
+    def delete_memory(
+        memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+    ) -> Annotated[CallToolResult, DeleteResult]:
+        """Delete a memory that is wrong or unwanted (a tombstone stays in its history).
+        To record that something changed, prefer supersede_memory."""
+        with caller.call(ctx, project, roots) as c:
+            service.delete_memory(c.actor, c.project, memory_id)
+        return render.result(
+            render.placed(c.project, c.source) + f" Deleted memory {memory_id}.",
+            DeleteResult(
+                project=c.project, project_source=c.source, memory_id=memory_id, deleted=True
+            ),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def memory_history(
+        memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+    ) -> Annotated[CallToolResult, HistoryResult]:
+        """Every version of a memory: what changed, when, and by whom."""
+        with caller.call(ctx, project, roots) as c:
+            versions = service.memory_history(c.actor, c.project, memory_id)
+        return render.result(
+            render.history_text(versions, render.placed(c.project, c.source)),
+            HistoryResult(
+                project=c.project, project_source=c.source, memory_id=memory_id, versions=versions
+            ),
+        )

@@ -1,0 +1,137 @@
+"""Recall tools: search_memories, get_context, write_handoff, list_audit_events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from mcp_server import render
+from mcp_server.caller import AgentArg, Caller, ProjectArg, RootsArg, SessionArg
+from mcp_server.results import AuditResult, ContextResult, MemoryResult, SearchResult
+from memsvc.domain import AuditQuery, ContextRequest, Kind, SearchQuery
+
+__all__ = ["register"]
+
+Items = Annotated[list[str] | None, Field(description="One line each.")]
+
+
+def register(mcp: MCPServer, caller: Caller) -> None:
+    service = caller.service
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def search_memories(
+        query: Annotated[str, Field(description="What you want to know, in plain words.")],
+        ctx: Context,
+        roots: RootsArg,
+        kinds: Annotated[list[Kind] | None, Field(description="Only these kinds.")] = None,
+        tags: Annotated[list[str] | None, Field(description="Only memories with a tag.")] = None,
+        paths: Annotated[
+            list[str] | None,
+            Field(description="Files you work on: memories scoped to other paths are skipped."),
+        ] = None,
+        as_of: Annotated[
+            datetime | None,
+            Field(description="Recall what held at this time (ISO 8601), superseded included."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, description="How many hits.")] = 10,
+        project: ProjectArg = None,
+    ) -> Annotated[CallToolResult, SearchResult]:
+        """Search the project's memories by meaning and keywords; hits come best first with
+        their id, kind, provenance and score. Use it before deciding or asking the user
+        something the project may already know."""
+        with caller.call(ctx, project, roots) as c:
+            q = SearchQuery(
+                query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit
+            )
+            hits = service.search_memories(c.actor, c.project, q)
+        return render.result(
+            render.search_text(hits, render.placed(c.project, c.source)),
+            SearchResult(project=c.project, project_source=c.source, hits=hits),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def get_context(
+        ctx: Context,
+        roots: RootsArg,
+        task: Annotated[
+            str | None, Field(description="The task at hand; picks the most relevant memories.")
+        ] = None,
+        budget_tokens: Annotated[int, Field(ge=1, description="Token budget of the pack.")] = 2000,
+        paths: Annotated[
+            list[str] | None,
+            Field(description="Files you work on: rules scoped to other paths are left out."),
+        ] = None,
+        project: ProjectArg = None,
+    ) -> Annotated[CallToolResult, ContextResult]:
+        """Load the project's working context before a task: every active rule, the newest
+        handoff, then the decisions, preferences and facts most relevant to the task, within
+        a token budget. Reports what was left out."""
+        with caller.call(ctx, project, roots) as c:
+            request = ContextRequest(task=task, budget_tokens=budget_tokens, paths=paths)
+            pack = service.get_context(c.actor, c.project, request)
+        return render.result(
+            render.placed(c.project, c.source) + "\n" + render.context_text(pack),
+            ContextResult(project=c.project, project_source=c.source, context=pack),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
+    def write_handoff(
+        summary: Annotated[str, Field(description="What this session was about and achieved.")],
+        ctx: Context,
+        roots: RootsArg,
+        done: Items = None,
+        next_steps: Items = None,
+        open_questions: Items = None,
+        project: ProjectArg = None,
+        agent: AgentArg = None,
+        session: SessionArg = None,
+    ) -> Annotated[CallToolResult, MemoryResult]:
+        """Close a session: store what was done, what is next and the open questions. The
+        newest handoff leads every context pack of the project, so the next session (yours
+        or another agent's) starts where this one ended."""
+        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+            added = service.write_handoff(
+                c.actor, c.project, summary, done, next_steps, open_questions
+            )
+        return render.result(
+            render.memory_text(
+                added.memory, render.placed(c.project, c.source) + " Handoff stored."
+            ),
+            MemoryResult(
+                project=c.project,
+                project_source=c.source,
+                memory=added.memory,
+                created=added.created,
+            ),
+        )
+
+    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def list_audit_events(
+        ctx: Context,
+        roots: RootsArg,
+        action: Annotated[
+            str | None, Field(description="Only this operation, e.g. add_memory.")
+        ] = None,
+        memory_id: Annotated[str | None, Field(description="Only events on this memory.")] = None,
+        limit: Annotated[int, Field(ge=1, le=1000, description="Page size.")] = 50,
+        cursor: Annotated[str | None, Field(description="next_cursor of the last page.")] = None,
+        project: ProjectArg = None,
+    ) -> Annotated[CallToolResult, AuditResult]:
+        """For curators: the project's audit log, newest first - who read or changed what,
+        through which client, with what outcome."""
+        with caller.call(ctx, project, roots) as c:
+            query = AuditQuery(action=action, memory_id=memory_id, limit=limit, cursor=cursor)
+            page = service.list_audit_events(c.actor, c.project, query)
+        return render.result(
+            render.audit_text(page.events, render.placed(c.project, c.source), page.next_cursor),
+            AuditResult(
+                project=c.project,
+                project_source=c.source,
+                events=page.events,
+                next_cursor=page.next_cursor,
+            ),
+        )
