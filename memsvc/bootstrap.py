@@ -4,6 +4,7 @@ the service, and closes them again."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,8 +31,14 @@ def build_service(
     *,
     embedder: Embedder | None = None,
     audit: AuditLog | None = None,
+    reconcile_in_background: bool = False,
 ) -> Iterator[MemoryService]:
-    """A ready service over ``settings.data_dir``: migrated, reconciled, maintained."""
+    """A ready service over ``settings.data_dir``: migrated, reconciled, maintained.
+
+    ``reconcile_in_background`` returns before the start-up index reconciliation has run
+    (``memsvc mcp`` answers ``initialize`` at once); until it finishes, a search may miss
+    writes that a crash left unindexed. Writes and SQL reads are unaffected.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         upgrade(settings.sqlalchemy_url)
@@ -44,10 +51,12 @@ def build_service(
     cache = DenseCache(index, emb.dim)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     try:
-        reports = sync.reconcile_all()
-        fixed = [r for r in reports if r.embedded or r.updated or r.removed]
-        if fixed:
-            log.info("index reconciled at start-up: %s", fixed)
+        if reconcile_in_background:
+            threading.Thread(
+                target=_reconcile, args=(sync,), name="memsvc-reconcile", daemon=True
+            ).start()
+        else:
+            _reconcile(sync)
         if settings.background:
             sync.start(settings.maintenance_interval_s)
             if checkpoints is not None:
@@ -69,3 +78,14 @@ def build_service(
             except Exception:
                 log.exception("could not sign the audit chains at shutdown")
         db.dispose()
+
+
+def _reconcile(sync: IndexSync) -> None:
+    try:
+        reports = sync.reconcile_all()
+    except Exception:  # the maintenance thread retries; a failed start must not kill a server
+        log.exception("start-up index reconciliation failed")
+        return
+    fixed = [r for r in reports if r.embedded or r.updated or r.removed]
+    if fixed:
+        log.info("index reconciled at start-up: %s", fixed)

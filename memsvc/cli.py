@@ -76,7 +76,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
     settings = _settings(args, project=args.project)
     embedder = make_embedder(settings.embedder, settings.embed_batch_size)
-    with build_service(settings, embedder=embedder) as service:
+    with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
         warm = getattr(embedder, "warm", None)
         if warm is not None:
             # the model loads beside the protocol, so initialize and model-free calls never wait

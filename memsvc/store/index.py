@@ -69,9 +69,9 @@ def _value_list(values: list[str]) -> str:
 
 class LanceIndex:
     def __init__(self, uri: str, embedder_identity: str, dim: int) -> None:
-        import lancedb
-
-        self._db = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+        self._uri = uri
+        self._conn: Any = None
+        self._connect_lock = threading.Lock()
         self._lock_dir: Path | None = None
         if "://" not in uri:
             self._lock_dir = Path(uri)
@@ -81,6 +81,18 @@ class LanceIndex:
         self._tables: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+
+    @property
+    def _db(self) -> Any:
+        """The LanceDB connection, made on first use: importing lancedb costs about a second
+        of CPU, which a process answering SQL-only calls first should not pay up front."""
+        if self._conn is None:
+            with self._connect_lock:
+                if self._conn is None:
+                    import lancedb
+
+                    self._conn = lancedb.connect(self._uri, read_consistency_interval=timedelta(0))
+        return self._conn
 
     def _name(self, project: str) -> str:
         if not PROJECT_ID_RE.match(project):
