@@ -465,7 +465,7 @@ class MemoryService:
                 changed.append(name)
         if row.valid_from and row.valid_until and row.valid_until <= row.valid_from:
             raise InvalidInput("valid_until must be later than valid_from")
-        if {"content", "title", "tags"} & set(changed):
+        if {"content", "title", "tags", "valid_from"} & set(changed):  # time is indexed too
             index_op = "upsert"
         if patch.status is not None and patch.status != row.status:
             row.status = patch.status

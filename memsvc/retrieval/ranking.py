@@ -35,6 +35,8 @@ class Candidate:
     lexical_score: float | None = None
     fused: float = 0.0
     parts: dict[str, float | int | None] = field(default_factory=dict)
+    signals: dict[str, float | int | None] = field(default_factory=dict)
+    """Further score parts of the scorer that made the candidate (see ``hybrid``)."""
 
 
 def fuse(
@@ -72,6 +74,7 @@ def adjust(candidate: Candidate, memory: Memory, now: datetime) -> float:
         "dense_score": _round(candidate.dense_score),
         "lexical_rank": candidate.lexical_rank,
         "lexical_score": _round(candidate.lexical_score),
+        **candidate.signals,
         "fused": _round(candidate.fused),
         "kind_weight": kind_w,
         "pin": pin,
@@ -91,14 +94,15 @@ def drop_near_duplicates(
 ) -> list[str]:
     """Keep the first of any group whose vectors have cosine >= threshold."""
     kept: list[str] = []
-    kept_vecs: list[npt.NDArray[np.float32]] = []
+    dim = next((v.shape[0] for v in vectors.values()), 0)
+    kept_vecs = np.zeros((len(ranked), dim), dtype=np.float32)
+    n_vecs = 0
     for mid in ranked:
         vec = vectors.get(mid)
-        if vec is not None and kept_vecs:
-            sims = np.stack(kept_vecs) @ vec
-            if float(sims.max()) >= threshold:
-                continue
+        if vec is not None and n_vecs and float((kept_vecs[:n_vecs] @ vec).max()) >= threshold:
+            continue
         kept.append(mid)
         if vec is not None:
-            kept_vecs.append(vec)
+            kept_vecs[n_vecs] = vec
+            n_vecs += 1
     return kept
