@@ -56,12 +56,10 @@ ABLATIONS: dict[str, list[tuple[Any, str, float]]] = {
     "memsvc - time signal": [(hybrid, "W_TIME", 0.0)],
     "memsvc - episode aggregation": [(hybrid, "W_EPISODE", 0.0)],
     "memsvc - neighbour field (BM25F)": [(lexical, "NEIGHBOUR_WEIGHT", 0.0)],
-    "memsvc - dense in context": [(hybrid, "DENSE_CONTEXT_WEIGHT", 0.0)],
     "memsvc - all neighbour/time signals": [
         (hybrid, "W_TIME", 0.0),
         (hybrid, "W_EPISODE", 0.0),
         (lexical, "NEIGHBOUR_WEIGHT", 0.0),
-        (hybrid, "DENSE_CONTEXT_WEIGHT", 0.0),
     ],
     "memsvc lexical side only": [(hybrid, "W_DENSE", 0.0)],
     "memsvc dense side only": [(hybrid, "W_LEXICAL", 0.0)],

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memsvc.retrieval.lexical import LexicalIndex
-from memsvc.retrieval.timeline import Timeline, build_timeline, pair_norms
+from memsvc.retrieval.timeline import Timeline, build_timeline
 from memsvc.store.index import IndexRow, LanceIndex
 
 __all__ = ["DenseCache"]
@@ -39,14 +39,6 @@ class CachedProject:
     written: list[float] = field(default_factory=list)
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     _timeline: Timeline | None = None
-    _norms: npt.NDArray[np.float64] | None = None
-
-    def context_norms(self) -> npt.NDArray[np.float64]:
-        """``|v_i + v_prev(i)|`` per row, cached with the timeline. Hold ``lock``."""
-        timeline = self.timeline()
-        if self._norms is None or self._norms.size != self.n:
-            self._norms = pair_norms(self.matrix[: self.n], timeline)
-        return self._norms
 
     def mask(self, statuses: set[str], kinds: set[str] | None) -> npt.NDArray[np.bool_]:
         """Rows of these statuses (and kinds). Hold ``lock``."""
@@ -69,7 +61,6 @@ class CachedProject:
                 self.ids[: self.n],
                 live,
             )
-            self._norms = None
         return self._timeline
 
     def _grow(self, need: int) -> None:
@@ -97,7 +88,7 @@ class CachedProject:
         self.statuses[at] = row.status
         self.times[at], self.written[at] = row.time, row.written
         self.lexical.put(at, row.text)
-        self._timeline = self._norms = None
+        self._timeline = None
 
     def set_meta(self, memory_id: str, kind: str, status: str) -> None:
         at = self.pos.get(memory_id)

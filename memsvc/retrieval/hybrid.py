@@ -3,9 +3,8 @@
 For a query, each memory gets:
 - ``lexical``: BM25F over its own words and, at half weight, its predecessor's
   (``LexicalIndex``), divided by the best score of the query (so 0..1);
-- ``dense``: the mean of the cosine to its own vector and the cosine to the sum of its
-  vector and its predecessor's (the memory "in context"), min-max scaled over the
-  ``DENSE_SCALE_DEPTH`` best (so 0..1, lower ones 0);
+- ``dense``: the cosine to its vector, min-max scaled over the ``DENSE_SCALE_DEPTH`` best
+  (so 0..1, lower ones 0);
 - ``time_match``: 1 when the query names a date and the memory's time falls in it;
 - ``episode``: the mean ``base`` score of the best ``EPISODE_TOP`` memories of its episode
   (its run of neighbours in time), so a memory inside a strongly matching session rises.
@@ -25,13 +24,12 @@ from memsvc.retrieval.ranking import Candidate
 from memsvc.retrieval.temporal import in_spans, query_spans
 from memsvc.retrieval.timeline import Timeline
 
-__all__ = ["RowScores", "candidates_from", "context_cosines", "score_rows"]
+__all__ = ["RowScores", "candidates_from", "score_rows"]
 
 W_LEXICAL = 0.6
 W_DENSE = 0.4
 W_TIME = 0.3
 W_EPISODE = 0.5
-DENSE_CONTEXT_WEIGHT = 0.5
 EPISODE_TOP = 3
 DENSE_SCALE_DEPTH = 100
 
@@ -42,21 +40,12 @@ Mask = npt.NDArray[np.bool_]
 @dataclass
 class RowScores:
     lexical_raw: Floats
-    dense_own: Floats
-    dense_context: Floats
+    dense_raw: Floats
     lexical: Floats
     dense: Floats
     time_match: Floats
     episode: Floats
     fused: Floats
-
-
-def context_cosines(own: Floats, timeline: Timeline, norms: Floats) -> Floats:
-    """Cosine of the query to ``v_i + v_prev(i)`` from the cosines to each (no new matmul);
-    ``norms`` holds ``|v_i + v_prev(i)|`` (1 where there is no predecessor)."""
-    has_prev = timeline.prev >= 0
-    prev_scores = np.where(has_prev, own[np.maximum(timeline.prev, 0)], 0.0)
-    return (own + prev_scores) / norms
 
 
 def _scale_top(values: Floats, mask: Mask, depth: int) -> Floats:
@@ -92,8 +81,7 @@ def _episode_means(base: Floats, episode: npt.NDArray[np.int64], mask: Mask) -> 
 def score_rows(
     query: str,
     lexical_raw: Floats,
-    dense_own: Floats,
-    dense_context: Floats,
+    dense_raw: Floats,
     times: Floats,
     timeline: Timeline,
     mask: Mask,
@@ -101,16 +89,13 @@ def score_rows(
     """Combine the raw signals of the ``mask``-ed rows into ``fused`` (others get -inf)."""
     top_lex = float(lexical_raw[mask].max()) if mask.any() else 0.0
     lexical = np.where(mask, lexical_raw / top_lex, 0.0) if top_lex > 0 else lexical_raw * 0.0
-    mixed = (1.0 - DENSE_CONTEXT_WEIGHT) * dense_own + DENSE_CONTEXT_WEIGHT * dense_context
-    dense = _scale_top(mixed, mask, DENSE_SCALE_DEPTH)
+    dense = _scale_top(dense_raw, mask, DENSE_SCALE_DEPTH)
     spans = query_spans(query)
     time_match = in_spans(times, spans).astype(np.float64) if spans else np.zeros_like(times)
     base = W_LEXICAL * lexical + W_DENSE * dense + W_TIME * time_match
     episode = _episode_means(base, timeline.episode, mask)
     fused = np.where(mask, base + W_EPISODE * episode, -np.inf)
-    return RowScores(
-        lexical_raw, dense_own, dense_context, lexical, dense, time_match, episode, fused
-    )
+    return RowScores(lexical_raw, dense_raw, lexical, dense, time_match, episode, fused)
 
 
 def candidates_from(scores: RowScores, ids: list[str], mask: Mask, depth: int) -> list[Candidate]:
@@ -125,9 +110,8 @@ def candidates_from(scores: RowScores, ids: list[str], mask: Mask, depth: int) -
     out = []
     for i in top:
         c = Candidate(ids[i], fused=float(fused[i]))
-        c.dense_score, c.lexical_score = float(scores.dense_own[i]), float(scores.lexical_raw[i])
+        c.dense_score, c.lexical_score = float(scores.dense_raw[i]), float(scores.lexical_raw[i])
         c.signals = {
-            "dense_context": _r(scores.dense_context[i]),
             "lexical_scaled": _r(scores.lexical[i]),
             "dense_scaled": _r(scores.dense[i]),
             "time_match": _r(scores.time_match[i]),

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from memsvc.domain import Kind, Memory
 
-__all__ = ["Candidate", "adjust", "drop_near_duplicates", "fuse"]
+__all__ = ["Candidate", "adjust", "adjust_fields", "drop_near_duplicates", "fuse"]
 
 RRF_K = 60
 # Rules and decisions hold until superseded; the rest fades slowly with age.
@@ -60,12 +60,19 @@ def fuse(
 
 def adjust(candidate: Candidate, memory: Memory, now: datetime) -> float:
     """Scale the fused score by kind, pin, importance and (for decaying kinds) age."""
-    kind_w = KIND_WEIGHT.get(memory.kind, 1.0)
-    pin = 1.15 if memory.pinned else 1.0
-    importance = 0.85 + 0.3 * memory.importance
+    born = memory.valid_from or memory.created_at
+    return adjust_fields(candidate, memory.kind, memory.pinned, memory.importance, born, now)
+
+
+def adjust_fields(
+    candidate: Candidate, kind: str, pinned: bool, importance: float, born: datetime, now: datetime
+) -> float:
+    """``adjust`` from the fields it reads (``kind`` may be a ``Kind`` or its value)."""
+    kind_w = KIND_WEIGHT.get(Kind(kind), 1.0)
+    pin = 1.15 if pinned else 1.0
+    importance = 0.85 + 0.3 * importance
     recency = 1.0
-    if memory.kind in DECAYING:
-        born = memory.valid_from or memory.created_at
+    if Kind(kind) in DECAYING:
         age_days = max(0.0, (now - born).total_seconds() / 86400.0)
         recency = 0.6 + 0.4 * math.pow(0.5, age_days / HALF_LIFE_DAYS)
     final = candidate.fused * kind_w * pin * importance * recency

@@ -1,5 +1,5 @@
 """Candidate generation. A project small enough to hold in memory is scored whole by
-``hybrid`` (BM25F with neighbours, dense with context, time and episode signals); a
+``hybrid`` (BM25F with a neighbour field, dense, time and episode signals); a
 bigger one falls back to LanceDB vector and full-text search fused by reciprocal rank."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from memsvc.retrieval.dense import CachedProject, DenseCache
 from memsvc.retrieval.embedder import Embedder, QueryCache
-from memsvc.retrieval.hybrid import candidates_from, context_cosines, score_rows
+from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.ranking import Candidate, fuse
 from memsvc.store.index import LanceIndex
 
@@ -79,12 +79,11 @@ class Retriever:
             n = entry.n
             if n == 0:
                 return []
-            own = (entry.matrix[:n] @ qvec).astype(np.float64)
+            dense = (entry.matrix[:n] @ qvec).astype(np.float64)
             timeline = entry.timeline()
-            context = context_cosines(own, timeline, entry.context_norms())
             lexical = entry.lexical.scores(text, n, timeline.prev)
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = np.array(entry.times[:n], dtype=np.float64)
             ids = entry.ids[:n]
-        scores = score_rows(text, lexical, own, context, times, timeline, mask)
+        scores = score_rows(text, lexical, dense, times, timeline, mask)
         return candidates_from(scores, ids, mask, depth)

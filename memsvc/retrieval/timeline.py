@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EPISODE_GAP_S", "Timeline", "build_timeline", "pair_norms"]
+__all__ = ["EPISODE_GAP_S", "Timeline", "build_timeline"]
 
 EPISODE_GAP_S = 3600.0
 """An hour without a memory ends an episode (chosen a priori, not fitted)."""
@@ -48,12 +48,3 @@ def build_timeline(
     prev[order[1:][joined]] = order[:-1][joined]
     episode[order] = np.concatenate(([0], np.cumsum(~joined)))
     return Timeline(prev, episode)
-
-
-def pair_norms(matrix: npt.NDArray[np.float32], timeline: Timeline) -> Floats:
-    """``|v_i + v_prev(i)|`` for unit vectors (1 where a row has no predecessor)."""
-    n = timeline.prev.size
-    has_prev = timeline.prev >= 0
-    prev_vecs = matrix[np.maximum(timeline.prev, 0)][:n]
-    dots = np.einsum("ij,ij->i", matrix[:n], prev_vecs).astype(np.float64)
-    return np.where(has_prev, np.sqrt(np.maximum(2.0 + 2.0 * dots, 1e-12)), 1.0)

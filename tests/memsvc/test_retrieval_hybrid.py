@@ -20,7 +20,7 @@ def test_score_rows_combines_parts_and_masks() -> None:
     lex = np.array([2.0, 0.0, 1.0, 0.0])
     dense = np.array([0.1, 0.2, 0.3, 0.9])
     mask = np.array([True, True, True, False])
-    s = hybrid.score_rows("plain words", lex, dense, dense, np.zeros(n), tl, mask)
+    s = hybrid.score_rows("plain words", lex, dense, np.zeros(n), tl, mask)
     assert s.lexical.tolist() == [1.0, 0.0, 0.5, 0.0]
     assert s.fused[3] == -np.inf
     assert s.time_match.sum() == 0
@@ -31,7 +31,7 @@ def test_score_rows_combines_parts_and_masks() -> None:
 def test_candidates_break_ties_by_id() -> None:
     tl = build_timeline(np.zeros(3), np.zeros(3), ["c", "a", "b"], np.ones(3, dtype=bool))
     zero = np.zeros(3)
-    s = hybrid.score_rows("q", zero, zero, zero, zero, tl, np.ones(3, dtype=bool))
+    s = hybrid.score_rows("q", zero, zero, zero, tl, np.ones(3, dtype=bool))
     ids = [c.id for c in hybrid.candidates_from(s, ["c", "a", "b"], np.ones(3, dtype=bool), 3)]
     assert ids == ["a", "b", "c"]
 
@@ -51,7 +51,7 @@ def test_short_reply_is_found_through_its_neighbour(service: MemoryService, acto
     assert texts[:2] == ["Ann: Did you ever adopt the greyhound?", "Bo: Yes, last May!"]
     parts = hits[1].parts
     assert parts["lexical_score"] and parts["lexical_score"] > 0  # via the neighbour field
-    for key in ("dense_score", "dense_context", "time_match", "episode", "fused", "final"):
+    for key in ("dense_score", "lexical_scaled", "time_match", "episode", "fused", "final"):
         assert key in parts
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from memsvc.retrieval.analysis import analyze
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.temporal import in_spans, query_spans
-from memsvc.retrieval.timeline import EPISODE_GAP_S, build_timeline, pair_norms
+from memsvc.retrieval.timeline import EPISODE_GAP_S, build_timeline
 
 
 def test_analyze_stems_and_drops_stop_words() -> None:
@@ -54,12 +54,6 @@ def test_timeline_orders_by_time_then_written_and_cuts_episodes() -> None:
     tl = build_timeline(times, written, ["a", "b", "c", "d", "e"], live)
     assert tl.prev.tolist() == [-1, 0, -1, 1, -1]
     assert tl.episode.tolist() == [0, 0, 1, 0, -1]
-
-
-def test_pair_norms_are_norms_of_vector_sums() -> None:
-    m = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-    tl = build_timeline(np.zeros(2), np.array([0.0, 1.0]), ["a", "b"], np.ones(2, dtype=bool))
-    assert np.allclose(pair_norms(m, tl), [1.0, np.sqrt(2.0)])
 
 
 def test_query_spans_read_days_months_and_years() -> None:
