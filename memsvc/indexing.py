@@ -7,6 +7,7 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +21,7 @@ from memsvc.store.database import Database
 from memsvc.store.index import IndexRow, LanceIndex
 from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
 
-__all__ = ["IndexSync", "ReconcileReport", "index_text", "searchable_text"]
+__all__ = ["IndexSync", "ReconcileReport", "index_text", "memory_time", "searchable_text"]
 
 log = logging.getLogger(__name__)
 Vector = npt.NDArray[np.float32]
@@ -33,6 +34,15 @@ def searchable_text(title: str | None, content: str, tags: list[str]) -> str:
 
 def index_text(row: MemoryRow) -> str:
     return searchable_text(row.title, row.content, list(row.tags))
+
+
+def memory_time(row: MemoryRow) -> float:
+    """When the memory holds, as epoch seconds: ``valid_from``, else when it was written."""
+    return _epoch(row.valid_from or row.created_at)
+
+
+def _epoch(value: datetime) -> float:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass
@@ -152,6 +162,8 @@ class IndexSync:
                 text=index_text(r),
                 content_hash=r.content_hash,
                 vector=vectors[r.id],
+                time=memory_time(r),
+                written=_epoch(r.created_at),
             )
             for r in rows
         ]

@@ -83,7 +83,7 @@ from memsvc.errors import (
 )
 from memsvc.indexing import IndexSync, searchable_text
 from memsvc.retrieval.context import PackPlan, pack_context
-from memsvc.retrieval.ranking import adjust, drop_near_duplicates
+from memsvc.retrieval.ranking import adjust_fields, drop_near_duplicates
 from memsvc.retrieval.search import Retriever
 from memsvc.retrieval.tokens import TokenCounter
 from memsvc.settings import Settings
@@ -512,7 +512,7 @@ class MemoryService:
                 changed.append(name)
         if row.valid_from and row.valid_until and row.valid_until <= row.valid_from:
             raise InvalidInput("valid_until must be later than valid_from")
-        if {"content", "title", "tags"} & set(changed):
+        if {"content", "title", "tags", "valid_from"} & set(changed):  # time is indexed too
             index_op = "upsert"
         if patch.status is not None and patch.status != row.status:
             row.status = patch.status
@@ -675,7 +675,8 @@ class MemoryService:
         if query.as_of is not None:
             statuses = sorted({*statuses, Status.SUPERSEDED.value, Status.ARCHIVED.value})
         kinds = [k.value for k in query.kinds] if query.kinds else None
-        depth = max(50, query.limit * 5)
+        # Tag and path filters apply after candidate generation: fetch deeper for them.
+        depth = max(50, query.limit * (5 if query.tags or query.paths else 2))
         candidates = self.retriever.candidates(
             project, generation, query.query, depth, statuses, kinds
         )
@@ -683,13 +684,14 @@ class MemoryService:
             rows = mem_store.get_rows(s, project, [c.id for c in candidates])
         now = utcnow()
         at = as_utc(query.as_of) or now
-        scored: list[tuple[float, str, Memory, Any]] = []
+        scored: list[tuple[float, str, MemoryRow, Any]] = []
         for c in candidates:
             row = rows.get(c.id)  # every index hit is re-checked against SQL
             if row is None or not self._visible(row, query, statuses, at):
                 continue
-            memory = mem_store.to_memory(row)
-            scored.append((adjust(c, memory, now), c.id, memory, c))
+            born = as_utc(row.valid_from or row.created_at) or now
+            final = adjust_fields(c, row.kind, row.pinned, row.importance, born, now)
+            scored.append((final, c.id, row, c))
         scored.sort(key=lambda t: (-t[0], t[1]))
         vectors = self.retriever.cache.vectors_of(project, generation, [t[1] for t in scored])
         keep = set(
@@ -698,9 +700,10 @@ class MemoryService:
             )
         )
         hits = []
-        for final, _, memory, c in scored:
-            if memory.id not in keep:
+        for final, mid, row, c in scored:
+            if mid not in keep:
                 continue
+            memory = mem_store.to_memory(row)
             hits.append(
                 SearchHit(
                     memory=memory,

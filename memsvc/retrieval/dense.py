@@ -1,4 +1,5 @@
-"""Exact cosine search over a project's vectors held in memory.
+"""A project's memories held in memory for exact search: vectors (cosine scan), a BM25
+index of their text, and their times (for neighbours in time).
 
 Each project's matrix is loaded from LanceDB once and kept current by the writes of this
 process; writes from another process bump the project's ``index_generation`` in SQL,
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from memsvc.retrieval.lexical import LexicalIndex
+from memsvc.retrieval.timeline import Timeline, build_timeline
 from memsvc.store.index import IndexRow, LanceIndex
 
 __all__ = ["DenseCache"]
@@ -22,7 +25,7 @@ Vector = npt.NDArray[np.float32]
 
 
 @dataclass
-class _Entry:
+class CachedProject:
     generation: int
     dim: int
     ids: list[str] = field(default_factory=list)
@@ -32,6 +35,33 @@ class _Entry:
     matrix: Vector = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     n: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    times: list[float] = field(default_factory=list)
+    written: list[float] = field(default_factory=list)
+    lexical: LexicalIndex = field(default_factory=LexicalIndex)
+    _timeline: Timeline | None = None
+
+    def mask(self, statuses: set[str], kinds: set[str] | None) -> npt.NDArray[np.bool_]:
+        """Rows of these statuses (and kinds). Hold ``lock``."""
+        return np.fromiter(
+            (
+                s in statuses and (kinds is None or k in kinds)
+                for s, k in zip(self.statuses[: self.n], self.kinds[: self.n], strict=True)
+            ),
+            dtype=bool,
+            count=self.n,
+        )
+
+    def timeline(self) -> Timeline:
+        """Neighbours in time among the live rows (rebuilt after any change). Hold ``lock``."""
+        if self._timeline is None or self._timeline.prev.size != self.n:
+            live = np.array([s != "deleted" for s in self.statuses[: self.n]], dtype=bool)
+            self._timeline = build_timeline(
+                np.array(self.times[: self.n], dtype=np.float64),
+                np.array(self.written[: self.n], dtype=np.float64),
+                self.ids[: self.n],
+                live,
+            )
+        return self._timeline
 
     def _grow(self, need: int) -> None:
         if need <= self.matrix.shape[0]:
@@ -50,33 +80,41 @@ class _Entry:
             self.ids.append(row.id)
             self.kinds.append(row.kind)
             self.statuses.append(row.status)
+            self.times.append(row.time)
+            self.written.append(row.written)
             self.pos[row.id] = at
         self.matrix[at] = row.vector
         self.kinds[at] = row.kind
         self.statuses[at] = row.status
+        self.times[at], self.written[at] = row.time, row.written
+        self.lexical.put(at, row.text)
+        self._timeline = None
 
     def set_meta(self, memory_id: str, kind: str, status: str) -> None:
         at = self.pos.get(memory_id)
         if at is not None:
             self.kinds[at] = kind
             self.statuses[at] = status
+            self._timeline = None
 
     def remove(self, memory_id: str) -> None:
         at = self.pos.get(memory_id)
         if at is not None:
             self.statuses[at] = "deleted"
+            self.lexical.clear(at)
+            self._timeline = None
 
 
 class DenseCache:
     def __init__(self, index: LanceIndex, dim: int) -> None:
         self._index = index
         self._dim = dim
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, CachedProject] = {}
         self._guard = threading.Lock()
 
-    def _load(self, project: str, generation: int) -> _Entry:
+    def _load(self, project: str, generation: int) -> CachedProject:
         snap = self._index.snapshot(project)
-        entry = _Entry(generation=generation, dim=self._dim)
+        entry = CachedProject(generation=generation, dim=self._dim)
         entry.matrix = snap.vectors.copy() if snap.vectors.size else entry.matrix
         if entry.matrix.shape[1] != self._dim:
             entry.matrix = np.zeros((0, self._dim), dtype=np.float32)
@@ -85,9 +123,13 @@ class DenseCache:
         entry.statuses = list(snap.statuses)
         entry.pos = {i: k for k, i in enumerate(entry.ids)}
         entry.n = len(entry.ids)
+        entry.times = list(snap.times)
+        entry.written = list(snap.written)
+        for at, text in enumerate(snap.texts):
+            entry.lexical.put(at, text)
         return entry
 
-    def entry(self, project: str, generation: int) -> _Entry:
+    def entry(self, project: str, generation: int) -> CachedProject:
         """The project's vectors as of ``generation`` (reloaded when another process wrote)."""
         with self._guard:
             current = self._entries.get(project)
@@ -143,14 +185,7 @@ class DenseCache:
             if n == 0:
                 return []
             scores = entry.matrix[:n] @ query
-            mask = np.fromiter(
-                (
-                    s in statuses and (kinds is None or k in kinds)
-                    for s, k in zip(entry.statuses[:n], entry.kinds[:n], strict=True)
-                ),
-                dtype=bool,
-                count=n,
-            )
+            mask = entry.mask(statuses, kinds)
             ids = entry.ids[:n]
         scores = np.where(mask, scores, -np.inf)
         k = min(limit, int(mask.sum()))

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from memsvc.domain import Kind, Memory
 
-__all__ = ["Candidate", "adjust", "drop_near_duplicates", "fuse"]
+__all__ = ["Candidate", "adjust", "adjust_fields", "drop_near_duplicates", "fuse"]
 
 RRF_K = 60
 # Rules and decisions hold until superseded; the rest fades slowly with age.
@@ -35,6 +35,8 @@ class Candidate:
     lexical_score: float | None = None
     fused: float = 0.0
     parts: dict[str, float | int | None] = field(default_factory=dict)
+    signals: dict[str, float | int | None] = field(default_factory=dict)
+    """Further score parts of the scorer that made the candidate (see ``hybrid``)."""
 
 
 def fuse(
@@ -58,20 +60,36 @@ def fuse(
 
 def adjust(candidate: Candidate, memory: Memory, now: datetime) -> float:
     """Scale the fused score by kind, pin, importance and (for decaying kinds) age."""
-    kind_w = KIND_WEIGHT.get(memory.kind, 1.0)
-    pin = 1.15 if memory.pinned else 1.0
-    importance = 0.85 + 0.3 * memory.importance
+    born = memory.valid_from or memory.created_at
+    return adjust_fields(candidate, memory.kind, memory.pinned, memory.importance, born, now)
+
+
+def adjust_fields(
+    candidate: Candidate, kind: str, pinned: bool, importance: float, born: datetime, now: datetime
+) -> float:
+    """``adjust`` from the fields it reads (``kind`` may be a ``Kind`` or its value)."""
+    kind_w = KIND_WEIGHT.get(Kind(kind), 1.0)
+    pin = 1.15 if pinned else 1.0
+    importance = 0.85 + 0.3 * importance
     recency = 1.0
-    if memory.kind in DECAYING:
-        born = memory.valid_from or memory.created_at
+    if Kind(kind) in DECAYING:
         age_days = max(0.0, (now - born).total_seconds() / 86400.0)
         recency = 0.6 + 0.4 * math.pow(0.5, age_days / HALF_LIFE_DAYS)
     final = candidate.fused * kind_w * pin * importance * recency
+    # Ranks exist only where lists were fused (the large-project path); never report None.
+    ranks = {
+        name: rank
+        for name, rank in (
+            ("dense_rank", candidate.dense_rank),
+            ("lexical_rank", candidate.lexical_rank),
+        )
+        if rank is not None
+    }
     candidate.parts = {
-        "dense_rank": candidate.dense_rank,
+        **ranks,
         "dense_score": _round(candidate.dense_score),
-        "lexical_rank": candidate.lexical_rank,
         "lexical_score": _round(candidate.lexical_score),
+        **candidate.signals,
         "fused": _round(candidate.fused),
         "kind_weight": kind_w,
         "pin": pin,
@@ -91,14 +109,15 @@ def drop_near_duplicates(
 ) -> list[str]:
     """Keep the first of any group whose vectors have cosine >= threshold."""
     kept: list[str] = []
-    kept_vecs: list[npt.NDArray[np.float32]] = []
+    dim = next((v.shape[0] for v in vectors.values()), 0)
+    kept_vecs = np.zeros((len(ranked), dim), dtype=np.float32)
+    n_vecs = 0
     for mid in ranked:
         vec = vectors.get(mid)
-        if vec is not None and kept_vecs:
-            sims = np.stack(kept_vecs) @ vec
-            if float(sims.max()) >= threshold:
-                continue
+        if vec is not None and n_vecs and float((kept_vecs[:n_vecs] @ vec).max()) >= threshold:
+            continue
         kept.append(mid)
         if vec is not None:
-            kept_vecs.append(vec)
+            kept_vecs[n_vecs] = vec
+            n_vecs += 1
     return kept

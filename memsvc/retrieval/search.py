@@ -1,5 +1,6 @@
-"""Hybrid candidate generation: dense (in-memory exact, or LanceDB for big tables) and
-LanceDB full-text, fused by reciprocal rank."""
+"""Candidate generation. A project small enough to hold in memory is scored whole by
+``hybrid`` (BM25F with a neighbour field, dense, time and episode signals); a
+bigger one falls back to LanceDB vector and full-text search fused by reciprocal rank."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import re
 import numpy as np
 import numpy.typing as npt
 
-from memsvc.retrieval.dense import DenseCache
+from memsvc.retrieval.dense import CachedProject, DenseCache
 from memsvc.retrieval.embedder import Embedder, QueryCache
+from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.ranking import Candidate, fuse
 from memsvc.store.index import LanceIndex
 
@@ -58,10 +60,30 @@ class Retriever:
         qvec = self.embed_query(text)
         entry = self.cache.entry(project, generation)
         if entry.n <= self._exact_max:
-            dense = self.cache.search(
-                project, generation, qvec, depth, set(statuses), set(kinds) if kinds else None
-            )
-        else:  # pragma: no cover - exercised by the scale benchmark
-            dense = self.index.vector_search(project, qvec, depth, statuses, kinds or [])
+            return self._in_memory(entry, qvec, text, depth, set(statuses), kinds)
+        # pragma: no cover - exercised by the scale benchmark
+        dense = self.index.vector_search(project, qvec, depth, statuses, kinds or [])
         lexical = self.index.full_text(project, query_terms(text), depth, statuses, kinds or [])
         return fuse(dense, lexical)
+
+    @staticmethod
+    def _in_memory(
+        entry: CachedProject,
+        qvec: npt.NDArray[np.float32],
+        text: str,
+        depth: int,
+        statuses: set[str],
+        kinds: list[str] | None,
+    ) -> list[Candidate]:
+        with entry.lock:
+            n = entry.n
+            if n == 0:
+                return []
+            dense = (entry.matrix[:n] @ qvec).astype(np.float64)
+            timeline = entry.timeline()
+            lexical = entry.lexical.scores(text, n, timeline.prev)
+            mask = entry.mask(statuses, set(kinds) if kinds else None)
+            times = np.array(entry.times[:n], dtype=np.float64)
+            ids = entry.ids[:n]
+        scores = score_rows(text, lexical, dense, times, timeline, mask)
+        return candidates_from(scores, ids, mask, depth)

@@ -29,6 +29,8 @@ from memsvc.domain import MEMORY_ID_RE, PROJECT_ID_RE
 __all__ = ["IndexRow", "IndexSnapshot", "LanceIndex"]
 
 log = logging.getLogger(__name__)
+SCHEMA_VERSION = "v2"
+"""Part of every table name: a table of an older row layout is left alone and rebuilt."""
 _SAFE_VALUE = re.compile(r"^[a-z_]{1,32}$")
 
 
@@ -40,6 +42,10 @@ class IndexRow:
     text: str
     content_hash: str
     vector: npt.NDArray[np.float32]
+    time: float = 0.0
+    """Epoch seconds of when the memory holds (``valid_from``, else when written)."""
+    written: float = 0.0
+    """Epoch seconds of when it was written (orders memories with equal ``time``)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class IndexSnapshot:
     statuses: list[str]
     hashes: list[str]
     vectors: npt.NDArray[np.float32]
+    texts: list[str]
+    times: list[float]
+    written: list[float]
 
 
 def _id_list(ids: list[str]) -> str:
@@ -76,7 +85,8 @@ class LanceIndex:
         if "://" not in uri:
             self._lock_dir = Path(uri)
             self._lock_dir.mkdir(parents=True, exist_ok=True)
-        self._suffix = re.sub(r"[^a-z0-9]+", "_", embedder_identity.lower()).strip("_")
+        model = re.sub(r"[^a-z0-9]+", "_", embedder_identity.lower()).strip("_")
+        self._suffix = f"{model}__{SCHEMA_VERSION}"
         self._dim = dim
         self._tables: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
@@ -132,6 +142,8 @@ class LanceIndex:
                 pa.field("status", pa.string(), nullable=False),
                 pa.field("text", pa.string(), nullable=False),
                 pa.field("content_hash", pa.string(), nullable=False),
+                pa.field("time", pa.float64(), nullable=False),
+                pa.field("written", pa.float64(), nullable=False),
                 pa.field("vector", pa.list_(pa.float32(), self._dim), nullable=False),
             ]
         )
@@ -170,6 +182,8 @@ class LanceIndex:
                     "status": r.status,
                     "text": r.text,
                     "content_hash": r.content_hash,
+                    "time": r.time,
+                    "written": r.written,
                     "vector": r.vector.astype(np.float32).tolist(),
                 }
                 for r in rows
@@ -205,8 +219,10 @@ class LanceIndex:
     def snapshot(self, project: str) -> IndexSnapshot:
         table = self._table(project, create=False)
         if table is None:
-            return IndexSnapshot([], [], [], [], np.zeros((0, self._dim), dtype=np.float32))
-        data = table.to_arrow().select(["id", "kind", "status", "content_hash", "vector"])
+            empty = np.zeros((0, self._dim), dtype=np.float32)
+            return IndexSnapshot([], [], [], [], empty, [], [], [])
+        columns = ["id", "kind", "status", "content_hash", "vector", "text", "time", "written"]
+        data = table.to_arrow().select(columns)
         n = data.num_rows
         flat = data.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         vectors = np.ascontiguousarray(flat, dtype=np.float32).reshape(n, self._dim)
@@ -216,6 +232,9 @@ class LanceIndex:
             statuses=data.column("status").to_pylist(),
             hashes=data.column("content_hash").to_pylist(),
             vectors=vectors,
+            texts=data.column("text").to_pylist(),
+            times=data.column("time").to_pylist(),
+            written=data.column("written").to_pylist(),
         )
 
     def count(self, project: str) -> int:

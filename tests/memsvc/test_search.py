@@ -37,7 +37,9 @@ def test_search_ranks_the_matching_memory_first_with_score_parts(
     hits = two.search_memories(actor, "acme", q("where are invoices stored"))
     assert hits[0].memory.content.startswith("the billing service stores invoices")
     parts = hits[0].parts
-    assert parts["lexical_rank"] == 1 and parts["dense_rank"] is not None
+    assert parts["lexical_scaled"] == 1.0  # the best lexical match of the query
+    assert {"dense_score", "lexical_score", "episode", "fused", "recency"} <= set(parts)
+    assert None not in parts.values()
     assert parts["final"] == pytest.approx(hits[0].score, abs=1e-6)
     assert "local via rest" in hits[0].provenance_line
 
