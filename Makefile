@@ -48,8 +48,10 @@ test-only: install browser ## the pytest suite alone
 
 test: lint typecheck test-only ## lint, type check and the whole test suite
 
-bench: install ## latency + throughput benchmarks (writes benchmarks/results/latency.md)
+bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost
 	$(BIN)/python benchmarks/bench_latency.py
+	$(BIN)/python benchmarks/bench_mcp.py
+	$(BIN)/python benchmarks/bench_audit.py
 
 bench-quality: install ## LoCoMo retrieval quality (needs ../shared/bench/locomo_dev.json)
 	$(BIN)/python benchmarks/bench_quality.py --data ../shared/bench/locomo_dev.json

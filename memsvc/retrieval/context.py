@@ -19,6 +19,11 @@ def _attr(value: str) -> str:
     )
 
 
+# A block costs at least its content plus the id, kind and provenance attributes; a memory
+# whose content alone (with this floor) exceeds what is left is omitted without rendering.
+BLOCK_OVERHEAD_MIN = 20
+
+
 def render_memory(memory: Memory) -> str:
     """One memory as a delimited block; its text cannot close or open a block."""
     attrs = [f'id="{memory.id}"', f'kind="{memory.kind.value}"']
@@ -58,6 +63,13 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
     omitted: list[Omitted] = []
     used = frame_tokens
     for memory in [*plan.leading, *plan.rest]:
+        if used + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
+            # cannot fit whatever its block costs: skip rendering and counting it
+            cost = memory.token_count + BLOCK_OVERHEAD_MIN
+            omitted.append(
+                Omitted(id=memory.id, kind=memory.kind, reason="over token budget", tokens=cost)
+            )
+            continue
         block = render_memory(memory)
         cost = counter.count(block) + 1  # the joining newline
         if used + cost <= budget:

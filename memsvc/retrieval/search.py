@@ -83,7 +83,7 @@ class Retriever:
             timeline = entry.timeline()
             lexical = entry.lexical.scores(text, n, timeline.prev)
             mask = entry.mask(statuses, set(kinds) if kinds else None)
-            times = np.array(entry.times[:n], dtype=np.float64)
+            times = entry.times_array()
             ids = entry.ids[:n]
         scores = score_rows(text, lexical, dense, times, timeline, mask)
         return candidates_from(scores, ids, mask, depth)

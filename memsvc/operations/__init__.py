@@ -1,0 +1,1 @@
+"""The operation groups that make up ``MemoryService`` (see ``memsvc.service``)."""

@@ -1,0 +1,33 @@
+"""Predicates over memory rows shared by the operation groups."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from datetime import datetime
+
+from memsvc.clock import as_utc
+from memsvc.store.models import MemoryRow
+
+__all__ = ["flagged_against", "loose", "paths_match", "valid_at"]
+
+
+def flagged_against(row: MemoryRow) -> str:
+    return row.duplicate_of or row.conflicts_with or ""
+
+
+def paths_match(globs: list[str], paths: list[str]) -> bool:
+    if not globs:
+        return True
+    return any(
+        fnmatch.fnmatch(p, g) or p.startswith(g.rstrip("/") + "/") for g in globs for p in paths
+    )
+
+
+def valid_at(row: MemoryRow, at: datetime) -> bool:
+    start, end = as_utc(row.valid_from), as_utc(row.valid_until)
+    return not ((start and start > at) or (end and end <= at))
+
+
+def loose(text: str) -> str:
+    return re.sub(r"[\s_.-]+", "-", text.strip().lower()).strip("-")
