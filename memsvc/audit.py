@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from memsvc.audit_verifier import GENESIS, event_hash
@@ -119,8 +119,10 @@ class AuditLog:
         session.add(row)
         refs = dict.fromkeys([*row.target_ids, *row.returned_ids])
         session.flush()
-        for memory_id in refs:
-            session.add(AuditRefRow(seq=row.seq or 0, memory_id=memory_id))
+        if refs:  # one statement: a batch write can touch a thousand memories
+            session.execute(
+                insert(AuditRefRow), [{"seq": row.seq, "memory_id": mid} for mid in refs]
+            )
         if self.checkpoints is not None:
             self.checkpoints.on_event(session, chain)
         return row

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from memsvc.clock import utcnow
@@ -171,9 +172,12 @@ class IndexSync:
     def _mark_applied(self, project: str, ids: list[int]) -> tuple[int, int]:
         now = utcnow()
         with self.db.write() as s:
-            for row in s.exec(select(IndexOutboxRow).where(col(IndexOutboxRow.id).in_(ids))):
-                row.applied_at = now
-                s.add(row)
+            if ids:
+                s.execute(
+                    update(IndexOutboxRow)
+                    .where(col(IndexOutboxRow.id).in_(ids))
+                    .values(applied_at=now)
+                )
             proj = s.get(ProjectRow, project)
             if proj is None:
                 return 0, 0

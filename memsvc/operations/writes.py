@@ -129,43 +129,51 @@ class WriteOps(ServiceBase):
         vectors: Vector,
         conflicts: list[str | None] | None = None,
     ) -> tuple[list[AddResult], list[int], dict[str, Vector]]:
-        results: list[AddResult] = []
-        outbox: list[IndexOutboxRow] = []
         by_id: dict[str, Vector] = {}
-        seen: dict[tuple[str, str], MemoryRow] = {}
+        flags = conflicts or [None] * len(prepared)
         with self._commit(op) as s:
             self._project_row(s, actor, project)
-            flags = conflicts or [None] * len(prepared)
+            # one look-up for the whole batch (inside the write lock, so no race)
+            seen = mem_store.find_exact_many(
+                s, project, [(p.kind.value, p.content_hash) for p in prepared]
+            )
+            plan: list[tuple[MemoryRow | None, int]] = []  # (existing row, or index in fresh)
+            fresh: list[dict[str, Any]] = []
+            first: dict[tuple[str, str], int] = {}  # the same text twice in one batch
             for p, dup_of, vec, conflict in zip(prepared, near, vectors, flags, strict=True):
                 key = (p.kind.value, p.content_hash)
-                existing = seen.get(key) or mem_store.find_exact(s, project, *key)
+                if key in seen or key in first:
+                    plan.append((seen.get(key), first.get(key, -1)))
+                    continue
+                values = self._new_values(actor, project, p, dup_of)
+                values["conflicts_with"] = conflict
+                first[key] = len(fresh)
+                fresh.append(values)
+                by_id[values["id"]] = vec
+                plan.append((None, first[key]))
+            memories, outbox = mem_store.insert_new(s, fresh, "upsert")
+            results: list[AddResult] = []
+            created: set[int] = set()
+            for existing, at in plan:
                 if existing is not None:
                     results.append(AddResult(memory=mem_store.to_memory(existing), created=False))
-                    op.targets.append(existing.id)
-                    continue
-                row = self._new_row(actor, project, p, dup_of)
-                row.conflicts_with = conflict
-                s.add(row)
-                mem_store.set_tags(s, row, [])
-                mem_store.add_version(s, row, "create", row.provenance)
-                outbox.append(self._outbox(s, row, "upsert"))
-                seen[key] = row
-                by_id[row.id] = vec
-                op.targets.append(row.id)
-                results.append(AddResult(memory=mem_store.to_memory(row), created=True))
-            s.flush()
-        return results, [o.id for o in outbox if o.id is not None], by_id
+                else:
+                    results.append(AddResult(memory=memories[at], created=at not in created))
+                    created.add(at)
+                op.targets.append(results[-1].memory.id)
+        return results, outbox, by_id
 
-    def _new_row(
+    def _new_values(
         self,
         actor: Actor,
         project: str,
         p: PreparedDraft,
         duplicate_of: str | None,
         supersedes: str | None = None,
-    ) -> MemoryRow:
+    ) -> dict[str, Any]:
+        """The column values of a new memory row."""
         now = utcnow()
-        return MemoryRow(
+        return dict(
             id=str(ULID()),
             project_id=project,
             kind=p.kind.value,
@@ -178,6 +186,8 @@ class WriteOps(ServiceBase):
             importance=p.importance,
             version=1,
             supersedes=supersedes,
+            superseded_by=None,
+            conflicts_with=None,
             valid_from=p.valid_from,
             valid_until=p.valid_until,
             created_at=now,
@@ -293,7 +303,7 @@ class WriteOps(ServiceBase):
                         + (f" (by {old.superseded_by})" if old.superseded_by else "")
                         + "; only an active memory can be superseded"
                     )
-                new = self._new_row(actor, project, p, None, supersedes=old.id)
+                new = MemoryRow(**self._new_values(actor, project, p, None, supersedes=old.id))
                 s.add(new)
                 mem_store.set_tags(s, new, [])
                 mem_store.add_version(s, new, "create", new.provenance)

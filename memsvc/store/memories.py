@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, insert, or_
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
 from memsvc.domain import Change, Kind, Memory, MemoryPage, MemoryVersion, Provenance, Status
 from memsvc.errors import MemoryNotFound
-from memsvc.store.models import MemoryRow, MemoryTagRow, MemoryVersionRow
+from memsvc.store.models import IndexOutboxRow, MemoryRow, MemoryTagRow, MemoryVersionRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
 __all__ = [
     "add_version",
     "changes_since",
-    "find_exact",
+    "find_exact_many",
     "get_memory_row",
     "get_rows",
     "history",
+    "insert_new",
     "list_page",
     "review_page",
     "set_tags",
@@ -28,7 +30,8 @@ __all__ = [
 ]
 
 
-def to_memory(row: MemoryRow) -> Memory:
+def to_memory(row: MemoryRow | SimpleNamespace) -> Memory:
+    """The domain form of a memory row (or of the column values of one being inserted)."""
     return Memory(
         id=row.id,
         project=row.project_id,
@@ -78,15 +81,23 @@ def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, Memory
     return {r.id: r for r in rows}
 
 
-def find_exact(session: Session, project: str, kind: str, content_hash: str) -> MemoryRow | None:
-    return session.exec(
-        select(MemoryRow).where(
-            MemoryRow.project_id == project,
-            MemoryRow.kind == kind,
-            MemoryRow.content_hash == content_hash,
-            MemoryRow.status == Status.ACTIVE.value,
+def find_exact_many(
+    session: Session, project: str, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], MemoryRow]:
+    """Active memories with these (kind, content hash) pairs, in one query."""
+    hashes = list({h for _, h in keys})
+    found: dict[tuple[str, str], MemoryRow] = {}
+    for start in range(0, len(hashes), 500):
+        rows = session.exec(
+            select(MemoryRow).where(
+                MemoryRow.project_id == project,
+                MemoryRow.status == Status.ACTIVE.value,
+                col(MemoryRow.content_hash).in_(hashes[start : start + 500]),
+            )
         )
-    ).first()
+        for row in rows:
+            found.setdefault((row.kind, row.content_hash), row)
+    return found
 
 
 def set_tags(session: Session, row: MemoryRow, old: list[str]) -> None:
@@ -96,6 +107,47 @@ def set_tags(session: Session, row: MemoryRow, old: list[str]) -> None:
             session.delete(existing)
     for tag in set(row.tags) - set(old):
         session.add(MemoryTagRow(memory_id=row.id, tag=tag, project_id=row.project_id))
+
+
+def insert_new(
+    session: Session, values: list[dict[str, Any]], outbox_op: str
+) -> tuple[list[Memory], list[int]]:
+    """Insert new memories with their tags, first versions and index-outbox rows, one bulk
+    statement per table (the ORM unit of work costs ~1 ms a row); returns the memories and
+    the outbox ids."""
+    if not values:
+        return [], []
+    memories = [to_memory(SimpleNamespace(**v)) for v in values]
+    now = values[0]["created_at"]
+    session.execute(insert(MemoryRow), values)
+    tags = [
+        {"memory_id": v["id"], "tag": t, "project_id": v["project_id"]}
+        for v in values
+        for t in v["tags"]
+    ]
+    if tags:
+        session.execute(insert(MemoryTagRow), tags)
+    session.execute(
+        insert(MemoryVersionRow),
+        [
+            {
+                "memory_id": m.id,
+                "version": 1,
+                "project_id": m.project,
+                "change": "create",
+                "changed_at": v["updated_at"],
+                "changed_by": v["provenance"],
+                "snapshot": m.model_dump(mode="json"),
+            }
+            for m, v in zip(memories, values, strict=True)
+        ],
+    )
+    outbox = [
+        {"project_id": m.project, "memory_id": m.id, "op": outbox_op, "created_at": now}
+        for m in memories
+    ]
+    ids = session.execute(insert(IndexOutboxRow).returning(col(IndexOutboxRow.id)), outbox)
+    return memories, [int(i) for i in ids.scalars()]
 
 
 def add_version(session: Session, row: MemoryRow, change: str, by: dict[str, Any]) -> None:
