@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import literal
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from memsvc.clock import as_utc, utcnow
@@ -16,6 +18,7 @@ from memsvc.domain import (
     Memory,
     MemoryPage,
     MemoryVersion,
+    Omitted,
     Role,
     SearchHit,
     SearchQuery,
@@ -25,8 +28,8 @@ from memsvc.errors import (
     InvalidInput,
 )
 from memsvc.operations.base import RELEVANT_KINDS, ServiceBase
-from memsvc.operations.rows import paths_match, valid_at
-from memsvc.retrieval.context import PackPlan, pack_context
+from memsvc.operations.rows import paths_match, valid_between
+from memsvc.retrieval.context import BLOCK_OVERHEAD_MIN, OVER_BUDGET, PackPlan, pack_context
 from memsvc.retrieval.ranking import adjust_fields, drop_near_duplicates
 from memsvc.store import memories as mem_store
 from memsvc.store.models import MemoryRow
@@ -192,13 +195,48 @@ class ReadOps(ServiceBase):
             base = select(MemoryRow).where(
                 MemoryRow.project_id == project, MemoryRow.status == Status.ACTIVE.value
             )
-            rules = s.exec(
-                base.where(MemoryRow.kind == Kind.RULE.value).order_by(
+            rule_rows = s.execute(
+                sa_select(
+                    col(MemoryRow.id),
+                    col(MemoryRow.token_count),
+                    col(MemoryRow.valid_from),
+                    col(MemoryRow.valid_until),
+                    # the JSON column is decoded only when the request filters by paths
+                    col(MemoryRow.paths) if request.paths else literal(None),
+                )
+                .where(
+                    col(MemoryRow.project_id) == project,
+                    col(MemoryRow.status) == Status.ACTIVE.value,
+                    col(MemoryRow.kind) == Kind.RULE.value,
+                )
+                .order_by(
                     col(MemoryRow.pinned).desc(),
                     col(MemoryRow.importance).desc(),
                     col(MemoryRow.id),
                 )
             ).all()
+            # Only rules that may fit are loaded: a project with thousands of rules must
+            # not load them all to fill a 2,000-token pack.
+            room = request.budget_tokens
+            wanted: list[str] = []
+            skipped: list[Omitted] = []
+            for rid, tokens, start, end, paths in rule_rows:
+                if not valid_between(start, end, now) or (
+                    request.paths and not paths_match(paths, request.paths)
+                ):
+                    continue
+                need = tokens + BLOCK_OVERHEAD_MIN
+                if need <= room:
+                    wanted.append(rid)
+                    room -= need
+                else:
+                    skipped.append(  # trusted values: skip validation, there may be thousands
+                        Omitted.model_construct(
+                            id=rid, kind=Kind.RULE, reason=OVER_BUDGET, tokens=need
+                        )
+                    )
+            loaded = mem_store.get_rows(s, project, wanted)
+            rules = [mem_store.to_memory(loaded[i]) for i in wanted if i in loaded]
             handoff = s.exec(
                 base.where(MemoryRow.kind == Kind.HANDOFF.value)
                 .order_by(col(MemoryRow.id).desc())
@@ -225,10 +263,6 @@ class ReadOps(ServiceBase):
             )
             rest = [h.memory for h in hits]
             rest.sort(key=lambda m: not m.pinned)  # stable: pinned first, then rank
-        current = [
-            mem_store.to_memory(r)
-            for r in rules
-            if valid_at(r, now) and (not request.paths or paths_match(r.paths, request.paths))
-        ]
-        leading = current + ([mem_store.to_memory(handoff)] if handoff else [])
-        return pack_context(project, PackPlan(leading, rest), request.budget_tokens, self.tokens)
+        leading = rules + ([mem_store.to_memory(handoff)] if handoff else [])
+        plan = PackPlan(leading, rest, skipped)
+        return pack_context(project, plan, request.budget_tokens, self.tokens)

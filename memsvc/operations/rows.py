@@ -9,7 +9,7 @@ from datetime import datetime
 from memsvc.clock import as_utc
 from memsvc.store.models import MemoryRow
 
-__all__ = ["flagged_against", "loose", "paths_match", "valid_at"]
+__all__ = ["flagged_against", "loose", "paths_match", "valid_at", "valid_between"]
 
 
 def flagged_against(row: MemoryRow) -> str:
@@ -25,7 +25,12 @@ def paths_match(globs: list[str], paths: list[str]) -> bool:
 
 
 def valid_at(row: MemoryRow, at: datetime) -> bool:
-    start, end = as_utc(row.valid_from), as_utc(row.valid_until)
+    return valid_between(row.valid_from, row.valid_until, at)
+
+
+def valid_between(start: datetime | None, end: datetime | None, at: datetime) -> bool:
+    """Whether a validity window [start, end) holds at ``at`` (open ends always hold)."""
+    start, end = as_utc(start), as_utc(end)
     return not ((start and start > at) or (end and end <= at))
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from memsvc.domain import ContextPack, Memory, Omitted
 from memsvc.retrieval.tokens import TokenCounter
 
-__all__ = ["PackPlan", "pack_context", "render_memory"]
+__all__ = ["BLOCK_OVERHEAD_MIN", "OVER_BUDGET", "PackPlan", "pack_context", "render_memory"]
 
 _TAG_LIKE = re.compile(r"<(?=/?\s*(?:memory|memsvc-context)\b)", re.I)
 
@@ -21,7 +21,8 @@ def _attr(value: str) -> str:
 
 # A block costs at least its content plus the id, kind and provenance attributes; a memory
 # whose content alone (with this floor) exceeds what is left is omitted without rendering.
-BLOCK_OVERHEAD_MIN = 20
+BLOCK_OVERHEAD_MIN = 32
+OVER_BUDGET = "over token budget"
 
 
 def render_memory(memory: Memory) -> str:
@@ -53,6 +54,8 @@ class PackPlan:
 
     leading: list[Memory]
     rest: list[Memory]
+    omitted: list[Omitted] = field(default_factory=list)
+    """Left out before packing (known not to fit without loading them)."""
 
 
 def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounter) -> ContextPack:
@@ -60,15 +63,13 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
     head, tail = _frame(project)
     frame_tokens = counter.count(head + "\n" + tail)
     chosen: list[tuple[Memory, str, int]] = []
-    omitted: list[Omitted] = []
+    omitted: list[Omitted] = list(plan.omitted)
     used = frame_tokens
     for memory in [*plan.leading, *plan.rest]:
         if used + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
             # cannot fit whatever its block costs: skip rendering and counting it
             cost = memory.token_count + BLOCK_OVERHEAD_MIN
-            omitted.append(
-                Omitted(id=memory.id, kind=memory.kind, reason="over token budget", tokens=cost)
-            )
+            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
             continue
         block = render_memory(memory)
         cost = counter.count(block) + 1  # the joining newline
@@ -76,9 +77,7 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
             chosen.append((memory, block, cost))
             used += cost
         else:
-            omitted.append(
-                Omitted(id=memory.id, kind=memory.kind, reason="over token budget", tokens=cost)
-            )
+            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
     if frame_tokens > budget:
         return ContextPack(
             project=project, text="", items=[], omitted=omitted, tokens=0, budget_tokens=budget
@@ -91,9 +90,7 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
         if tokens <= budget or not chosen:
             break
         memory, _, cost = chosen.pop()  # token merges at joins made the sum too small
-        omitted.append(
-            Omitted(id=memory.id, kind=memory.kind, reason="over token budget", tokens=cost)
-        )
+        omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
     return ContextPack(
         project=project,
         text=text,

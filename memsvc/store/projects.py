@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
@@ -65,17 +65,27 @@ def to_project(row: ProjectRow, counts: dict[str, int] | None = None) -> Project
 
 
 def touch_activity(session: Session, project: str, principal: str, when: datetime) -> None:
-    row = session.get(ProjectRow, project)
-    if row is None:
+    """Mark the project, and the principal in it, active now (runs on every operation, so
+    plain statements rather than loading and flushing ORM objects)."""
+    touched = session.execute(
+        update(ProjectRow).where(col(ProjectRow.id) == project).values(last_active_at=when)
+    )
+    if not getattr(touched, "rowcount", 0):
         return
-    row.last_active_at = when
-    session.add(row)
-    activity = session.get(ProjectActivityRow, (principal, project))
-    if activity is None:
-        activity = ProjectActivityRow(principal=principal, project_id=project, last_active_at=when)
-    else:
-        activity.last_active_at = when
-    session.add(activity)
+    mine = session.execute(
+        update(ProjectActivityRow)
+        .where(
+            col(ProjectActivityRow.principal) == principal,
+            col(ProjectActivityRow.project_id) == project,
+        )
+        .values(last_active_at=when)
+    )
+    if not getattr(mine, "rowcount", 0):
+        session.execute(
+            insert(ProjectActivityRow).values(
+                principal=principal, project_id=project, last_active_at=when
+            )
+        )
 
 
 def last_seen(session: Session, project: str, principal: str) -> datetime | None:

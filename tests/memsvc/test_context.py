@@ -107,3 +107,35 @@ def test_open_project_by_forgiving_name(service: MemoryService, actor: Actor, ac
     service.create_project(actor, ProjectCreate(id="zeta-two"))
     with pytest.raises(InvalidInput, match="zeta-one, zeta-two"):
         service.open_project(actor, "zeta")
+
+
+def test_rules_scoped_to_other_paths_are_left_out(
+    service: MemoryService, actor: Actor, acme: str
+) -> None:
+    scoped = service.add_memory(
+        actor,
+        acme,
+        MemoryDraft(kind=Kind.RULE, content="api handlers validate input", paths=["src/api/*"]),
+    ).memory
+    elsewhere = service.get_context(
+        actor, acme, ContextRequest(budget_tokens=4000, paths=["docs/a.md"])
+    )
+    here = service.get_context(
+        actor, acme, ContextRequest(budget_tokens=4000, paths=["src/api/x.py"])
+    )
+    unscoped = service.get_context(actor, acme, ContextRequest(budget_tokens=4000))
+    assert scoped.id not in {m.id for m in elsewhere.items}
+    assert scoped.id in {m.id for m in here.items} and scoped.id in {m.id for m in unscoped.items}
+
+
+def test_every_rule_that_does_not_fit_is_reported(service: MemoryService, actor: Actor) -> None:
+    service.create_project(actor, ProjectCreate(id="rules"))
+    drafts = [
+        MemoryDraft(kind=Kind.RULE, content=f"rule number {i}: keep module {i} pure")
+        for i in range(300)
+    ]
+    service.add_memories(actor, "rules", drafts)
+    pack = service.get_context(actor, "rules", ContextRequest(budget_tokens=1000))
+    assert 0 < len(pack.items) < 300 and pack.tokens <= 1000
+    assert len(pack.items) + len(pack.omitted) == 300
+    assert {o.kind for o in pack.omitted} == {Kind.RULE}
