@@ -256,11 +256,11 @@ def main() -> int:
     print(ver, flush=True)
     command = " ".join([".venv/bin/python", "benchmarks/bench_audit.py", *sys.argv[1:]])
     lines = [
-        "# Audit cost (PRELIMINARY: measured on a shared machine)",
+        "# Audit cost",
         "",
         f"- Date: {started:%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {machine}. Shared with other engineers' work while measured, so the "
-        "absolute numbers are noisy; the comparison is in the same process, interleaved.",
+        f"- Machine: {machine} (the load average says whether anything else ran); the "
+        "audited/no-op comparison is in the same process, interleaved.",
         f"- Command: `{command}`",
         f"- Store: SQLite (WAL) + LanceDB in a temp dir, {args.seed_rows} memories seeded per "
         f"side; {args.rounds} interleaved rounds of {args.block} add + {args.block} search"

@@ -167,10 +167,7 @@ async def run(args: argparse.Namespace) -> str:
                 await cold_start(data_dir, args.embedder, "search_memories", {"query": "deploy"})
             )
     lines = [
-        "# MCP latency (preliminary)",
-        "",
-        "PRELIMINARY: measured while four other engineers loaded the same 2-core machine;",
-        "the lead re-runs this on a quiet machine.",
+        "# MCP latency",
         "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M}Z",
         f"- machine: {machine()}",

@@ -237,7 +237,7 @@ def report(run: Run, args: argparse.Namespace, n_convs: int) -> str:
         f"({run.merged} turns merged into an identical earlier memory), "
         f"{main.count(HEADLINE)} questions of categories 1-4 with evidence, "
         f"{main.count((5,))} of category 5",
-        f"- machine: {machine()}; shared with other work, so latency is preliminary",
+        f"- machine: {machine()}, load average at the end {os.getloadavg()[0]:.2f}",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit()}",
         f"- retrieval depth {RETRIEVE} memories; sessions ranked by first appearance; "
         "NDCG@10 and MRR are session-level, turn@10 = evidence turns in the first 10 memories",
@@ -260,7 +260,7 @@ def report(run: Run, args: argparse.Namespace, n_convs: int) -> str:
         f"Fraction of evidence turns inside a {CONTEXT_BUDGET}-token `get_context(task=question)`"
         f" pack (categories 1-4): **{ctx:.3f}**",
         "",
-        "## Latency (preliminary: 2 shared cores)",
+        "## Latency (2 cores, one query at a time)",
         "",
         "| call | p50 ms | p95 ms |",
         "|---|---|---|",
