@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["http_app", "main"]
 
+WARM_DELAY_S = 2.0
+
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     values: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
@@ -79,8 +81,12 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
         warm = getattr(embedder, "warm", None)
         if warm is not None:
-            # the model loads beside the protocol, so initialize and model-free calls never wait
-            threading.Thread(target=warm, name="memsvc-warm", daemon=True).start()
+            # The model loads beside the protocol, so initialize and model-free calls never
+            # wait; it starts a moment later because importing torch holds the interpreter
+            # and would slow the start-up itself. An earlier search loads it on demand.
+            timer = threading.Timer(WARM_DELAY_S, warm)
+            timer.daemon = True
+            timer.start()
         anyio.run(create_mcp_server(service, settings).run_stdio_async)
     return 0
 
