@@ -20,7 +20,9 @@ from memsvc.settings import Settings
 from memsvc.store.database import Database, upgrade
 from memsvc.store.index import LanceIndex
 
-__all__ = ["build_service"]
+__all__ = ["BACKGROUND_RECONCILE_DELAY_S", "build_service"]
+
+BACKGROUND_RECONCILE_DELAY_S = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,9 @@ def build_service(
     """A ready service over ``settings.data_dir``: migrated, reconciled, maintained.
 
     ``reconcile_in_background`` returns before the start-up index reconciliation has run
-    (``memsvc mcp`` answers ``initialize`` at once); until it finishes, a search may miss
-    writes that a crash left unindexed. Writes and SQL reads are unaffected.
+    (``memsvc mcp`` answers ``initialize`` at once; it starts two seconds later); until it
+    finishes, a search may miss writes that a crash left unindexed. Writes and SQL reads
+    are unaffected.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
@@ -52,9 +55,11 @@ def build_service(
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     try:
         if reconcile_in_background:
-            threading.Thread(
-                target=_reconcile, args=(sync,), name="memsvc-reconcile", daemon=True
-            ).start()
+            # a moment later: importing lancedb holds the interpreter for about a second,
+            # which the process's first answers should not wait behind
+            timer = threading.Timer(BACKGROUND_RECONCILE_DELAY_S, _reconcile, args=(sync,))
+            timer.daemon = True
+            timer.start()
         else:
             _reconcile(sync)
         if settings.background:
