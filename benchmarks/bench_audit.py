@@ -26,6 +26,7 @@ from typing import Any
 from sqlmodel import Session
 from ulid import ULID
 
+from benchmarks.common import cpu_model
 from memsvc import Actor, Channel, MemoryDraft, ProjectCreate, SearchQuery, Settings, build_service
 from memsvc.audit import AuditLog
 from memsvc.audit_export import write_bundle
@@ -184,14 +185,7 @@ def recorder_cost(ops: int) -> dict[str, float]:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -27,6 +27,7 @@ import httpx
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from benchmarks.common import cpu_model
 from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, Settings, build_service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,12 +137,7 @@ async def cold_start(data_dir: Path, embedder: str, tool: str, args: dict[str, A
 
 
 def machine() -> str:
-    model = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{os.cpu_count()} cores ({model}), {platform.python_version()}, load average {load}"
 

@@ -29,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.baselines import PlainBM25, dense_ranking
+from benchmarks.common import cpu_model
 from benchmarks.locomo import Conversation, TurnId, load_locomo
 from benchmarks.quality_report import Scores, percentile_ms, table
 from memsvc import (
@@ -196,14 +197,7 @@ def evaluate(conv: Conversation, embedder: MiniLMEmbedder, run: Run, ablations: 
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return f"{os.cpu_count()} CPUs (nproc), {model}, Python {platform.python_version()}"
 
 
