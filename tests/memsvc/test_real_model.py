@@ -24,6 +24,16 @@ def test_minilm_vectors_are_normalised_and_semantic(minilm: MiniLMEmbedder) -> N
 
 
 @pytest.mark.slow
+def test_single_text_fast_path_matches_the_batch_encoder(minilm: MiniLMEmbedder) -> None:
+    texts = ["when are db snapshots taken?", "Prefers pytest fixtures over setUp " * 40]
+    batch = minilm.embed([*texts, "padding makes this a real batch"])
+    for i, text in enumerate(texts):  # the second is long enough to be truncated
+        one = minilm.embed([text])
+        assert one.shape == (1, 384) and one.dtype == np.float32
+        assert float(one[0] @ batch[i]) > 0.9999
+
+
+@pytest.mark.slow
 def test_paraphrase_is_found_with_the_real_model(
     tmp_path: Path, actor: Actor, minilm: MiniLMEmbedder
 ) -> None:
