@@ -28,8 +28,6 @@ ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 __all__ = ["BearerGate", "McpHttp", "allowed_hosts", "streamable_http"]
 
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-
 
 @dataclass(frozen=True)
 class McpHttp:
@@ -41,10 +39,7 @@ class McpHttp:
 
 def allowed_hosts(settings: Settings) -> list[str]:
     """Host header values served: loopback names on our port, plus configured extras."""
-    hosts = [f"{h}:{settings.port}" for h in _LOOPBACK] + list(_LOOPBACK)
-    if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
-        hosts += [settings.host, f"{settings.host}:{settings.port}"]
-    return hosts + list(settings.allowed_hosts)
+    return sorted(settings.served_hosts())
 
 
 class BearerGate:

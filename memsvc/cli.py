@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import sys
 import threading
@@ -32,15 +31,6 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def http_app(service: MemoryService, settings: Settings) -> FastAPI:
     """REST, the inspector and MCP streamable HTTP at ``/mcp``, behind one set of guards."""
     from mcp_server import create_mcp_server, streamable_http
@@ -57,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, host=args.host, port=args.port)
     with build_service(settings) as service:
-        if not _is_loopback(settings.host) and not service.tokens_configured():
+        if not settings.loopback_only and not service.tokens_configured():
             print(
                 f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
                 "with access tokens configured (see `memsvc token create`)",

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     """… or once unsigned events have waited this long."""
     limits: Limits = Field(default_factory=Limits)
 
+    def served_hosts(self) -> set[str]:
+        """Host header values this server answers to (anything else is DNS rebinding):
+        loopback names with and without the port, a specific bind address, the extras."""
+        names = {"127.0.0.1", "localhost", "[::1]", "::1"}
+        if self.host not in ("0.0.0.0", "::"):  # noqa: S104 - a wildcard is no host name
+            names.add(self.host)
+        return names | {f"{n}:{self.port}" for n in names} | set(self.allowed_hosts)
+
     @property
     def loopback_only(self) -> bool:
         """True when ``host`` is a loopback address (local mode may run without tokens)."""

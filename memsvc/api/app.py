@@ -10,7 +10,7 @@ from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
 from memsvc.api.routes import router
-from memsvc.api.security import GuardMiddleware, loopback_hosts
+from memsvc.api.security import GuardMiddleware
 from memsvc.api.web import mount_inspector
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
@@ -41,12 +41,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     mount_inspector(app)
-    hosts = loopback_hosts(settings.port) | set(settings.allowed_hosts)
-    if settings.host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104
-        hosts |= {settings.host, f"{settings.host}:{settings.port}"}
     app.add_middleware(
         GuardMiddleware,  # type: ignore[arg-type]
-        allowed_hosts=hosts,
+        allowed_hosts=settings.served_hosts(),
         allowed_origins=set(settings.allowed_origins),
         max_body=settings.limits.request_bytes,
     )

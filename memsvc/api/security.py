@@ -9,7 +9,7 @@ from typing import Any
 
 from ulid import ULID
 
-__all__ = ["GuardMiddleware", "loopback_hosts"]
+__all__ = ["GuardMiddleware"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -17,12 +17,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def loopback_hosts(port: int) -> set[str]:
-    return {h for name in _LOOPBACK for h in (name, f"{name}:{port}")}
 
 
 class _TooLarge(Exception):
