@@ -28,14 +28,14 @@ from ulid import ULID
 
 from benchmarks.common import cpu_model
 from memsvc import Actor, Channel, MemoryDraft, ProjectCreate, SearchQuery, Settings, build_service
-from memsvc.audit import AuditLog
-from memsvc.audit_export import write_bundle
-from memsvc.checkpoints import Checkpointer
+from memsvc.audit.checkpoints import Checkpointer
+from memsvc.audit.export import write_bundle
+from memsvc.audit.ledger import AuditLog
+from memsvc.audit.verification import verify_store
 from memsvc.clock import utcnow
 from memsvc.domain import Outcome
 from memsvc.retrieval.embedder import HashEmbedder, MiniLMEmbedder
 from memsvc.store.models import AuditEventRow
-from memsvc.verification import verify_store
 
 ACTOR = Actor.local(Channel.REST)
 TOPICS = ["postgres", "deploy", "pytest", "ruff", "docker", "redis", "auth", "cache", "logging"]

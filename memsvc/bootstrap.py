@@ -8,11 +8,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from memsvc.audit import AuditLog
-from memsvc.checkpoints import Checkpointer
-from memsvc.indexing import IndexSync
+from memsvc.audit.checkpoints import Checkpointer
+from memsvc.audit.ledger import AuditLog
 from memsvc.retrieval.dense import DenseCache
 from memsvc.retrieval.embedder import Embedder, make_embedder
+from memsvc.retrieval.indexing import IndexSync
 from memsvc.retrieval.search import Retriever
 from memsvc.retrieval.tokens import TokenCounter
 from memsvc.service import MemoryService

@@ -18,7 +18,7 @@ def test_import_boundaries_hold() -> None:
 
 def test_nothing_heavy_happens_at_import_time() -> None:
     code = (
-        "import sys, memsvc, memsvc.api, memsvc.cli;"
+        "import sys, memsvc, memsvc.api, memsvc_cli;"
         "names = ('torch', 'sentence_transformers', 'lancedb', 'tiktoken');"
         "heavy = [m for m in names if m in sys.modules];"
         "print(heavy)"

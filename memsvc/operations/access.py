@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from memsvc import principals
-from memsvc.audit import ChainBreak
-from memsvc.audit_export import AuditBundle, collect_bundle
-from memsvc.checkpoints import KeyPaths
+from memsvc.access import tokens as principals
+from memsvc.audit.checkpoints import KeyPaths
+from memsvc.audit.export import AuditBundle, collect_bundle
+from memsvc.audit.ledger import ChainBreak
+from memsvc.audit.verification import verify_database
 from memsvc.clock import utcnow
 from memsvc.domain import (
     Actor,
@@ -26,7 +27,6 @@ from memsvc.errors import (
 from memsvc.operations.base import Operation, ServiceBase
 from memsvc.store import projects as proj_store
 from memsvc.store.models import ProjectRow
-from memsvc.verification import verify_database
 
 __all__ = ["AccessOps"]
 

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlmodel import Session
 
-from memsvc.audit import AuditLog
+from memsvc.audit.ledger import AuditLog
 from memsvc.clock import utcnow
 from memsvc.domain import (
     Actor,
@@ -26,7 +26,7 @@ from memsvc.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from memsvc.indexing import IndexSync
+from memsvc.retrieval.indexing import IndexSync
 from memsvc.retrieval.search import Retriever
 from memsvc.retrieval.tokens import TokenCounter
 from memsvc.settings import Settings

@@ -20,12 +20,12 @@ from memsvc.domain import (
     TagCount,
     WhoAmI,
 )
-from memsvc.drafts import (
-    merge_provenance,
-)
 from memsvc.errors import (
     InvalidInput,
     InvalidTransition,
+)
+from memsvc.hygiene.drafts import (
+    merge_provenance,
 )
 from memsvc.operations.base import ServiceBase
 from memsvc.operations.rows import flagged_against

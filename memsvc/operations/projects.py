@@ -16,15 +16,15 @@ from memsvc.domain import (
     ProjectPatch,
     Role,
 )
-from memsvc.drafts import (
-    prepare_project,
-)
 from memsvc.errors import (
     AmbiguousProject,
     InvalidInput,
     NotFound,
     ProjectExists,
     ProjectNotFound,
+)
+from memsvc.hygiene.drafts import (
+    prepare_project,
 )
 from memsvc.operations.base import Operation
 from memsvc.operations.reads import ReadOps

@@ -17,7 +17,13 @@ from memsvc.domain import (
     Role,
     Status,
 )
-from memsvc.drafts import (
+from memsvc.errors import (
+    InvalidInput,
+    InvalidTransition,
+    PayloadTooLarge,
+    VersionConflict,
+)
+from memsvc.hygiene.drafts import (
     PreparedDraft,
     content_hash,
     merge_provenance,
@@ -26,14 +32,8 @@ from memsvc.drafts import (
     prepare_str_list,
     prepare_title,
 )
-from memsvc.errors import (
-    InvalidInput,
-    InvalidTransition,
-    PayloadTooLarge,
-    VersionConflict,
-)
-from memsvc.indexing import searchable_text
 from memsvc.operations.base import Operation, ServiceBase, Vector
+from memsvc.retrieval.indexing import searchable_text
 from memsvc.store import memories as mem_store
 from memsvc.store.models import IndexOutboxRow, MemoryRow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from memsvc import MemoryDraft, ProjectCreate, Role, SearchQuery, build_service
-from memsvc.cli import main
 from memsvc.errors import PermissionDenied
 from memsvc.retrieval.embedder import HashEmbedder
+from memsvc_cli.main import main
 from tests.audit.helpers import CLI, actor, unique
 from tests.conftest import make_settings
 

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from memsvc import MemoryDraft, MemoryService, ProjectCreate, Role, build_service
 from memsvc.api import create_app
-from memsvc.cli import main
 from memsvc.retrieval.embedder import HashEmbedder
+from memsvc_cli.main import main
 from tests.audit.helpers import CLI, actor, events_after, last_seq, unique
 from tests.conftest import LiveServer, make_settings
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from memsvc import MemoryDraft, ProjectCreate, SearchQuery, build_service
-from memsvc.audit_verifier import EVENT_FIELDS, event_hash
-from memsvc.cli import main
+from memsvc.audit.verifier import EVENT_FIELDS, event_hash
 from memsvc.errors import ProjectExists
 from memsvc.retrieval.embedder import HashEmbedder
+from memsvc_cli.main import main
 from tests.audit.helpers import CLI, unique
 from tests.conftest import make_settings
 

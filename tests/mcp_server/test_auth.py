@@ -15,10 +15,10 @@ from mcp.client.streamable_http import streamable_http_client
 from sqlmodel import select
 
 from memsvc import Actor, Channel, MemoryDraft, MemoryService, ProjectCreate, build_service
-from memsvc.cli import http_app
 from memsvc.domain import Kind
 from memsvc.retrieval.embedder import Embedder
 from memsvc.store.models import AuditEventRow
+from memsvc_cli.main import http_app
 from tests.conftest import LiveServer, free_port, make_settings
 
 ADMIN = Actor.local(Channel.CLI)

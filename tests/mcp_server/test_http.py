@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from memsvc import MemoryService, Settings
-from memsvc.cli import http_app
 from memsvc.retrieval.embedder import Embedder
+from memsvc_cli.main import http_app
 from tests.conftest import LiveServer, free_port, make_settings
 from tests.mcp_server.conftest import MEMSVC, call, client, structured, subprocess_env
 

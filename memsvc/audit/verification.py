@@ -1,7 +1,7 @@
 """Verify the audit ledger in the database: every chain, the global sequence, the memory
 references, the signed checkpoints and the head record kept outside the database.
 
-The checks themselves live in ``memsvc.audit_verifier`` (shared with exported copies);
+The checks themselves live in ``memsvc.audit.verifier`` (shared with exported copies);
 this module feeds them from SQL and adds what only the database can show.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, inspect
 from sqlmodel import Session, col, select
 
-from memsvc.audit import ChainBreak, event_fields
-from memsvc.audit_verifier import Finding, Report, verify_records
-from memsvc.checkpoints import HeadFile, KeyPaths, checkpoint_record
+from memsvc.audit.checkpoints import HeadFile, KeyPaths, checkpoint_record
+from memsvc.audit.ledger import ChainBreak, event_fields
+from memsvc.audit.verifier import Finding, Report, verify_records
 from memsvc.settings import Settings
 from memsvc.store.database import Database
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow, AuditRefRow

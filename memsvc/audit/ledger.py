@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
-from memsvc.audit_verifier import GENESIS, event_hash
+from memsvc.audit.verifier import GENESIS, event_hash
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from memsvc.checkpoints import Checkpointer
+    from memsvc.audit.checkpoints import Checkpointer
 
 __all__ = ["GENESIS", "AuditLog", "ChainBreak", "event_fields", "event_hash"]
 

@@ -11,12 +11,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from memsvc.audit_export import write_bundle
+from memsvc.audit.export import write_bundle
+from memsvc.audit.verification import verify_store
 from memsvc.bootstrap import build_service
 from memsvc.domain import Actor, Channel
 from memsvc.errors import MemsvcError
 from memsvc.settings import Settings
-from memsvc.verification import verify_store
 
 __all__ = ["add_audit_commands", "add_token_commands"]
 

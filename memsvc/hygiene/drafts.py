@@ -19,7 +19,7 @@ from memsvc.domain import (
     ProvenanceIn,
 )
 from memsvc.errors import InvalidInput, PayloadTooLarge
-from memsvc.sanitize import clean_text, normalize
+from memsvc.hygiene.text import clean_text, normalize
 from memsvc.settings import Limits
 
 __all__ = [

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from sqlalchemy import event, func
 from sqlmodel import Session, col, select
 
-from memsvc.audit_verifier import checkpoint_message, entries_digest, key_id_of
+from memsvc.audit.verifier import checkpoint_message, entries_digest, key_id_of
 from memsvc.clock import as_utc, utcnow
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
 
@@ -43,7 +43,7 @@ __all__ = ["AuditKey", "Checkpointer", "HeadFile", "KeyPaths", "checkpoint_recor
 log = logging.getLogger(__name__)
 
 KEY_FILE = "audit-signing.key"
-_AFTER_COMMIT = "memsvc.checkpoints.after_commit"
+_AFTER_COMMIT = "memsvc.audit.checkpoints.after_commit"
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from memsvc import audit_verifier
-from memsvc.audit import event_fields
-from memsvc.checkpoints import HeadFile, KeyPaths, checkpoint_record
+from memsvc.audit import verifier as audit_verifier
+from memsvc.audit.checkpoints import HeadFile, KeyPaths, checkpoint_record
+from memsvc.audit.ledger import event_fields
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
 
 __all__ = ["AuditBundle", "collect_bundle", "write_bundle"]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memsvc.bootstrap import build_service
-from memsvc.cli_admin import add_audit_commands, add_token_commands
 from memsvc.settings import Settings
+from memsvc_cli.admin import add_audit_commands, add_token_commands
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -1,0 +1,1 @@
+"""Who may call: principals, their grants and bearer tokens."""

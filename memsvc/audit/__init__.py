@@ -1,0 +1,1 @@
+"""The audit ledger, its signed checkpoints, verification and export."""

@@ -1,0 +1,1 @@
+"""Write-path hygiene: text normalisation, secret redaction and draft preparation."""

@@ -1,0 +1,3 @@
+from memsvc_cli.main import main
+
+raise SystemExit(main())
