@@ -7,24 +7,50 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from memsvc.audit.checkpoints import Checkpointer
+from memsvc.audit.checkpoints import Checkpointer, KeyPaths
 from memsvc.audit.ledger import AuditLog
-from memsvc.retrieval.dense import DenseCache
+from memsvc.operations.access import Access
+from memsvc.operations.audit import AuditReads
+from memsvc.operations.calls import Calls
+from memsvc.operations.curation import Curation
+from memsvc.operations.maintenance import Maintenance
+from memsvc.operations.projects import Projects
+from memsvc.operations.recall import Recall
+from memsvc.operations.writes import Writes
+from memsvc.retrieval.cache import ProjectCache
+from memsvc.retrieval.candidates import CandidateSource
+from memsvc.retrieval.context import ContextBuilder
 from memsvc.retrieval.embedder import Embedder, make_embedder
 from memsvc.retrieval.indexing import IndexSync
-from memsvc.retrieval.search import Retriever
+from memsvc.retrieval.neighbours import Neighbours
+from memsvc.retrieval.search import Searcher
 from memsvc.retrieval.tokens import TokenCounter
-from memsvc.service import MemoryService
+from memsvc.service import Collaborators, MemoryService
 from memsvc.settings import Settings
 from memsvc.store.database import Database, upgrade
 from memsvc.store.index import LanceIndex
 
-__all__ = ["BACKGROUND_RECONCILE_DELAY_S", "build_service"]
+__all__ = ["BACKGROUND_RECONCILE_DELAY_S", "Components", "build_components", "build_service"]
 
 BACKGROUND_RECONCILE_DELAY_S = 2.0
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Components:
+    """Everything ``build_components`` wired, for operators' tools and tests of the parts;
+    the doors use ``service`` only."""
+
+    service: MemoryService
+    db: Database
+    index: LanceIndex
+    cache: ProjectCache
+    sync: IndexSync
+    audit: AuditLog
+    source: CandidateSource
 
 
 @contextmanager
@@ -42,6 +68,21 @@ def build_service(
     finishes, a search may miss writes that a crash left unindexed. Writes and SQL reads
     are unaffected.
     """
+    with build_components(
+        settings, embedder=embedder, audit=audit, reconcile_in_background=reconcile_in_background
+    ) as parts:
+        yield parts.service
+
+
+@contextmanager
+def build_components(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    audit: AuditLog | None = None,
+    reconcile_in_background: bool = False,
+) -> Iterator[Components]:
+    """``build_service``, also handing out the parts it wired."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         upgrade(settings.sqlalchemy_url)
@@ -51,7 +92,7 @@ def build_service(
     db = Database(settings.sqlalchemy_url)
     emb = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim)
-    cache = DenseCache(index, emb.dim)
+    cache = ProjectCache(index, emb.dim)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     try:
         if reconcile_in_background:
@@ -66,14 +107,11 @@ def build_service(
             sync.start(settings.maintenance_interval_s)
             if checkpoints is not None:
                 checkpoints.start(db)
-        yield MemoryService(
-            settings=settings,
-            db=db,
-            retriever=Retriever(index, emb, cache, settings.exact_scan_max_rows),
-            sync=sync,
-            audit=audit,
-            tokens=TokenCounter(),
+        source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
+        service = MemoryService(
+            settings, _collaborators(settings, db, audit, emb, cache, sync, source)
         )
+        yield Components(service, db, index, cache, sync, audit, source)
     finally:
         sync.stop()
         if checkpoints is not None:
@@ -83,6 +121,32 @@ def build_service(
             except Exception:
                 log.exception("could not sign the audit chains at shutdown")
         db.dispose()
+
+
+def _collaborators(
+    settings: Settings,
+    db: Database,
+    audit: AuditLog,
+    emb: Embedder,
+    cache: ProjectCache,
+    sync: IndexSync,
+    source: CandidateSource,
+) -> Collaborators:
+    """The service's collaborators, each given exactly what it uses."""
+    limits, tokens = settings.limits, TokenCounter()
+    calls = Calls(db, audit)
+    searcher = Searcher(db, source, cache, settings.near_duplicate_cosine)
+    context = ContextBuilder(db, searcher, tokens, limits.query_chars)
+    neighbours = Neighbours(cache, settings.near_duplicate_cosine, settings.conflict_cosine)
+    return Collaborators(
+        projects=Projects(calls, context, limits),
+        writes=Writes(calls, emb, neighbours, sync, tokens, limits),
+        recall=Recall(calls, searcher, context, audit, limits),
+        curation=Curation(calls, cache, sync, audit),
+        audit=AuditReads(calls, audit, KeyPaths.from_settings(settings)),
+        access=Access(calls),
+        maintenance=Maintenance(db, sync, emb.identity),
+    )
 
 
 def _reconcile(sync: IndexSync) -> None:

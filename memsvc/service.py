@@ -1,20 +1,311 @@
-"""MemoryService: the only object transports touch. Every method takes the caller (an
-``Actor``) and the project explicitly, checks the caller's role on it, and leaves exactly
-one audit event, whether it succeeds, is denied or fails.
+"""MemoryService: the only object the doors (REST, MCP, CLI, inspector) touch.
 
-The methods live in ``memsvc/operations/``, one module per concern; this class is their
-single public face.
+A thin facade. Each method names who may call it and what it audits, and hands the work
+to one collaborator in ``memsvc/operations/`` (wired in ``memsvc.bootstrap``). Every
+method that touches a project takes the caller (an ``Actor``) and the project explicitly,
+checks the caller's role on it, and leaves exactly one audit event, whether it succeeds,
+is denied or fails (``memsvc.operations.calls``).
 """
 
 from __future__ import annotations
 
-from memsvc.operations.access import AccessOps
-from memsvc.operations.curation import CurationOps
-from memsvc.operations.projects import ProjectOps
-from memsvc.operations.writes import WriteOps
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["MemoryService"]
+from memsvc.domain import (
+    Actor,
+    AddResult,
+    AuditPage,
+    AuditQuery,
+    Channel,
+    ContextPack,
+    ContextRequest,
+    IssuedToken,
+    Kind,
+    Memory,
+    MemoryDraft,
+    MemoryPage,
+    MemoryPatch,
+    MemoryVersion,
+    OpenedProject,
+    Project,
+    ProjectCreate,
+    ProjectExport,
+    ProjectPatch,
+    ProjectStats,
+    ReviewAction,
+    ReviewPage,
+    SearchHit,
+    SearchQuery,
+    Status,
+    TokenInfo,
+    WhoAmI,
+)
+from memsvc.operations.writes import handoff_draft
+from memsvc.settings import Settings
+
+if TYPE_CHECKING:
+    from memsvc.audit.export import AuditBundle
+    from memsvc.audit.ledger import ChainBreak
+    from memsvc.operations.access import Access
+    from memsvc.operations.audit import AuditReads
+    from memsvc.operations.curation import Curation
+    from memsvc.operations.maintenance import Maintenance
+    from memsvc.operations.projects import Projects
+    from memsvc.operations.recall import Recall
+    from memsvc.operations.writes import Writes
+    from memsvc.retrieval.indexing import ReconcileReport
+
+__all__ = ["Collaborators", "MemoryService"]
 
 
-class MemoryService(ProjectOps, WriteOps, CurationOps, AccessOps):
-    """Projects, memories, recall, curation, audit and access, behind one object."""
+@dataclass(frozen=True)
+class Collaborators:
+    """The plain objects that do the service's work, one per concern."""
+
+    projects: Projects
+    writes: Writes
+    recall: Recall
+    curation: Curation
+    audit: AuditReads
+    access: Access
+    maintenance: Maintenance
+
+
+class MemoryService:
+    """Projects, memories, recall, curation, audit and access, behind one object.
+
+    Roles: reader < writer < curator < admin, per project (``*`` for all). Build one with
+    ``memsvc.build_service(settings)``.
+    """
+
+    def __init__(self, settings: Settings, parts: Collaborators) -> None:
+        self.settings = settings
+        self._p = parts
+
+    # -- projects ---------------------------------------------------------------------
+
+    def create_project(self, actor: Actor, body: ProjectCreate) -> Project:
+        """Create an empty project. Admin of that id (or ``*``). Audits ``create_project``."""
+        return self._p.projects.create(actor, body)
+
+    def update_project(self, actor: Actor, project: str, patch: ProjectPatch) -> Project:
+        """Change name, description or root paths. Admin. Audits ``update_project``."""
+        return self._p.projects.update(actor, project, patch)
+
+    def list_projects(self, actor: Actor) -> list[Project]:
+        """The projects the caller may read, most recently active first. Audits
+        ``list_projects`` with the ids listed."""
+        return self._p.projects.readable(actor)
+
+    def get_project(self, actor: Actor, project: str) -> Project:
+        """A project with its counts of active memories. Reader. Audits ``get_project``."""
+        return self._p.projects.get(actor, project)
+
+    def resolve_project_by_paths(self, actor: Actor, paths: list[str]) -> str | None:
+        """The readable project whose root path holds one of ``paths`` (longest root
+        wins), or None. Used by MCP to place a call from the client's workspace roots;
+        not audited (the call it places is)."""
+        return self._p.projects.resolve_by_paths(actor, paths)
+
+    def open_project(self, actor: Actor, name: str, budget_tokens: int = 2000) -> OpenedProject:
+        """A project by id or (fuzzy) name with its context pack and what changed since the
+        caller was last there. Reader. Audits ``open_project`` with the ids packed."""
+        return self._p.projects.open(actor, name, budget_tokens)
+
+    def open_last_project(self, actor: Actor, budget_tokens: int = 2000) -> OpenedProject:
+        """``open_project`` on the project the caller was last active in. Reader. Audits
+        ``open_last_project``."""
+        return self._p.projects.open_last(actor, budget_tokens)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get_memory(self, actor: Actor, project: str, memory_id: str) -> Memory:
+        """One memory by id. Reader. Audits ``get_memory``."""
+        return self._p.recall.get(actor, project, memory_id)
+
+    def list_memories(
+        self,
+        actor: Actor,
+        project: str,
+        *,
+        kinds: list[Kind] | None = None,
+        statuses: list[Status] | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        pinned: bool | None = None,
+    ) -> MemoryPage:
+        """A page of memories (active by default), newest first. Reader. Audits
+        ``list_memories`` with the ids returned."""
+        return self._p.recall.page(
+            actor,
+            project,
+            kinds=kinds,
+            statuses=statuses,
+            tag=tag,
+            limit=limit,
+            cursor=cursor,
+            pinned=pinned,
+        )
+
+    def memory_history(self, actor: Actor, project: str, memory_id: str) -> list[MemoryVersion]:
+        """Every version of a memory. Reader. Audits ``memory_history``."""
+        return self._p.recall.history(actor, project, memory_id)
+
+    def search_memories(self, actor: Actor, project: str, query: SearchQuery) -> list[SearchHit]:
+        """Hybrid search with score parts. Reader. Audits ``search_memories`` with the
+        query (hashed when configured) and the ids returned."""
+        return self._p.recall.search(actor, project, query)
+
+    def get_context(self, actor: Actor, project: str, request: ContextRequest) -> ContextPack:
+        """Rules, the newest handoff and the memories relevant to the task, within the
+        token budget. Reader. Audits ``get_context`` with the ids packed."""
+        return self._p.recall.pack(actor, project, request)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def add_memory(self, actor: Actor, project: str, draft: MemoryDraft) -> AddResult:
+        """Store one memory (an exact duplicate returns the existing one). Writer. Audits
+        ``add_memory`` in the write's own transaction."""
+        return self._p.writes.add(actor, project, [draft], "add_memory")[0]
+
+    def add_memories(
+        self, actor: Actor, project: str, drafts: list[MemoryDraft]
+    ) -> list[AddResult]:
+        """Store a batch, all or nothing: one invalid draft stores nothing. Writer. Audits
+        ``add_memories``."""
+        return self._p.writes.add(actor, project, drafts, "add_memories")
+
+    def update_memory(
+        self, actor: Actor, project: str, memory_id: str, patch: MemoryPatch
+    ) -> Memory:
+        """Patch a memory as a new version. Writer (curator for another's). Audits
+        ``update_memory``."""
+        return self._p.writes.update(actor, project, memory_id, patch)
+
+    def supersede_memory(
+        self, actor: Actor, project: str, memory_id: str, draft: MemoryDraft
+    ) -> Memory:
+        """Replace an active memory by a new one, linked both ways. Writer (curator for
+        another's). Audits ``supersede_memory``."""
+        return self._p.writes.supersede(actor, project, memory_id, draft)
+
+    def delete_memory(self, actor: Actor, project: str, memory_id: str) -> None:
+        """Tombstone a memory (history stays). Writer (curator for another's). Audits
+        ``delete_memory``."""
+        self._p.writes.delete(actor, project, memory_id)
+
+    def write_handoff(
+        self,
+        actor: Actor,
+        project: str,
+        summary: str,
+        done: list[str] | None = None,
+        next_steps: list[str] | None = None,
+        open_questions: list[str] | None = None,
+    ) -> AddResult:
+        """Store a session's closing summary; the newest leads every context pack.
+        Writer. Audits ``write_handoff``."""
+        draft = handoff_draft(summary, done, next_steps, open_questions)
+        return self._p.writes.add(actor, project, [draft], "write_handoff")[0]
+
+    # -- curation ---------------------------------------------------------------------
+
+    def whoami(self, actor: Actor) -> WhoAmI:
+        """The caller's principal and grants. Anyone. Audits ``whoami``."""
+        return self._p.curation.whoami(actor)
+
+    def project_stats(self, actor: Actor, project: str) -> ProjectStats:
+        """Counts by kind and status, top tags, review backlog. Reader. Audits
+        ``project_stats``."""
+        return self._p.curation.stats(actor, project)
+
+    def list_review_queue(
+        self, actor: Actor, project: str, *, limit: int = 20, cursor: str | None = None
+    ) -> ReviewPage:
+        """Possible duplicates and conflicts waiting for a curator. Reader. Audits
+        ``list_review_queue``."""
+        return self._p.curation.review_queue(actor, project, limit=limit, cursor=cursor)
+
+    def resolve_review(
+        self, actor: Actor, project: str, memory_id: str, action: ReviewAction
+    ) -> Memory:
+        """Keep, merge, supersede or delete a flagged memory. Curator. Audits
+        ``resolve_review`` with the decision."""
+        return self._p.curation.resolve_review(actor, project, memory_id, action)
+
+    def export_project(self, actor: Actor, project: str) -> ProjectExport:
+        """Every memory but the deleted, and the audit chain. Curator. Audits
+        ``export_project``."""
+        return self._p.curation.export_project(actor, project)
+
+    # -- audit ------------------------------------------------------------------------
+
+    def list_audit_events(self, actor: Actor, project: str, query: AuditQuery) -> AuditPage:
+        """A page of the project's audit events. Curator. Audits ``list_audit_events``."""
+        return self._p.audit.list_events(actor, project, query)
+
+    def verify_audit(self, project: str | None = None) -> tuple[int, ChainBreak | None]:
+        """Check the chains against the signed checkpoints: (events, first break).
+        Operator (no actor: run by the CLI on the data dir); not audited."""
+        report = self._p.audit.verify(project)
+        return report.events, report.first
+
+    def checkpoint_audit(self) -> int:
+        """Sign every chain's unsigned events now; how many chains. Operator."""
+        return self._p.audit.checkpoint()
+
+    def export_audit(self, actor: Actor, project: str) -> AuditBundle:
+        """Events, checkpoints and public key, signed up to now. Curator. Audits
+        ``export_audit``."""
+        return self._p.audit.export(actor, project)
+
+    # -- access -----------------------------------------------------------------------
+
+    def tokens_configured(self) -> bool:
+        """True once any unrevoked token exists: then every transport requires one."""
+        return self._p.access.tokens_configured()
+
+    def authenticate(
+        self, token: str | None, channel: Channel, *, allow_local: bool = False, **extra: Any
+    ) -> Actor:
+        """The caller behind a bearer token (``extra``: client, client_version, agent,
+        session, request_id for provenance). Audits only a refusal (``authenticate``)."""
+        return self._p.access.authenticate(token, channel, allow_local=allow_local, **extra)
+
+    @staticmethod
+    def bearer_token(authorization: str | None) -> str | None:
+        """The token of an ``Authorization`` header value; any other scheme is kept as an
+        unknown token so it is refused rather than silently ignored."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
+
+    def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
+        """Grant principal ``name`` a role and issue a token. Admin. Audits
+        ``create_token`` (never the secret)."""
+        return self._p.access.create_token(actor, name, project, role)
+
+    def list_tokens(self, actor: Actor) -> list[TokenInfo]:
+        """Every token without its secret. Global admin. Audits ``list_tokens``."""
+        return self._p.access.list_tokens(actor)
+
+    def revoke_token(self, actor: Actor, token_id: str) -> TokenInfo:
+        """Revoke a token at once. Global admin. Audits ``revoke_token``."""
+        return self._p.access.revoke_token(actor, token_id)
+
+    # -- operations -------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Liveness facts: embedder identity, index backlog. Not audited; no data."""
+        return self._p.maintenance.health()
+
+    def sync_projects(self) -> list[str]:
+        """Every project id, for operator maintenance commands. Not audited."""
+        return self._p.maintenance.project_ids()
+
+    def reindex(self, project: str) -> ReconcileReport:
+        """Rebuild a project's index from SQL. Operator (CLI); not audited."""
+        return self._p.maintenance.reindex(project)

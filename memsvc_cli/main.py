@@ -96,7 +96,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     with build_service(settings) as service:
         projects = [args.project] if args.project else service.sync_projects()
         for project in projects:
-            report = service.sync.reindex(project)
+            report = service.reindex(project)
             print(f"{project}: {report.embedded} memories indexed")
     return 0
 

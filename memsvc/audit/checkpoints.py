@@ -302,7 +302,7 @@ class Checkpointer:
 
     def checkpoint_all(self, db: Database) -> list[AuditCheckpointRow]:
         """Checkpoint every chain that has events after its last checkpoint."""
-        with db.write() as s:
+        with db.maintenance() as s:
             heads = dict(
                 s.exec(
                     select(AuditEventRow.chain, func.max(AuditEventRow.seq)).group_by(
@@ -332,7 +332,7 @@ class Checkpointer:
                 c for c, p in self._pending.items() if p.events and now - p.since >= self.interval_s
             ]
         if due:
-            with db.write() as s:
+            with db.maintenance() as s:
                 for chain in due:
                     self.checkpoint(s, chain)
 

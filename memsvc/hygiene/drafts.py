@@ -25,6 +25,7 @@ from memsvc.settings import Limits
 __all__ = [
     "PreparedDraft",
     "check_project_id",
+    "check_window",
     "content_hash",
     "merge_provenance",
     "prepare_content",
@@ -98,7 +99,9 @@ def prepare_str_list(values: list[str], what: str, most: int, chars: int) -> lis
     return list(out)
 
 
-def _check_window(start: datetime | None, end: datetime | None) -> None:
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    """Refuse a validity window that ends before it starts."""
+    start, end = as_utc(start), as_utc(end)
     if start is not None and end is not None and end <= start:
         raise InvalidInput("valid_until must be later than valid_from")
 
@@ -106,7 +109,7 @@ def _check_window(start: datetime | None, end: datetime | None) -> None:
 def prepare_draft(draft: MemoryDraft, limits: Limits) -> PreparedDraft:
     content, redactions = prepare_content(draft.content, limits)
     valid_from, valid_until = as_utc(draft.valid_from), as_utc(draft.valid_until)
-    _check_window(valid_from, valid_until)
+    check_window(valid_from, valid_until)
     if draft.provenance is not None:
         _check_provenance(draft.provenance, limits)
     return PreparedDraft(

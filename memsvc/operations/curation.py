@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from memsvc.audit.ledger import AuditLog
 from memsvc.clock import utcnow
 from memsvc.domain import (
     Actor,
@@ -20,28 +21,34 @@ from memsvc.domain import (
     TagCount,
     WhoAmI,
 )
-from memsvc.errors import (
-    InvalidInput,
-    InvalidTransition,
-)
-from memsvc.hygiene.drafts import (
-    merge_provenance,
-)
-from memsvc.operations.base import ServiceBase
-from memsvc.operations.rows import flagged_against
+from memsvc.errors import InvalidInput, InvalidTransition
+from memsvc.hygiene.drafts import merge_provenance
+from memsvc.operations.calls import Calls
+from memsvc.retrieval.cache import ProjectCache
+from memsvc.retrieval.indexing import IndexSync
 from memsvc.store import memories as mem_store
+from memsvc.store import outbox
 from memsvc.store import projects as proj_store
-from memsvc.store.models import IndexOutboxRow, MemoryRow
+from memsvc.store.models import MemoryRow
 
-__all__ = ["CurationOps"]
+__all__ = ["Curation"]
+
+Queued = list[tuple[MemoryRow, str]]
 
 
-class CurationOps(ServiceBase):
+class Curation:
     """What the inspector needs beyond reads and writes."""
+
+    def __init__(self, calls: Calls, cache: ProjectCache, sync: IndexSync, audit: AuditLog) -> None:
+        self.calls = calls
+        self.db = calls.db
+        self.cache = cache
+        self.sync = sync
+        self.audit = audit
 
     def whoami(self, actor: Actor) -> WhoAmI:
         """The caller's principal and grants (the inspector hides what they cannot do)."""
-        with self._op(actor, "whoami"):
+        with self.calls.call(actor, "whoami"):
             return WhoAmI(
                 principal=actor.principal,
                 channel=actor.channel,
@@ -49,10 +56,11 @@ class CurationOps(ServiceBase):
                 client=actor.client,
             )
 
-    def project_stats(self, actor: Actor, project: str) -> ProjectStats:
-        with self._op(actor, "project_stats", project), self.db.read() as s:
-            self._require(actor, project, Role.READER)
-            self._project_row(s, actor, project)
+    def stats(self, actor: Actor, project: str) -> ProjectStats:
+        """Counts by kind and status, the most used tags, the review backlog."""
+        with self.calls.call(actor, "project_stats", project) as call, self.db.read() as s:
+            call.require(Role.READER)
+            call.project_row(s)
             counts, tags, review = mem_store.stats(s, project)
             return ProjectStats(
                 project=project,
@@ -61,24 +69,22 @@ class CurationOps(ServiceBase):
                 review=review,
             )
 
-    def list_review_queue(
+    def review_queue(
         self, actor: Actor, project: str, *, limit: int = 20, cursor: str | None = None
     ) -> ReviewPage:
         """Memories flagged at write time as possible duplicates or conflicts, newest first."""
-        with self._op(actor, "list_review_queue", project) as op, self.db.read() as s:
-            self._require(actor, project, Role.READER)
+        with self.calls.call(actor, "list_review_queue", project) as call, self.db.read() as s:
+            call.require(Role.READER)
             if not 1 <= limit <= 100:
                 raise InvalidInput("limit must be between 1 and 100")
-            generation = self._project_row(s, actor, project).index_generation
+            generation = call.project_row(s).index_generation
             rows, next_cursor = mem_store.review_page(s, project, limit, cursor)
-            others = mem_store.get_rows(s, project, [flagged_against(r) for r in rows])
-        ids = [r.id for r in rows] + list(others)
-        vectors = self.retriever.cache.vectors_of(project, generation, ids)
+            others = mem_store.get_rows(s, project, [mem_store.flagged_against(r) for r in rows])
+        vectors = self.cache.vectors_of(project, generation, [r.id for r in rows] + list(others))
         items = []
         for row in rows:
-            other_id = flagged_against(row)
-            other = others.get(other_id)
-            a, b = vectors.get(row.id), vectors.get(other_id)
+            other = others.get(mem_store.flagged_against(row))
+            a, b = vectors.get(row.id), vectors.get(mem_store.flagged_against(row))
             items.append(
                 ReviewItem(
                     memory=mem_store.to_memory(row),
@@ -89,88 +95,38 @@ class CurationOps(ServiceBase):
                     similarity=None if a is None or b is None else round(float(a @ b), 4),
                 )
             )
-        op.returned = [r.id for r in rows]
+        call.returned = [r.id for r in rows]
         return ReviewPage(items=items, next_cursor=next_cursor)
 
     def resolve_review(
         self, actor: Actor, project: str, memory_id: str, action: ReviewAction
     ) -> Memory:
         """Settle a flagged memory; returns the memory that carries the knowledge on."""
-        with self._op(actor, "resolve_review", project) as op:
-            op.targets = [memory_id[:26]]
-            op.detail["resolution"] = action.value
-            self._require(actor, project, Role.CURATOR)
-            with self._commit(op) as s:
-                self._project_row(s, actor, project)
+        with self.calls.call(actor, "resolve_review", project) as call:
+            call.targets = [memory_id[:26]]
+            call.detail["resolution"] = action.value
+            call.require(Role.CURATOR)
+            with call.commit() as s:
+                call.project_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
-                other_id = flagged_against(row) if row.status == Status.ACTIVE else None
+                other_id = mem_store.flagged_against(row) if row.status == Status.ACTIVE else None
                 if not other_id:
                     raise InvalidTransition(f"memory {row.id} is not waiting for review")
-                op.targets.append(other_id)
+                call.targets.append(other_id)
                 row.duplicate_of = row.conflicts_with = None
                 other = mem_store.get_rows(s, project, [other_id]).get(other_id)
-                kept, entries = self._resolve(actor, s, row, other, action)
-                s.flush()
-            self.sync.apply([e.id for e in entries if e.id is not None])
+                kept, queued = _resolve(merge_provenance(actor, None), s, row, other, action)
+                entries = outbox.queue_many(s, queued, utcnow())
+            self.sync.apply_rows(project, entries, [r for r, _ in queued])
             return kept
-
-    def _resolve(
-        self,
-        actor: Actor,
-        s: Session,
-        row: MemoryRow,
-        other: MemoryRow | None,
-        action: ReviewAction,
-    ) -> tuple[Memory, list[IndexOutboxRow]]:
-        by = merge_provenance(actor, None)
-        entries: list[IndexOutboxRow] = []
-        needs_other = action in (ReviewAction.MERGE, ReviewAction.SUPERSEDE)
-        if needs_other and (other is None or other.status != Status.ACTIVE):
-            state = "deleted" if other is None else other.status
-            raise InvalidTransition(f"the other memory is {state}; keep or delete this one instead")
-        if action is ReviewAction.MERGE and other is not None:
-            old_tags = list(other.tags)
-            other.tags = list(dict.fromkeys([*other.tags, *row.tags]))
-            other.paths = list(dict.fromkeys([*other.paths, *row.paths]))
-            other.pinned = other.pinned or row.pinned
-            other.importance = max(other.importance, row.importance)
-            self._bump(other)
-            s.add(other)
-            mem_store.set_tags(s, other, old_tags)
-            mem_store.add_version(s, other, "merge", by)
-            entries.append(self._outbox(s, other, "upsert"))
-        if action is ReviewAction.SUPERSEDE and other is not None:
-            other.status, other.superseded_by = Status.SUPERSEDED.value, row.id
-            other.status_changed_at = utcnow()
-            row.supersedes = other.id
-            self._bump(other)
-            s.add(other)
-            mem_store.add_version(s, other, "superseded", by)
-            entries.append(self._outbox(s, other, "meta"))
-        if action in (ReviewAction.MERGE, ReviewAction.DELETE):
-            row.status = Status.DELETED.value
-            row.status_changed_at = utcnow()
-            self._bump(row)
-            mem_store.add_version(s, row, "delete", by)
-            entries.append(self._outbox(s, row, "delete"))
-        elif action is ReviewAction.SUPERSEDE:
-            self._bump(row)
-            mem_store.add_version(s, row, "update", by)
-        s.add(row)
-        kept = other if action is ReviewAction.MERGE and other is not None else row
-        return mem_store.to_memory(kept), entries
 
     def export_project(self, actor: Actor, project: str) -> ProjectExport:
         """Every memory but the deleted ones, and the project's whole audit chain."""
-        with self._op(actor, "export_project", project) as op, self.db.read() as s:
-            self._require(actor, project, Role.CURATOR)
-            row = self._project_row(s, actor, project)
+        with self.calls.call(actor, "export_project", project) as call, self.db.read() as s:
+            call.require(Role.CURATOR)
+            row = call.project_row(s)
             counts = proj_store.active_counts(s, [project])[project]
-            rows = s.exec(
-                select(MemoryRow)
-                .where(MemoryRow.project_id == project, MemoryRow.status != Status.DELETED.value)
-                .order_by(col(MemoryRow.id))
-            ).all()
+            rows = mem_store.exportable_rows(s, project)
             events: list[AuditEvent] = []
             cursor: str | None = None
             while True:
@@ -178,10 +134,51 @@ class CurationOps(ServiceBase):
                 events.extend(page.events)
                 if not (cursor := page.next_cursor):
                     break
-            op.detail.update(memories=len(rows), events=len(events))
+            call.detail.update(memories=len(rows), events=len(events))
             return ProjectExport(
                 exported_at=utcnow(),
                 project=proj_store.to_project(row, counts),
                 memories=[mem_store.to_memory(r) for r in rows],
                 audit=events[::-1],
             )
+
+
+def _resolve(
+    by: dict[str, object],
+    s: Session,
+    row: MemoryRow,
+    other: MemoryRow | None,
+    action: ReviewAction,
+) -> tuple[Memory, Queued]:
+    """Apply a review decision in ``s``; the memory kept and the rows to re-index."""
+    needs_other = action in (ReviewAction.MERGE, ReviewAction.SUPERSEDE)
+    if needs_other and (other is None or other.status != Status.ACTIVE):
+        state = "deleted" if other is None else other.status
+        raise InvalidTransition(f"the other memory is {state}; keep or delete this one instead")
+    now = utcnow()
+    queued: Queued = []
+    if action is ReviewAction.MERGE and other is not None:
+        old_tags = list(other.tags)
+        other.tags = list(dict.fromkeys([*other.tags, *row.tags]))
+        other.paths = list(dict.fromkeys([*other.paths, *row.paths]))
+        other.pinned = other.pinned or row.pinned
+        other.importance = max(other.importance, row.importance)
+        s.add(mem_store.bump(other, now))
+        mem_store.set_tags(s, other, old_tags)
+        mem_store.add_version(s, other, "merge", by)
+        queued.append((other, "upsert"))
+    if action is ReviewAction.SUPERSEDE and other is not None:
+        mem_store.set_status(other, Status.SUPERSEDED, now).superseded_by = row.id
+        row.supersedes = other.id
+        s.add(other)
+        mem_store.add_version(s, other, "superseded", by)
+        queued.append((other, "meta"))
+    if action in (ReviewAction.MERGE, ReviewAction.DELETE):
+        mem_store.set_status(row, Status.DELETED, now)
+        mem_store.add_version(s, row, "delete", by)
+        queued.append((row, "delete"))
+    elif action is ReviewAction.SUPERSEDE:
+        mem_store.add_version(s, mem_store.bump(row, now), "update", by)
+    s.add(row)
+    kept = other if action is ReviewAction.MERGE and other is not None else row
+    return mem_store.to_memory(kept), queued

@@ -1,8 +1,10 @@
-"""Projects: create, describe, resolve by workspace path, open (by name or last active)."""
+"""Projects: create, change, describe, resolve by workspace path, open (by name or last
+active) with their context pack and what changed since the caller was last there."""
 
 from __future__ import annotations
 
 import os
+import re
 
 from sqlmodel import Session
 
@@ -16,35 +18,40 @@ from memsvc.domain import (
     ProjectPatch,
     Role,
 )
-from memsvc.errors import (
-    AmbiguousProject,
-    InvalidInput,
-    NotFound,
-    ProjectExists,
-    ProjectNotFound,
-)
-from memsvc.hygiene.drafts import (
-    prepare_project,
-)
-from memsvc.operations.base import Operation
-from memsvc.operations.reads import ReadOps
-from memsvc.operations.rows import loose
+from memsvc.errors import AmbiguousProject, InvalidInput, NotFound, ProjectExists, ProjectNotFound
+from memsvc.hygiene.drafts import prepare_project
+from memsvc.operations.calls import Call, Calls
+from memsvc.operations.recall import check_budget
+from memsvc.retrieval.context import ContextBuilder
+from memsvc.settings import Limits
 from memsvc.store import memories as mem_store
 from memsvc.store import projects as proj_store
 from memsvc.store.models import ProjectRow
 
-__all__ = ["ProjectOps"]
+__all__ = ["Projects"]
 
 
-class ProjectOps(ReadOps):
-    """Projects and opening them."""
+def loose(text: str) -> str:
+    """A name folded for matching: lower case, runs of space, ``_``, ``.``, ``-`` as one ``-``."""
+    return re.sub(r"[\s_.-]+", "-", text.strip().lower()).strip("-")
 
-    def create_project(self, actor: Actor, body: ProjectCreate) -> Project:
-        with self._op(actor, "create_project", body.id[:64]) as op:
-            self._require(actor, body.id[:64], Role.ADMIN)
+
+class Projects:
+    """The project catalogue and opening a project."""
+
+    def __init__(self, calls: Calls, context: ContextBuilder, limits: Limits) -> None:
+        self.calls = calls
+        self.db = calls.db
+        self.context = context
+        self.limits = limits
+
+    def create(self, actor: Actor, body: ProjectCreate) -> Project:
+        """A new, empty project."""
+        with self.calls.call(actor, "create_project", body.id[:64]) as call:
+            call.require(Role.ADMIN)
             clean = prepare_project(body, self.limits)
             now = utcnow()
-            with self._commit(op) as s:
+            with call.commit() as s:
                 if s.get(ProjectRow, clean.id) is not None:
                     raise ProjectExists(f"project {clean.id!r} exists; use it or pick another id")
                 row = ProjectRow(
@@ -59,21 +66,20 @@ class ProjectOps(ReadOps):
                 s.flush()
             return proj_store.to_project(row)
 
-    def update_project(self, actor: Actor, project: str, patch: ProjectPatch) -> Project:
-        with self._op(actor, "update_project", project) as op:
-            self._require(actor, project, Role.ADMIN)
-            with self._commit(op) as s:
-                row = self._project_row(s, actor, project)
+    def update(self, actor: Actor, project: str, patch: ProjectPatch) -> Project:
+        """Change a project's name, description or root paths."""
+        with self.calls.call(actor, "update_project", project) as call:
+            call.require(Role.ADMIN)
+            with call.commit() as s:
+                row = call.project_row(s)
                 merged = prepare_project(
                     ProjectCreate(
                         id=row.id,
-                        name=patch.name if patch.name is not None else row.name,
+                        name=row.name if patch.name is None else patch.name,
                         description=(
-                            patch.description if patch.description is not None else row.description
+                            row.description if patch.description is None else patch.description
                         ),
-                        root_paths=(
-                            patch.root_paths if patch.root_paths is not None else row.root_paths
-                        ),
+                        root_paths=row.root_paths if patch.root_paths is None else patch.root_paths,
                     ),
                     self.limits,
                 )
@@ -82,64 +88,66 @@ class ProjectOps(ReadOps):
                 s.add(row)
             return proj_store.to_project(row)
 
-    def list_projects(self, actor: Actor) -> list[Project]:
-        with self._op(actor, "list_projects") as op, self.db.read() as s:
+    def readable(self, actor: Actor) -> list[Project]:
+        """The projects the actor may read, most recently active first."""
+        with self.calls.call(actor, "list_projects") as call, self.db.read() as s:
             rows = [r for r in proj_store.list_project_rows(s) if actor.allows(r.id, Role.READER)]
             counts = proj_store.active_counts(s, [r.id for r in rows])
-            op.detail["projects"] = [r.id for r in rows][:200]
+            call.detail["projects"] = [r.id for r in rows][:200]
             return [proj_store.to_project(r, counts.get(r.id)) for r in rows]
 
-    def get_project(self, actor: Actor, project: str) -> Project:
-        with self._op(actor, "get_project", project), self.db.read() as s:
-            self._require(actor, project, Role.READER)
-            row = self._project_row(s, actor, project)
+    def get(self, actor: Actor, project: str) -> Project:
+        """One project with its counts of active memories by kind."""
+        with self.calls.call(actor, "get_project", project) as call, self.db.read() as s:
+            call.require(Role.READER)
+            row = call.project_row(s)
             return proj_store.to_project(row, proj_store.active_counts(s, [project])[project])
 
-    def resolve_project_by_paths(self, actor: Actor, paths: list[str]) -> str | None:
+    def resolve_by_paths(self, actor: Actor, paths: list[str]) -> str | None:
         """The readable project whose root path holds one of ``paths`` (longest root wins)."""
         best: tuple[int, str] | None = None
         with self.db.read() as s:
-            for row in proj_store.list_project_rows(s):
-                if not actor.allows(row.id, Role.READER):
-                    continue
-                for root in row.root_paths:
-                    for path in paths:
-                        p = os.path.normpath(path)
-                        if (p == root or p.startswith(root.rstrip("/") + "/")) and (
-                            best is None or len(root) > best[0]
-                        ):
-                            best = (len(root), row.id)
+            rows = [r for r in proj_store.list_project_rows(s) if actor.allows(r.id, Role.READER)]
+        for row in rows:
+            for root in row.root_paths:
+                for path in paths:
+                    p = os.path.normpath(path)
+                    under = p == root or p.startswith(root.rstrip("/") + "/")
+                    if under and (best is None or len(root) > best[0]):
+                        best = (len(root), row.id)
         return best[1] if best else None
 
-    def open_project(self, actor: Actor, name: str, budget_tokens: int = 2000) -> OpenedProject:
-        with self._op(actor, "open_project") as op:
-            self._check_budget(budget_tokens)
+    def open(self, actor: Actor, name: str, budget_tokens: int) -> OpenedProject:
+        """A project by id or name, with its context pack."""
+        with self.calls.call(actor, "open_project") as call:
+            check_budget(budget_tokens, self.limits)
             with self.db.read() as s:
-                project = self._match_project(actor, s, name)
-            op.project = project
-            return self._open(actor, op, project, budget_tokens)
+                call.project = self._match(actor, s, name)
+            return self._open(call, budget_tokens)
 
-    def open_last_project(self, actor: Actor, budget_tokens: int = 2000) -> OpenedProject:
-        with self._op(actor, "open_last_project") as op:
-            self._check_budget(budget_tokens)
+    def open_last(self, actor: Actor, budget_tokens: int) -> OpenedProject:
+        """The project the actor was last active in, with its context pack."""
+        with self.calls.call(actor, "open_last_project") as call:
+            check_budget(budget_tokens, self.limits)
             with self.db.read() as s:
-                project = proj_store.last_active_project(
-                    s, actor.principal, self._readable(actor, s)
-                )
-            if project is None:
+                readable = self.calls.readable(actor, s)
+                call.project = proj_store.last_active_project(s, actor.principal, readable)
+            if call.project is None:
                 raise NotFound("no project has any activity yet; create one with create_project")
-            op.project = project
-            return self._open(actor, op, project, budget_tokens)
+            return self._open(call, budget_tokens)
 
-    def _open(self, actor: Actor, op: Operation, project: str, budget: int) -> OpenedProject:
-        self._require(actor, project, Role.READER)
+    def _open(self, call: Call, budget: int) -> OpenedProject:
+        assert call.project is not None
+        project = call.project
+        call.require(Role.READER)
         with self.db.read() as s:
-            row = self._project_row(s, actor, project)
-            seen = proj_store.last_seen(s, project, actor.principal)
+            row = call.project_row(s)
+            seen = proj_store.last_seen(s, project, call.actor.principal)
             since = mem_store.changes_since(s, project, seen, None) if seen else []
             counts = proj_store.active_counts(s, [project])[project]
-        pack = self._context(project, row.index_generation, ContextRequest(budget_tokens=budget))
-        op.returned = [m.id for m in pack.items]
+        request = ContextRequest(budget_tokens=budget)
+        pack = self.context.build(project, row.index_generation, request)
+        call.returned = [m.id for m in pack.items]
         return OpenedProject(
             project=proj_store.to_project(row, counts),
             context=pack,
@@ -147,8 +155,8 @@ class ProjectOps(ReadOps):
             last_seen_at=seen,
         )
 
-    def _match_project(self, actor: Actor, session: Session, name: str) -> str:
-        readable = self._readable(actor, session)
+    def _match(self, actor: Actor, session: Session, name: str) -> str:
+        readable = self.calls.readable(actor, session)
         if name in readable:
             return name
         rows = {r.id: r for r in proj_store.list_project_rows(session) if r.id in readable}

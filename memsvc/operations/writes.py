@@ -1,4 +1,9 @@
-"""Writing memories: add (single and batch), update, supersede, delete, handoffs."""
+"""The write path: add (one or a batch), update, supersede, delete, and handoffs.
+
+Each write is one audited transaction (memory rows, versions, index outbox and the audit
+event together), then the index is brought up to date from the rows just written, with
+no second read of what the transaction wrote.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from ulid import ULID
 
-from memsvc.clock import as_utc, utcnow
+from memsvc.clock import utcnow
 from memsvc.domain import (
     Actor,
     AddResult,
@@ -17,141 +22,106 @@ from memsvc.domain import (
     Role,
     Status,
 )
-from memsvc.errors import (
-    InvalidInput,
-    InvalidTransition,
-    PayloadTooLarge,
-    VersionConflict,
-)
-from memsvc.hygiene.drafts import (
-    PreparedDraft,
-    content_hash,
-    merge_provenance,
-    prepare_content,
-    prepare_draft,
-    prepare_str_list,
-    prepare_title,
-)
-from memsvc.operations.base import Operation, ServiceBase, Vector
-from memsvc.retrieval.indexing import searchable_text
+from memsvc.errors import InvalidInput, InvalidTransition, PayloadTooLarge
+from memsvc.hygiene.drafts import PreparedDraft, merge_provenance, prepare_draft
+from memsvc.operations.calls import Call, Calls
+from memsvc.operations.patches import apply_patch
+from memsvc.retrieval.embedder import Embedder
+from memsvc.retrieval.indexing import IndexSync, searchable_text
+from memsvc.retrieval.neighbours import Neighbours
+from memsvc.retrieval.tokens import TokenCounter
+from memsvc.settings import Limits
 from memsvc.store import memories as mem_store
-from memsvc.store.models import IndexOutboxRow, MemoryRow
+from memsvc.store import outbox
+from memsvc.store.models import MemoryRow
 
-__all__ = ["WriteOps"]
+__all__ = ["Writes", "handoff_draft"]
+
+Queued = list[tuple[MemoryRow, str]]
+"""Rows a transaction changed and the index op each needs."""
 
 
-class WriteOps(ServiceBase):
-    """The write path."""
+class Writes:
+    """Adds and changes memories; every change is audited in its own transaction."""
 
-    def add_memory(self, actor: Actor, project: str, draft: MemoryDraft) -> AddResult:
-        return self._add(actor, project, [draft], "add_memory")[0]
+    def __init__(
+        self,
+        calls: Calls,
+        embedder: Embedder,
+        neighbours: Neighbours,
+        sync: IndexSync,
+        tokens: TokenCounter,
+        limits: Limits,
+    ) -> None:
+        self.calls = calls
+        self.embedder = embedder
+        self.neighbours = neighbours
+        self.sync = sync
+        self.tokens = tokens
+        self.limits = limits
 
-    def add_memories(
-        self, actor: Actor, project: str, drafts: list[MemoryDraft]
-    ) -> list[AddResult]:
-        """All or nothing: one invalid draft rejects the batch and stores nothing."""
-        return self._add(actor, project, drafts, "add_memories")
+    # -- add --------------------------------------------------------------------------
 
-    def _add(
+    def add(
         self, actor: Actor, project: str, drafts: list[MemoryDraft], action: str
     ) -> list[AddResult]:
-        with self._op(actor, action, project) as op:
-            self._require(actor, project, Role.WRITER)
-            if not drafts:
-                raise InvalidInput("no memories given")
-            if len(drafts) > self.limits.batch_size:
-                raise PayloadTooLarge(f"at most {self.limits.batch_size} memories per batch")
-            prepared = []
-            for i, d in enumerate(drafts):
-                try:
-                    prepared.append(prepare_draft(d, self.limits))
-                except InvalidInput as exc:
-                    exc.detail = f"memory {i}: {exc.detail}" if len(drafts) > 1 else exc.detail
-                    raise
-            with self.db.read() as s:
-                generation = self._project_row(s, actor, project).index_generation
-            vectors = self.retriever.embedder.embed(
+        """Store drafts all or nothing; an exact duplicate returns the existing memory."""
+        with self.calls.call(actor, action, project) as call:
+            call.require(Role.WRITER)
+            prepared = self._prepare(drafts)
+            vectors = self.embedder.embed(
                 [searchable_text(p.title, p.content, p.tags) for p in prepared]
             )
-            near = self._near_duplicates(project, generation, vectors)
-            conflicts = self._conflicts(project, generation, prepared, vectors, near)
-            results, outbox, by_id = self._insert(
-                op, actor, project, prepared, near, vectors, conflicts
+            near = self.neighbours.duplicates(project, vectors)
+            conflicts = self.neighbours.conflicts(
+                project, [p.kind for p in prepared], vectors, near
             )
-            op.detail["created"] = sum(r.created for r in results)
-            self.sync.apply(outbox, by_id)
+            fresh = [
+                self._new_values(actor, project, p, dup, conflicts_with=c)
+                for p, dup, c in zip(prepared, near, conflicts, strict=True)
+            ]
+            results, entries, written = self._insert(call, prepared, fresh)
+            call.detail["created"] = sum(r.created for r in results)
+            by_id = {v["id"]: vec for v, vec in zip(fresh, vectors, strict=True)}
+            self.sync.apply_rows(project, entries, written, by_id)
             return results
 
-    def _near_duplicates(self, project: str, generation: int, vectors: Vector) -> list[str | None]:
-        threshold = self.settings.near_duplicate_cosine
-        best = self.retriever.cache.nearest(
-            project, generation, vectors, {"active"}, [None] * len(vectors)
-        )
-        return [b[0] if b is not None and b[1] >= threshold else None for b in best]
-
-    def _conflicts(
-        self,
-        project: str,
-        generation: int,
-        prepared: list[PreparedDraft],
-        vectors: Vector,
-        near: list[str | None],
-    ) -> list[str | None]:
-        """Rules and decisions close to an active one of the same kind may contradict it.
-
-        Only the nearest same-kind neighbour counts, and only between ``conflict_cosine``
-        and the near-duplicate threshold: similar enough to be about the same thing,
-        different enough to say something else. A curator decides in the review queue.
-        """
-        asks = [
-            i
-            for i, (p, dup) in enumerate(zip(prepared, near, strict=True))
-            if dup is None and p.kind in (Kind.RULE, Kind.DECISION)
-        ]
-        out: list[str | None] = [None] * len(prepared)
-        if not asks:
-            return out
-        best = self.retriever.cache.nearest(
-            project, generation, vectors[asks], {"active"}, [{prepared[i].kind.value} for i in asks]
-        )
-        for i, b in zip(asks, best, strict=True):
-            if b is not None and b[1] >= self.settings.conflict_cosine:
-                out[i] = b[0]
-        return out
+    def _prepare(self, drafts: list[MemoryDraft]) -> list[PreparedDraft]:
+        if not drafts:
+            raise InvalidInput("no memories given")
+        if len(drafts) > self.limits.batch_size:
+            raise PayloadTooLarge(f"at most {self.limits.batch_size} memories per batch")
+        prepared = []
+        for i, d in enumerate(drafts):
+            try:
+                prepared.append(prepare_draft(d, self.limits))
+            except InvalidInput as exc:
+                exc.detail = f"memory {i}: {exc.detail}" if len(drafts) > 1 else exc.detail
+                raise
+        return prepared
 
     def _insert(
-        self,
-        op: Operation,
-        actor: Actor,
-        project: str,
-        prepared: list[PreparedDraft],
-        near: list[str | None],
-        vectors: Vector,
-        conflicts: list[str | None] | None = None,
-    ) -> tuple[list[AddResult], list[int], dict[str, Vector]]:
-        by_id: dict[str, Vector] = {}
-        flags = conflicts or [None] * len(prepared)
-        with self._commit(op) as s:
-            self._project_row(s, actor, project)
+        self, call: Call, prepared: list[PreparedDraft], fresh: list[dict[str, Any]]
+    ) -> tuple[list[AddResult], list[outbox.Entry], list[MemoryRow]]:
+        """One transaction: skip exact duplicates (stored or within the batch), insert
+        the rest in bulk; returns results in draft order, outbox entries and new rows."""
+        assert call.project is not None
+        with call.commit() as s:
+            call.project_row(s)
             # one look-up for the whole batch (inside the write lock, so no race)
             seen = mem_store.find_exact_many(
-                s, project, [(p.kind.value, p.content_hash) for p in prepared]
+                s, call.project, [(p.kind.value, p.content_hash) for p in prepared]
             )
-            plan: list[tuple[MemoryRow | None, int]] = []  # (existing row, or index in fresh)
-            fresh: list[dict[str, Any]] = []
+            plan: list[tuple[MemoryRow | None, int]] = []  # (existing row, or index in new)
+            new: list[dict[str, Any]] = []
             first: dict[tuple[str, str], int] = {}  # the same text twice in one batch
-            for p, dup_of, vec, conflict in zip(prepared, near, vectors, flags, strict=True):
+            for p, values in zip(prepared, fresh, strict=True):
                 key = (p.kind.value, p.content_hash)
-                if key in seen or key in first:
-                    plan.append((seen.get(key), first.get(key, -1)))
-                    continue
-                values = self._new_values(actor, project, p, dup_of)
-                values["conflicts_with"] = conflict
-                first[key] = len(fresh)
-                fresh.append(values)
-                by_id[values["id"]] = vec
-                plan.append((None, first[key]))
-            memories, outbox = mem_store.insert_new(s, fresh, "upsert")
+                if key not in seen and key not in first:
+                    first[key] = len(new)
+                    new.append(values)
+                plan.append((seen.get(key), first.get(key, -1)))
+            memories, outbox_ids = mem_store.insert_new(s, new, "upsert")
             results: list[AddResult] = []
             created: set[int] = set()
             for existing, at in plan:
@@ -160,8 +130,9 @@ class WriteOps(ServiceBase):
                 else:
                     results.append(AddResult(memory=memories[at], created=at not in created))
                     created.add(at)
-                op.targets.append(results[-1].memory.id)
-        return results, outbox, by_id
+                call.targets.append(results[-1].memory.id)
+        entries = [(oid, v["id"], "upsert") for oid, v in zip(outbox_ids, new, strict=True)]
+        return results, entries, [MemoryRow(**v) for v in new]
 
     def _new_values(
         self,
@@ -169,7 +140,9 @@ class WriteOps(ServiceBase):
         project: str,
         p: PreparedDraft,
         duplicate_of: str | None,
+        *,
         supersedes: str | None = None,
+        conflicts_with: str | None = None,
     ) -> dict[str, Any]:
         """The column values of a new memory row."""
         now = utcnow()
@@ -187,7 +160,7 @@ class WriteOps(ServiceBase):
             version=1,
             supersedes=supersedes,
             superseded_by=None,
-            conflicts_with=None,
+            conflicts_with=conflicts_with,
             valid_from=p.valid_from,
             valid_until=p.valid_until,
             created_at=now,
@@ -196,107 +169,49 @@ class WriteOps(ServiceBase):
             provenance=merge_provenance(actor, p.provenance_in),
             content_hash=p.content_hash,
             token_count=self.tokens.count(p.content),
-            embedding_model=self.retriever.embedder.identity,
+            embedding_model=self.embedder.identity,
             duplicate_of=duplicate_of,
             redactions=p.redactions,
         )
 
-    def update_memory(
-        self, actor: Actor, project: str, memory_id: str, patch: MemoryPatch
-    ) -> Memory:
-        with self._op(actor, "update_memory", project) as op:
-            op.targets = [memory_id[:26]]
-            self._require(actor, project, Role.WRITER)
-            outbox: list[IndexOutboxRow] = []
-            with self._commit(op) as s:
-                self._project_row(s, actor, project)
+    # -- change -----------------------------------------------------------------------
+
+    def update(self, actor: Actor, project: str, memory_id: str, patch: MemoryPatch) -> Memory:
+        """Patch a memory in place as a new version (rules and decisions: supersede)."""
+        with self.calls.call(actor, "update_memory", project) as call:
+            call.targets = [memory_id[:26]]
+            call.require(Role.WRITER)
+            queued: Queued = []
+            with call.commit() as s:
+                call.project_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
-                self._may_change(actor, project, row)
-                change, index_op = self._apply_patch(row, patch)
+                call.may_change(row)
+                old_tags = list(row.tags)
+                change, index_op = apply_patch(row, patch, self.limits, self.tokens)
                 if change is None:
                     return mem_store.to_memory(row)
-                old_tags = list(row.tags)
-                row = self._bump(row)
+                mem_store.bump(row, utcnow())
                 row.provenance = {**row.provenance}
                 s.add(row)
                 mem_store.set_tags(s, row, old_tags if patch.tags is not None else list(row.tags))
                 mem_store.add_version(s, row, change, merge_provenance(actor, patch.provenance))
                 if index_op:
-                    outbox.append(self._outbox(s, row, index_op))
-                s.flush()
-            self.sync.apply([o.id for o in outbox if o.id is not None])
+                    queued.append((row, index_op))
+                entries = outbox.queue_many(s, queued, utcnow())
+            self.sync.apply_rows(project, entries, [r for r, _ in queued])
             return mem_store.to_memory(row)
 
-    def _apply_patch(self, row: MemoryRow, patch: MemoryPatch) -> tuple[str | None, str | None]:
-        """Change ``row`` in place; returns (change name, index op) or (None, None) if no-op."""
-        if patch.expected_version is not None and patch.expected_version != row.version:
-            raise VersionConflict(
-                f"memory {row.id} is at version {row.version}, not {patch.expected_version}; "
-                "reload it and apply your change again"
-            )
-        if patch.kind is not None and patch.kind.value != row.kind:
-            raise InvalidInput("kind cannot change; supersede the memory with one of the new kind")
-        if row.status == Status.SUPERSEDED:
-            raise InvalidTransition(
-                f"memory {row.id} was superseded by {row.superseded_by}; change that one instead"
-            )
-        changed: list[str] = []
-        index_op: str | None = None
-        if patch.content is not None:
-            content, redactions = prepare_content(patch.content, self.limits)
-            if content != row.content:
-                if row.kind in (Kind.RULE.value, Kind.DECISION.value):
-                    raise InvalidTransition(
-                        f"a {row.kind}'s text is not edited in place; call supersede_memory so "
-                        "its history stays queryable"
-                    )
-                row.content, row.redactions = content, redactions
-                row.content_hash = content_hash(content)
-                row.token_count = self.tokens.count(content)
-                changed.append("content")
-        simple: dict[str, Any] = {
-            "title": prepare_title(patch.title, self.limits) if patch.title is not None else None,
-            "pinned": patch.pinned,
-            "importance": patch.importance,
-            "valid_from": as_utc(patch.valid_from),
-            "valid_until": as_utc(patch.valid_until),
-        }
-        if patch.tags is not None:
-            simple["tags"] = prepare_str_list(
-                patch.tags, "tags", self.limits.tags, self.limits.tag_chars
-            )
-        if patch.paths is not None:
-            simple["paths"] = prepare_str_list(
-                patch.paths, "paths", self.limits.paths, self.limits.path_chars
-            )
-        for name, value in simple.items():
-            if value is not None and getattr(row, name) != value:
-                setattr(row, name, value)
-                changed.append(name)
-        if row.valid_from and row.valid_until and row.valid_until <= row.valid_from:
-            raise InvalidInput("valid_until must be later than valid_from")
-        if {"content", "title", "tags", "valid_from"} & set(changed):  # time is indexed too
-            index_op = "upsert"
-        if patch.status is not None and patch.status != row.status:
-            row.status = patch.status
-            row.status_changed_at = utcnow()
-            changed.append("status")
-            index_op = index_op or "meta"
-            return ("archive" if patch.status == "archived" else "restore"), index_op
-        return ("update" if changed else None), index_op
-
-    def supersede_memory(
-        self, actor: Actor, project: str, memory_id: str, draft: MemoryDraft
-    ) -> Memory:
-        with self._op(actor, "supersede_memory", project) as op:
-            op.targets = [memory_id[:26]]
-            self._require(actor, project, Role.WRITER)
+    def supersede(self, actor: Actor, project: str, memory_id: str, draft: MemoryDraft) -> Memory:
+        """Replace an active memory by a new one; the old one stays as history."""
+        with self.calls.call(actor, "supersede_memory", project) as call:
+            call.targets = [memory_id[:26]]
+            call.require(Role.WRITER)
             p = prepare_draft(draft, self.limits)
-            vec = self.retriever.embedder.embed([searchable_text(p.title, p.content, p.tags)])
-            with self._commit(op) as s:
-                self._project_row(s, actor, project)
+            vec = self.embedder.embed([searchable_text(p.title, p.content, p.tags)])
+            with call.commit() as s:
+                call.project_row(s)
                 old = mem_store.get_memory_row(s, project, memory_id)
-                self._may_change(actor, project, old)
+                call.may_change(old)
                 if old.status != Status.ACTIVE:
                     raise InvalidTransition(
                         f"memory {old.id} is {old.status}"
@@ -307,55 +222,43 @@ class WriteOps(ServiceBase):
                 s.add(new)
                 mem_store.set_tags(s, new, [])
                 mem_store.add_version(s, new, "create", new.provenance)
-                old.status, old.superseded_by = Status.SUPERSEDED.value, new.id
-                old.status_changed_at = utcnow()
-                self._bump(old)
+                mem_store.set_status(old, Status.SUPERSEDED, utcnow()).superseded_by = new.id
                 s.add(old)
                 mem_store.add_version(s, old, "superseded", new.provenance)
-                outbox = [self._outbox(s, new, "upsert"), self._outbox(s, old, "meta")]
-                op.targets.append(new.id)
-                s.flush()
-            self.sync.apply([o.id for o in outbox if o.id is not None], {new.id: vec[0]})
+                call.targets.append(new.id)
+                entries = outbox.queue_many(s, [(new, "upsert"), (old, "meta")], utcnow())
+            self.sync.apply_rows(project, entries, [new, old], {new.id: vec[0]})
             return mem_store.to_memory(new)
 
-    def delete_memory(self, actor: Actor, project: str, memory_id: str) -> None:
-        with self._op(actor, "delete_memory", project) as op:
-            op.targets = [memory_id[:26]]
-            self._require(actor, project, Role.WRITER)
-            with self._commit(op) as s:
-                self._project_row(s, actor, project)
+    def delete(self, actor: Actor, project: str, memory_id: str) -> None:
+        """Tombstone a memory: it leaves search and context; its history remains."""
+        with self.calls.call(actor, "delete_memory", project) as call:
+            call.targets = [memory_id[:26]]
+            call.require(Role.WRITER)
+            with call.commit() as s:
+                call.project_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
-                self._may_change(actor, project, row)
-                row.status = Status.DELETED.value
-                row.status_changed_at = utcnow()
-                self._bump(row)
+                call.may_change(row)
+                mem_store.set_status(row, Status.DELETED, utcnow())
                 s.add(row)
                 mem_store.add_version(s, row, "delete", merge_provenance(actor, None))
-                entry = self._outbox(s, row, "delete")
-                s.flush()
-            self.sync.apply([entry.id] if entry.id is not None else None)
+                entries = outbox.queue_many(s, [(row, "delete")], utcnow())
+            self.sync.apply_rows(project, entries, [row])
 
-    def write_handoff(
-        self,
-        actor: Actor,
-        project: str,
-        summary: str,
-        done: list[str] | None = None,
-        next_steps: list[str] | None = None,
-        open_questions: list[str] | None = None,
-    ) -> AddResult:
-        """Store a session's closing summary; the newest one leads every context pack."""
-        sections = [f"Summary: {summary.strip()}"]
-        for title, items in (
-            ("Done", done),
-            ("Next", next_steps),
-            ("Open questions", open_questions),
-        ):
-            if items:
-                sections.append(title + ":\n" + "\n".join(f"- {i.strip()}" for i in items))
-        draft = MemoryDraft(
-            kind=Kind.HANDOFF,
-            content="\n".join(sections),
-            title=f"Handoff {utcnow():%Y-%m-%d %H:%M}Z",
-        )
-        return self._add(actor, project, [draft], "write_handoff")[0]
+
+def handoff_draft(
+    summary: str,
+    done: list[str] | None = None,
+    next_steps: list[str] | None = None,
+    open_questions: list[str] | None = None,
+) -> MemoryDraft:
+    """A session's closing summary as a handoff memory draft."""
+    sections = [f"Summary: {summary.strip()}"]
+    for title, items in (("Done", done), ("Next", next_steps), ("Open questions", open_questions)):
+        if items:
+            sections.append(title + ":\n" + "\n".join(f"- {i.strip()}" for i in items))
+    return MemoryDraft(
+        kind=Kind.HANDOFF,
+        content="\n".join(sections),
+        title=f"Handoff {utcnow():%Y-%m-%d %H:%M}Z",
+    )

@@ -1,14 +1,31 @@
-"""Context packing: memories into one delimited, labelled, token-budgeted text."""
+"""Context packing: a project's rules, newest handoff and most relevant memories in one
+delimited, labelled, token-budgeted text."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from memsvc.domain import ContextPack, Memory, Omitted
-from memsvc.retrieval.tokens import TokenCounter
+from sqlmodel import Session
 
-__all__ = ["BLOCK_OVERHEAD_MIN", "OVER_BUDGET", "PackPlan", "pack_context", "render_memory"]
+from memsvc.clock import utcnow
+from memsvc.domain import ContextPack, ContextRequest, Kind, Memory, Omitted, SearchQuery
+from memsvc.retrieval.filters import paths_match, valid_between
+from memsvc.retrieval.search import Searcher
+from memsvc.retrieval.tokens import TokenCounter
+from memsvc.store import context as ctx_store
+from memsvc.store import memories as mem_store
+from memsvc.store.database import Database
+
+__all__ = [
+    "BLOCK_OVERHEAD_MIN",
+    "OVER_BUDGET",
+    "RELEVANT_KINDS",
+    "ContextBuilder",
+    "PackPlan",
+    "pack_context",
+    "render_memory",
+]
 
 _TAG_LIKE = re.compile(r"<(?=/?\s*(?:memory|memsvc-context)\b)", re.I)
 
@@ -99,3 +116,66 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
         tokens=tokens,
         budget_tokens=budget,
     )
+
+
+RELEVANT_KINDS = [Kind.DECISION, Kind.PREFERENCE, Kind.FACT]
+"""The kinds ranked by relevance to the task (rules and the newest handoff always lead)."""
+
+
+class ContextBuilder:
+    """Builds a project's context pack: rules, the newest handoff, then what is relevant."""
+
+    def __init__(
+        self, db: Database, searcher: Searcher, counter: TokenCounter, query_chars: int
+    ) -> None:
+        self.db = db
+        self.searcher = searcher
+        self.counter = counter
+        self.query_chars = query_chars
+
+    def build(self, project: str, generation: int, request: ContextRequest) -> ContextPack:
+        """The pack for ``request`` within its token budget, with what was left out."""
+        with self.db.read() as s:
+            rules, skipped = self._rules(s, project, request)
+            handoff = ctx_store.newest_handoff(s, project)
+            rest: list[Memory] = []
+            if not request.task:
+                top = ctx_store.top_memories(s, project, RELEVANT_KINDS, 200)
+                rest = [mem_store.to_memory(r) for r in top]
+        if request.task:
+            query = SearchQuery(
+                query=request.task[: self.query_chars], kinds=RELEVANT_KINDS, limit=50
+            )
+            rest = [h.memory for h in self.searcher.search(project, generation, query)]
+            rest.sort(key=lambda m: not m.pinned)  # stable: pinned first, then rank
+        leading = rules + ([mem_store.to_memory(handoff)] if handoff else [])
+        return pack_context(
+            project, PackPlan(leading, rest, skipped), request.budget_tokens, self.counter
+        )
+
+    @staticmethod
+    def _rules(
+        s: Session, project: str, request: ContextRequest
+    ) -> tuple[list[Memory], list[Omitted]]:
+        """The rules that fit the budget, loaded whole; the others reported as omitted."""
+        now = utcnow()
+        room = request.budget_tokens
+        wanted: list[str] = []
+        skipped: list[Omitted] = []
+        for rid, tokens, start, end, paths in ctx_store.rule_stubs(
+            s, project, with_paths=bool(request.paths)
+        ):
+            if not valid_between(start, end, now) or (
+                request.paths and not paths_match(paths, request.paths)
+            ):
+                continue
+            need = tokens + BLOCK_OVERHEAD_MIN
+            if need <= room:
+                wanted.append(rid)
+                room -= need
+            else:  # trusted values: skip validation, there may be thousands
+                skipped.append(
+                    Omitted.model_construct(id=rid, kind=Kind.RULE, reason=OVER_BUDGET, tokens=need)
+                )
+        loaded = mem_store.get_rows(s, project, wanted)
+        return [mem_store.to_memory(loaded[i]) for i in wanted if i in loaded], skipped

@@ -1,4 +1,4 @@
-"""Hybrid scoring of every memory of a project held in memory (``DenseCache`` entry).
+"""Hybrid scoring of every memory of a project held in memory (``ProjectCache`` entry).
 
 For a query, each memory gets:
 - ``lexical``: BM25F over its own words and, at half weight, its predecessor's

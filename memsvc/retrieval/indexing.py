@@ -11,16 +11,15 @@ from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import update
-from sqlmodel import col, select
 
 from memsvc.clock import utcnow
 from memsvc.domain import Status
-from memsvc.retrieval.dense import DenseCache
+from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.embedder import Embedder
+from memsvc.store import outbox
 from memsvc.store.database import Database
 from memsvc.store.index import IndexRow, LanceIndex
-from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
+from memsvc.store.models import MemoryRow
 
 __all__ = ["IndexSync", "ReconcileReport", "index_text", "memory_time", "searchable_text"]
 
@@ -46,6 +45,25 @@ def _epoch(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
+def _sort_changes(
+    entries: list[outbox.Entry], rows: dict[str, MemoryRow]
+) -> tuple[list[str], list[MemoryRow], list[MemoryRow]]:
+    """What the index must do per memory: delete, re-embed and upsert, or change metadata."""
+    ops: dict[str, set[str]] = defaultdict(set)
+    for _, mid, op in entries:
+        ops[mid].add(op)
+    deletes, upserts, metas = [], [], []
+    for mid, wanted in ops.items():
+        mem = rows.get(mid)
+        if mem is None or mem.status == Status.DELETED:
+            deletes.append(mid)
+        elif "upsert" in wanted:
+            upserts.append(mem)
+        else:
+            metas.append(mem)
+    return deletes, upserts, metas
+
+
 @dataclass
 class ReconcileReport:
     project: str
@@ -60,7 +78,7 @@ class IndexSync:
         db: Database,
         index: LanceIndex,
         embedder: Embedder,
-        cache: DenseCache,
+        cache: ProjectCache,
         compact_every: int = 64,
     ) -> None:
         self.db = db
@@ -78,77 +96,74 @@ class IndexSync:
     def apply(
         self, outbox_ids: list[int] | None = None, vectors: dict[str, Vector] | None = None
     ) -> int:
-        """Apply pending outbox rows (these ids, or all); returns how many were applied.
+        """Apply pending outbox entries (these ids, or all); returns how many were applied.
 
         Failures are logged and left pending for the background retry: an acknowledged
         write is never lost because the index was briefly unavailable.
         """
         with self.db.read() as s:
-            stmt = select(IndexOutboxRow).where(col(IndexOutboxRow.applied_at).is_(None))
-            if outbox_ids is not None:
-                stmt = stmt.where(col(IndexOutboxRow.id).in_(outbox_ids))
-            pending = list(s.exec(stmt.order_by(col(IndexOutboxRow.id)).limit(5000)))
-        by_project: dict[str, list[IndexOutboxRow]] = defaultdict(list)
-        for row in pending:
-            by_project[row.project_id].append(row)
+            entries = outbox.pending(s, outbox_ids)
+        by_project: dict[str, list[outbox.Entry]] = defaultdict(list)
+        for oid, project, mid, op in entries:
+            by_project[project].append((oid, mid, op))
         done = 0
-        for project, rows in by_project.items():
-            try:
-                done += self._apply_project(project, rows, vectors or {})
-            except Exception as exc:  # noqa: BLE001 - any index failure must stay retryable
-                log.warning("index apply failed for %s: %s", project, exc)
-                self._note_failure([r.id for r in rows if r.id is not None], str(exc))
+        for project, items in by_project.items():
+            done += self._guarded(project, items, None, vectors or {})
         return done
 
+    def apply_rows(
+        self,
+        project: str,
+        entries: list[outbox.Entry],
+        rows: list[MemoryRow],
+        vectors: dict[str, Vector] | None = None,
+    ) -> int:
+        """Apply entries a write just committed, given the rows it wrote (no re-read)."""
+        if not entries:
+            return 0
+        return self._guarded(project, entries, {r.id: r for r in rows}, vectors or {})
+
+    def _guarded(
+        self,
+        project: str,
+        entries: list[outbox.Entry],
+        rows: dict[str, MemoryRow] | None,
+        vectors: dict[str, Vector],
+    ) -> int:
+        try:
+            return self._apply_project(project, entries, rows, vectors)
+        except Exception as exc:  # noqa: BLE001 - any index failure must stay retryable
+            log.warning("index apply failed for %s: %s", project, exc)
+            self._note_failure([e[0] for e in entries], str(exc))
+            return 0
+
     def _apply_project(
-        self, project: str, rows: list[IndexOutboxRow], vectors: dict[str, Vector]
+        self,
+        project: str,
+        entries: list[outbox.Entry],
+        rows: dict[str, MemoryRow] | None,
+        vectors: dict[str, Vector],
     ) -> int:
         with self.index.lock(project):
-            ids = [r.id for r in rows if r.id is not None]
-            with self.db.read() as s:
-                still = set(
-                    s.exec(
-                        select(IndexOutboxRow.id).where(
-                            col(IndexOutboxRow.id).in_(ids),
-                            col(IndexOutboxRow.applied_at).is_(None),
-                        )
-                    )
-                )
-                rows = [r for r in rows if r.id in still]
-                mids = list(dict.fromkeys(r.memory_id for r in rows))
-                current = {
-                    m.id: m for m in s.exec(select(MemoryRow).where(col(MemoryRow.id).in_(mids)))
-                }
-            if not rows:
+            if rows is None:  # the background path: another applier may have done some
+                with self.db.read() as s:
+                    still = {e[0] for e in outbox.pending(s, [e[0] for e in entries])}
+                    entries = [e for e in entries if e[0] in still]
+                    rows = outbox.rows_by_id(s, list(dict.fromkeys(e[1] for e in entries)))
+            if not entries:
                 return 0
-            ops: dict[str, set[str]] = defaultdict(set)
-            for r in rows:
-                ops[r.memory_id].add(r.op)
-            deletes, upserts, metas = [], [], []
-            for mid in mids:
-                mem = current.get(mid)
-                if mem is None or mem.status == Status.DELETED:
-                    deletes.append(mid)
-                elif "upsert" in ops[mid]:
-                    upserts.append(mem)
-                else:
-                    metas.append(mem)
+            deletes, upserts, metas = _sort_changes(entries, rows)
             index_rows = self._index_rows(upserts, vectors)
             self.index.delete(project, deletes)
             self.index.upsert(project, index_rows)
             for mem in metas:
                 self.index.set_meta(project, mem.id, mem.kind, mem.status)
-            before, after = self._mark_applied(project, [r.id for r in rows if r.id is not None])
-            self.cache.applied(
-                project,
-                before,
-                after,
-                index_rows,
-                [(m.id, m.kind, m.status) for m in metas],
-                deletes,
-            )
-            self._count_writes(project, len(rows))
-            return len(rows)
+            before, after = self._mark_applied(project, [e[0] for e in entries])
+            if after != before:
+                changed = [(m.id, m.kind, m.status) for m in metas]
+                self.cache.applied(project, before, after, index_rows, changed, deletes)
+            self._count_writes(project, len(entries))
+            return len(entries)
 
     def _index_rows(self, rows: list[MemoryRow], vectors: dict[str, Vector]) -> list[IndexRow]:
         missing = [r for r in rows if r.id not in vectors]
@@ -170,39 +185,20 @@ class IndexSync:
         ]
 
     def _mark_applied(self, project: str, ids: list[int]) -> tuple[int, int]:
-        now = utcnow()
-        with self.db.write() as s:
-            if ids:
-                s.execute(
-                    update(IndexOutboxRow)
-                    .where(col(IndexOutboxRow.id).in_(ids))
-                    .values(applied_at=now)
-                )
-            proj = s.get(ProjectRow, project)
-            if proj is None:
-                return 0, 0
-            before = proj.index_generation
-            proj.index_generation = before + 1
-            s.add(proj)
-            return before, before + 1
+        with self.db.maintenance() as s:
+            return outbox.mark_applied(s, project, ids, utcnow())
 
     def _note_failure(self, ids: list[int], error: str) -> None:
         try:
-            with self.db.write() as s:
-                for row in s.exec(select(IndexOutboxRow).where(col(IndexOutboxRow.id).in_(ids))):
-                    row.attempts += 1
-                    row.last_error = error[:500]
-                    s.add(row)
+            with self.db.maintenance() as s:
+                outbox.note_failure(s, ids, error)
         except Exception:
             log.exception("could not record index failure")
 
     def pending_count(self) -> int:
+        """How many index changes wait to be applied."""
         with self.db.read() as s:
-            return len(
-                s.exec(
-                    select(IndexOutboxRow.id).where(col(IndexOutboxRow.applied_at).is_(None))
-                ).all()
-            )
+            return outbox.pending_count(s)
 
     # -- reconciliation -----------------------------------------------------------------
 
@@ -212,15 +208,7 @@ class IndexSync:
         report = ReconcileReport(project)
         with self.index.lock(project):
             with self.db.read() as s:
-                live = {
-                    m.id: m
-                    for m in s.exec(
-                        select(MemoryRow).where(
-                            MemoryRow.project_id == project,
-                            MemoryRow.status != Status.DELETED.value,
-                        )
-                    )
-                }
+                live = outbox.live_rows(s, project)
             snap = self.index.snapshot(project)
             have = {
                 i: (h, k, st)
@@ -252,7 +240,7 @@ class IndexSync:
     def reconcile_all(self) -> list[ReconcileReport]:
         self.apply()
         with self.db.read() as s:
-            projects = list(s.exec(select(ProjectRow.id)))
+            projects = outbox.project_ids(s)
         return [self.reconcile(p) for p in projects]
 
     def reindex(self, project: str) -> ReconcileReport:

@@ -9,9 +9,9 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from memsvc.domain import Kind, Memory
+from memsvc.domain import Kind
 
-__all__ = ["Candidate", "adjust", "adjust_fields", "drop_near_duplicates", "fuse"]
+__all__ = ["Candidate", "adjust_fields", "drop_near_duplicates", "fuse"]
 
 RRF_K = 60
 # Rules and decisions hold until superseded; the rest fades slowly with age.
@@ -58,16 +58,11 @@ def fuse(
     return sorted(out.values(), key=lambda c: (-c.fused, c.id))
 
 
-def adjust(candidate: Candidate, memory: Memory, now: datetime) -> float:
-    """Scale the fused score by kind, pin, importance and (for decaying kinds) age."""
-    born = memory.valid_from or memory.created_at
-    return adjust_fields(candidate, memory.kind, memory.pinned, memory.importance, born, now)
-
-
 def adjust_fields(
     candidate: Candidate, kind: str, pinned: bool, importance: float, born: datetime, now: datetime
 ) -> float:
-    """``adjust`` from the fields it reads (``kind`` may be a ``Kind`` or its value)."""
+    """Scale the fused score by kind, pin, importance and (for decaying kinds) age, and
+    record the parts on the candidate (``kind`` may be a ``Kind`` or its value)."""
     kind_w = KIND_WEIGHT.get(Kind(kind), 1.0)
     pin = 1.15 if pinned else 1.0
     importance = 0.85 + 0.3 * importance

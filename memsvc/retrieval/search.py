@@ -1,89 +1,95 @@
-"""Candidate generation. A project small enough to hold in memory is scored whole by
-``hybrid`` (BM25F with a neighbour field, dense, time and episode signals); a
-bigger one falls back to LanceDB vector and full-text search fused by reciprocal rank."""
+"""The search pipeline: candidates -> hydrate from SQL -> filter -> rank -> de-duplicate.
+
+Every index hit is re-checked against its SQL row (project, status, validity) before it
+is returned, so the derived index can never leak a deleted or foreign memory.
+"""
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+from memsvc.clock import as_utc, utcnow
+from memsvc.domain import SearchHit, SearchQuery, Status
+from memsvc.retrieval.cache import ProjectCache
+from memsvc.retrieval.candidates import CandidateSource
+from memsvc.retrieval.filters import visible
+from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplicates
+from memsvc.store import memories as mem_store
+from memsvc.store.database import Database
+from memsvc.store.models import MemoryRow
 
-from memsvc.retrieval.dense import CachedProject, DenseCache
-from memsvc.retrieval.embedder import Embedder, QueryCache
-from memsvc.retrieval.hybrid import candidates_from, score_rows
-from memsvc.retrieval.ranking import Candidate, fuse
-from memsvc.store.index import LanceIndex
+__all__ = ["Searcher"]
 
-__all__ = ["Retriever", "query_terms"]
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 64
-
-
-def query_terms(text: str) -> list[str]:
-    """Plain lower-cased words: no query syntax from the caller reaches the FTS engine."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if len(seen) >= MAX_TERMS:
-            break
-        seen.setdefault(word[:40], None)
-    return list(seen)
+Scored = tuple[float, str, MemoryRow, Candidate]
 
 
-class Retriever:
+class Searcher:
+    """Runs a search over one project's memories and returns ranked hits."""
+
     def __init__(
-        self,
-        index: LanceIndex,
-        embedder: Embedder,
-        cache: DenseCache,
-        exact_scan_max_rows: int = 50_000,
+        self, db: Database, source: CandidateSource, cache: ProjectCache, near_cosine: float
     ) -> None:
-        self.index = index
-        self.embedder = embedder
+        self.db = db
+        self.source = source
         self.cache = cache
-        self.queries = QueryCache(embedder)
-        self._exact_max = exact_scan_max_rows
+        self.near_cosine = near_cosine
 
-    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        return self.queries.get(text)
-
-    def candidates(
-        self,
-        project: str,
-        generation: int,
-        text: str,
-        depth: int,
-        statuses: list[str],
-        kinds: list[str] | None,
-    ) -> list[Candidate]:
-        qvec = self.embed_query(text)
-        entry = self.cache.entry(project, generation)
-        if entry.n <= self._exact_max:
-            return self._in_memory(entry, qvec, text, depth, set(statuses), kinds)
-        # pragma: no cover - exercised by the scale benchmark
-        dense = self.index.vector_search(project, qvec, depth, statuses, kinds or [])
-        lexical = self.index.full_text(project, query_terms(text), depth, statuses, kinds or [])
-        return fuse(dense, lexical)
+    def search(self, project: str, generation: int, query: SearchQuery) -> list[SearchHit]:
+        """Up to ``query.limit`` hits, best first, one per group of near-duplicates."""
+        statuses = [s.value for s in query.status or [Status.ACTIVE]]
+        if query.as_of is not None:
+            statuses = sorted({*statuses, Status.SUPERSEDED.value, Status.ARCHIVED.value})
+        kinds = [k.value for k in query.kinds] if query.kinds else None
+        # Tag and path filters apply after candidate generation: fetch deeper for them.
+        depth = max(50, query.limit * (5 if query.tags or query.paths else 2))
+        candidates = self.source.candidates(
+            project, generation, query.query, depth, statuses, kinds
+        )
+        with self.db.read() as s:
+            rows = mem_store.get_rows(s, project, [c.id for c in candidates])
+        scored = self._rank(candidates, rows, query, statuses)
+        return self._distinct(project, generation, scored, query.limit)
 
     @staticmethod
-    def _in_memory(
-        entry: CachedProject,
-        qvec: npt.NDArray[np.float32],
-        text: str,
-        depth: int,
-        statuses: set[str],
-        kinds: list[str] | None,
-    ) -> list[Candidate]:
-        with entry.lock:
-            n = entry.n
-            if n == 0:
-                return []
-            dense = (entry.matrix[:n] @ qvec).astype(np.float64)
-            timeline = entry.timeline()
-            lexical = entry.lexical.scores(text, n, timeline.prev)
-            mask = entry.mask(statuses, set(kinds) if kinds else None)
-            times = entry.times_array()
-            ids = entry.ids[:n]
-        scores = score_rows(text, lexical, dense, times, timeline, mask)
-        return candidates_from(scores, ids, mask, depth)
+    def _rank(
+        candidates: list[Candidate],
+        rows: dict[str, MemoryRow],
+        query: SearchQuery,
+        statuses: list[str],
+    ) -> list[Scored]:
+        now = utcnow()
+        at = as_utc(query.as_of) or now
+        scored: list[Scored] = []
+        for c in candidates:
+            row = rows.get(c.id)  # every index hit is re-checked against SQL
+            if row is None or not visible(row, query, statuses, at):
+                continue
+            born = as_utc(row.valid_from or row.created_at) or now
+            final = adjust_fields(c, row.kind, row.pinned, row.importance, born, now)
+            scored.append((final, c.id, row, c))
+        scored.sort(key=lambda t: (-t[0], t[1]))
+        return scored
+
+    def _distinct(
+        self, project: str, generation: int, scored: list[Scored], limit: int
+    ) -> list[SearchHit]:
+        vectors = self.cache.vectors_of(project, generation, [t[1] for t in scored])
+        keep = set(drop_near_duplicates([t[1] for t in scored], vectors, self.near_cosine))
+        hits: list[SearchHit] = []
+        for final, mid, row, c in scored:
+            if mid not in keep:
+                continue
+            hits.append(_hit(row, final, c.parts))
+            if len(hits) >= limit:
+                break
+        return hits
+
+
+def _hit(row: MemoryRow, score: float, parts: dict[str, Any]) -> SearchHit:
+    memory = mem_store.to_memory(row)
+    return SearchHit(
+        memory=memory,
+        score=round(score, 6),
+        parts=parts,
+        provenance_line=memory.provenance.line(memory.updated_at),
+    )

@@ -12,7 +12,19 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-__all__ = ["Database", "check", "migrations_dir", "upgrade"]
+__all__ = ["AUDITED", "Database", "UnauditedWrite", "check", "migrations_dir", "upgrade"]
+
+AUDITED = "memsvc.audited"
+"""``Session.info`` key the audited-call API sets once the operation's event is recorded."""
+
+
+class UnauditedWrite(RuntimeError):
+    """A ``write()`` transaction tried to commit without the audit event of its operation.
+
+    A programming error, never a caller's: every change a caller makes commits with its
+    event in the same transaction (``memsvc.operations.calls``); derived state that no
+    caller asked for (index bookkeeping, checkpoints) goes through ``maintenance()``.
+    """
 
 
 def migrations_dir() -> Path:
@@ -86,7 +98,21 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
+        """A caller's change: commits on success only if the operation's audit event was
+        recorded in it (else ``UnauditedWrite``), and rolls back on any error."""
+        with self._transaction() as session:
+            yield session
+            if not session.info.get(AUDITED):
+                raise UnauditedWrite("a write transaction ended without its audit event")
+
+    @contextmanager
+    def maintenance(self) -> Iterator[Session]:
+        """A write of derived state no caller asked for (index bookkeeping, checkpoints)."""
+        with self._transaction() as session:
+            yield session
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
         with (
             self._write_lock,
             Session(self._writer, expire_on_commit=False) as session,
@@ -96,6 +122,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A read-only transaction."""
         with Session(self._reader, expire_on_commit=False) as session, session.begin():
             yield session
 

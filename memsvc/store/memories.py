@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,14 +17,18 @@ from memsvc.store.pagination import decode_cursor, encode_cursor
 
 __all__ = [
     "add_version",
+    "bump",
     "changes_since",
+    "exportable_rows",
     "find_exact_many",
+    "flagged_against",
     "get_memory_row",
     "get_rows",
     "history",
     "insert_new",
     "list_page",
     "review_page",
+    "set_status",
     "set_tags",
     "stats",
     "to_memory",
@@ -75,10 +80,10 @@ def get_memory_row(
 def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, MemoryRow]:
     if not ids:
         return {}
-    rows = session.exec(
-        select(MemoryRow).where(MemoryRow.project_id == project, col(MemoryRow.id).in_(ids))
-    ).all()
-    return {r.id: r for r in rows}
+    # by primary key, then the project checked in Python: the (project, ...) indexes would
+    # make SQLite scan the project's rows for an IN list
+    rows = session.exec(select(MemoryRow).where(col(MemoryRow.id).in_(ids))).all()
+    return {r.id: r for r in rows if r.project_id == project}
 
 
 def find_exact_many(
@@ -301,3 +306,33 @@ def changes_since(
             )
         )
     return out
+
+
+def bump(row: MemoryRow, now: datetime) -> MemoryRow:
+    """A new version of ``row``: the caller records what changed with ``add_version``."""
+    row.version += 1
+    row.updated_at = now
+    return row
+
+
+def set_status(row: MemoryRow, status: Status, now: datetime) -> MemoryRow:
+    """Move ``row`` to ``status`` as a new version."""
+    row.status = status.value
+    row.status_changed_at = now
+    return bump(row, now)
+
+
+def flagged_against(row: MemoryRow) -> str:
+    """The memory a flagged row may duplicate or contradict ('' when not flagged)."""
+    return row.duplicate_of or row.conflicts_with or ""
+
+
+def exportable_rows(session: Session, project: str) -> list[MemoryRow]:
+    """Every memory of the project but the deleted ones, oldest first."""
+    return list(
+        session.exec(
+            select(MemoryRow)
+            .where(MemoryRow.project_id == project, MemoryRow.status != Status.DELETED.value)
+            .order_by(col(MemoryRow.id))
+        )
+    )

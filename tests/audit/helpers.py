@@ -9,24 +9,36 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from memsvc import Actor, Channel, MemoryService, Role
+from memsvc.store.database import Database
 from memsvc.store.models import AuditEventRow
 
 CLI = Actor.local(Channel.CLI)
 
 
+_READERS: dict[str, Database] = {}
+
+
+def ledger(svc: MemoryService) -> Database:
+    """The test's own connection to the service's database, to read the ledger directly."""
+    url = svc.settings.sqlalchemy_url
+    if url not in _READERS:
+        _READERS[url] = Database(url)
+    return _READERS[url]
+
+
 def event_count(svc: MemoryService) -> int:
-    with svc.db.read() as s:
+    with ledger(svc).read() as s:
         return int(s.exec(select(func.count()).select_from(AuditEventRow)).one())
 
 
 def events_after(svc: MemoryService, seq: int) -> list[AuditEventRow]:
-    with svc.db.read() as s:
+    with ledger(svc).read() as s:
         stmt = select(AuditEventRow).where(col(AuditEventRow.seq) > seq)
         return list(s.exec(stmt.order_by(col(AuditEventRow.seq))).all())
 
 
 def last_seq(svc: MemoryService) -> int:
-    with svc.db.read() as s:
+    with ledger(svc).read() as s:
         return int(s.exec(select(func.max(AuditEventRow.seq))).one() or 0)
 
 
@@ -40,6 +52,6 @@ def unique(text: str = "fact") -> str:
 
 def all_audit_text(svc: MemoryService) -> str:
     """Every stored audit field as one string, to look for what must never be there."""
-    with svc.db.read() as s:
+    with ledger(svc).read() as s:
         rows: list[Any] = list(s.exec(select(AuditEventRow)).all())
     return "\n".join(r.model_dump_json() for r in rows)

@@ -19,6 +19,7 @@ from memsvc.domain import Kind
 from memsvc.retrieval.embedder import Embedder
 from memsvc.store.models import AuditEventRow
 from memsvc_cli.main import http_app
+from tests.audit.helpers import ledger
 from tests.conftest import LiveServer, free_port, make_settings
 
 ADMIN = Actor.local(Channel.CLI)
@@ -70,7 +71,7 @@ def test_mcp_http_without_a_token_is_401_once_tokens_exist(
         r = httpx.post(url + "/mcp", json=init, headers=h)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
         assert r.json()["error"] == "Unauthenticated"
-    with svc.db.read() as s:
+    with ledger(svc).read() as s:
         rows = s.exec(select(AuditEventRow).where(AuditEventRow.action == "authenticate")).all()
     assert [(r.outcome, r.channel, r.chain) for r in rows] == [("denied", "mcp", "")] * 3
 

@@ -1,0 +1,157 @@
+"""The audited-call API: every service call runs inside ``Calls.call``, which checks the
+caller's roles and leaves exactly one audit event, whatever the outcome.
+
+A call that changes anything opens its transaction with ``Call.commit()``: the event is
+recorded inside that transaction, just before it commits, so no change is acknowledged
+without its event and no event describes a change that did not happen. ``Database.write``
+refuses to commit a transaction whose event was not recorded (``UnauditedWrite``), so a
+new write path that forgets cannot ship. A read's event is written after the read; if it
+cannot be written the call fails (``Unavailable``) rather than returning unaudited data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from memsvc.audit.ledger import AuditLog
+from memsvc.clock import utcnow
+from memsvc.domain import Actor, Outcome, Role
+from memsvc.errors import MemsvcError, PermissionDenied, Unauthenticated, Unavailable
+from memsvc.store import projects as proj_store
+from memsvc.store.database import AUDITED, Database
+from memsvc.store.models import MemoryRow, ProjectRow
+
+__all__ = ["Call", "Calls"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Call:
+    """One service call: who, what, on which project, and the audit facts it gathers."""
+
+    actor: Actor
+    action: str
+    project: str | None
+    _calls: Calls
+    targets: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+    recorded: bool = False
+
+    def require(self, role: Role, project: str | None = None) -> None:
+        """Raise ``PermissionDenied`` unless the actor holds ``role`` on the project."""
+        where = project if project is not None else self.project
+        if where is None or not self.actor.allows(where, role):
+            have = self.actor.role_in(where) if where else None
+            raise PermissionDenied(
+                f"{self.actor.principal!r} has no {role.value} access to project "
+                f"{(where or '')[:64]!r}" + (f" (role: {have.value})" if have else "")
+            )
+
+    def require_global(self, role: Role) -> None:
+        """Raise ``PermissionDenied`` unless the actor holds ``role`` on every project."""
+        if not self.actor.allows("*", role):
+            raise PermissionDenied(f"{self.actor.principal!r} needs the global {role.value} role")
+
+    def may_change(self, row: MemoryRow) -> None:
+        """Writers change their own memories; changing another principal's needs curator."""
+        assert self.project is not None
+        self.require(Role.WRITER)
+        if row.provenance.get("principal") != self.actor.principal:
+            self.require(Role.CURATOR)
+
+    def project_row(self, session: Session, project: str | None = None) -> ProjectRow:
+        """The project's row; an unknown project is ``ProjectNotFound`` (never "all")."""
+        return self._calls.project_row(session, self.actor, project or self.project or "")
+
+    @contextmanager
+    def commit(self) -> Iterator[Session]:
+        """The call's write transaction; its audit event is recorded inside it."""
+        with self._calls.db.write() as s:
+            yield s
+            self._calls.record(s, self, Outcome.OK)
+        self.recorded = True
+
+
+class Calls:
+    """Runs service calls: role checks, audit events, the project look-up with its hint."""
+
+    def __init__(self, db: Database, audit: AuditLog) -> None:
+        self.db = db
+        self.audit = audit
+
+    @contextmanager
+    def call(self, actor: Actor, action: str, project: str | None = None) -> Iterator[Call]:
+        """Run one call; its event is recorded on the way out unless ``commit`` did."""
+        call = Call(actor, action, project, self)
+        try:
+            yield call
+        except MemsvcError as exc:
+            denied = isinstance(exc, PermissionDenied | Unauthenticated)
+            call.detail["error"] = exc.code
+            self._record_alone(call, Outcome.DENIED if denied else Outcome.ERROR, strict=False)
+            raise
+        except Exception:
+            call.detail["error"] = "InternalError"
+            self._record_alone(call, Outcome.ERROR, strict=False)
+            raise
+        if not call.recorded:
+            self._record_alone(call, Outcome.OK, strict=True)
+
+    def record(self, session: Session, call: Call, outcome: Outcome) -> None:
+        """Append the call's event in ``session`` (and mark the project active on success)."""
+        self.audit.record(
+            session,
+            actor=call.actor,
+            action=call.action,
+            project=call.project,
+            outcome=outcome,
+            target_ids=call.targets,
+            returned_ids=call.returned,
+            detail=call.detail,
+        )
+        session.info[AUDITED] = True
+        if outcome is Outcome.OK and call.project is not None:
+            proj_store.touch_activity(session, call.project, call.actor.principal, utcnow())
+
+    def record_denial(self, call: Call) -> None:
+        """Record a refused call that ran outside ``call`` (authentication)."""
+        self._record_alone(call, Outcome.DENIED, strict=False)
+
+    def _record_alone(self, call: Call, outcome: Outcome, *, strict: bool) -> None:
+        """The event in a transaction of its own. A successful call whose event cannot be
+        written fails (``strict``); a failed call's own error is raised either way."""
+        try:
+            with self.db.write() as s:
+                if call.project is not None and s.get(ProjectRow, call.project) is None:
+                    call.detail["project"] = call.project[:100]
+                    call.project = None
+                self.record(s, call, outcome)
+            call.recorded = True
+        except Exception as exc:
+            log.exception("could not record the audit event of %s", call.action)
+            if strict:
+                raise Unavailable(
+                    "the audit log could not record this call, so it was refused; try again"
+                ) from exc
+
+    def project_row(self, session: Session, actor: Actor, project: str) -> ProjectRow:
+        """The project's row by primary key; only a miss lists what the actor may read."""
+        row = session.get(ProjectRow, project)
+        if row is not None:
+            return row
+        known = self.readable(actor, session) if actor.allows("*", Role.READER) else None
+        return proj_store.get_project_row(session, project, known)
+
+    @staticmethod
+    def readable(actor: Actor, session: Session) -> list[str]:
+        """Every project id the actor may read, most recently active first."""
+        ids = [r.id for r in proj_store.list_project_rows(session)]
+        return [p for p in ids if actor.allows(p, Role.READER)]
