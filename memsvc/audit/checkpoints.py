@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from sqlalchemy import event, func
 from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import checkpoint_message, entries_digest, key_id_of
-from memsvc.clock import as_utc, utcnow
+from memsvc.clock import Periodic, as_utc, utcnow
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
 
 if TYPE_CHECKING:
@@ -206,8 +206,7 @@ class Checkpointer:
         self.interval_s = interval_s
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner: Periodic | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Checkpointer:
@@ -337,19 +336,14 @@ class Checkpointer:
                     self.checkpoint(s, chain)
 
     def start(self, db: Database) -> None:
-        def loop() -> None:
-            while not self._stop.wait(min(self.interval_s, 60.0)):
-                try:
-                    self.checkpoint_quiet(db)
-                except Exception:
-                    log.exception("audit checkpoint failed")
-
-        self._thread = threading.Thread(target=loop, name="memsvc-checkpoints", daemon=True)
-        self._thread.start()
+        """Sign quiet chains in the background until ``stop``."""
+        self._runner = Periodic(
+            "memsvc-checkpoints", min(self.interval_s, 60.0), lambda: self.checkpoint_quiet(db)
+        )
+        self._runner.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            with suppress(RuntimeError):
-                self._thread.join(timeout=5)
-            self._thread = None
+        """Stop the background signing (pending events are signed by ``checkpoint_all``)."""
+        if self._runner is not None:
+            self._runner.stop(timeout_s=5)
+            self._runner = None

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from memsvc.clock import utcnow
+from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.embedder import Embedder
@@ -87,9 +86,7 @@ class IndexSync:
         self.cache = cache
         self._compact_every = compact_every
         self._writes: dict[str, int] = defaultdict(int)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner: Periodic | None = None
 
     # -- applying the outbox ------------------------------------------------------------
 
@@ -254,8 +251,8 @@ class IndexSync:
 
     def _count_writes(self, project: str, n: int) -> None:
         self._writes[project] += n
-        if self._writes[project] >= self._compact_every:
-            self._wake.set()
+        if self._writes[project] >= self._compact_every and self._runner is not None:
+            self._runner.wake()
 
     def compact_due(self) -> None:
         for project in [p for p, n in list(self._writes.items()) if n >= self._compact_every]:
@@ -266,23 +263,16 @@ class IndexSync:
                 log.warning("compaction of %s failed: %s", project, exc)
 
     def start(self, interval_s: float) -> None:
-        def loop() -> None:
-            while not self._stop.is_set():
-                self._wake.wait(interval_s)
-                self._wake.clear()
-                if self._stop.is_set():
-                    break
-                try:
-                    self.apply()
-                    self.compact_due()
-                except Exception:
-                    log.exception("index maintenance round failed")
+        """Retry pending index work and compact in the background until ``stop``."""
+        self._runner = Periodic("memsvc-index", interval_s, self._maintain)
+        self._runner.start()
 
-        self._thread = threading.Thread(target=loop, name="memsvc-index", daemon=True)
-        self._thread.start()
+    def _maintain(self) -> None:
+        self.apply()
+        self.compact_due()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        """Stop the background maintenance after the round under way."""
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
