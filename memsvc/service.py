@@ -46,7 +46,7 @@ from memsvc.settings import Settings
 
 if TYPE_CHECKING:
     from memsvc.audit.export import AuditBundle
-    from memsvc.audit.ledger import ChainBreak
+    from memsvc.audit.verifier import Finding
     from memsvc.operations.access import Access
     from memsvc.operations.audit import AuditReads
     from memsvc.operations.curation import Curation
@@ -246,7 +246,7 @@ class MemoryService:
         """A page of the project's audit events. Curator. Audits ``list_audit_events``."""
         return self._p.audit.list_events(actor, project, query)
 
-    def verify_audit(self, project: str | None = None) -> tuple[int, ChainBreak | None]:
+    def verify_audit(self, project: str | None = None) -> tuple[int, Finding | None]:
         """Check the chains against the signed checkpoints: (events, first break).
         Operator (no actor: run by the CLI on the data dir); not audited."""
         report = self._p.audit.verify(project)

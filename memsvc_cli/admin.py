@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from memsvc.audit.export import write_bundle
@@ -46,57 +47,16 @@ def add_token_commands(
     create.add_argument("--project", required=True, help="project id, or '*' for every project")
     create.add_argument("--role", required=True, choices=["reader", "writer", "curator", "admin"])
     data_dir(create)
-
-    def run_create(args: argparse.Namespace) -> int:
-        with build_service(settings_for(args, background=False)) as service:
-            try:
-                issued = service.create_token(_cli_actor(), args.name, args.project, args.role)
-            except MemsvcError as exc:
-                return _fail(exc)
-        grants = ", ".join(f"{p}={r.value}" for p, r in sorted(issued.grants.items()))
-        print(issued.token)
-        print(
-            f"token {issued.token_id} for {issued.principal} ({grants}); it is shown only "
-            "this once: pass it as `Authorization: Bearer <token>`",
-            file=sys.stderr,
-        )
-        return 0
-
-    create.set_defaults(func=run_create)
+    create.set_defaults(func=partial(run_create, settings_for=settings_for))
 
     listing = tsub.add_parser("list", help="list tokens and their principals' roles")
     data_dir(listing)
-
-    def run_list(args: argparse.Namespace) -> int:
-        with build_service(settings_for(args, background=False)) as service:
-            try:
-                tokens = service.list_tokens(_cli_actor())
-            except MemsvcError as exc:
-                return _fail(exc)
-        for t in tokens:
-            grants = ",".join(f"{p}={r.value}" for p, r in sorted(t.grants.items()))
-            state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
-            print(f"{t.token_id}  {t.principal}  {grants}  {t.created_at:%Y-%m-%d %H:%M}  {state}")
-        if not tokens:
-            print("no tokens: loopback serving runs as the local user", file=sys.stderr)
-        return 0
-
-    listing.set_defaults(func=run_list)
+    listing.set_defaults(func=partial(run_list, settings_for=settings_for))
 
     revoke = tsub.add_parser("revoke", help="revoke a token (by the id `token list` shows)")
     revoke.add_argument("token_id")
     data_dir(revoke)
-
-    def run_revoke(args: argparse.Namespace) -> int:
-        with build_service(settings_for(args, background=False)) as service:
-            try:
-                info = service.revoke_token(_cli_actor(), args.token_id)
-            except MemsvcError as exc:
-                return _fail(exc)
-        print(f"revoked token {info.token_id} of {info.principal}")
-        return 0
-
-    revoke.set_defaults(func=run_revoke)
+    revoke.set_defaults(func=partial(run_revoke, settings_for=settings_for))
 
 
 def add_audit_commands(
@@ -112,48 +72,89 @@ def add_audit_commands(
     )
     verify.add_argument("--project", help="one project's chain (default: the whole ledger)")
     data_dir(verify)
-
-    def run_verify(args: argparse.Namespace) -> int:
-        try:
-            report = verify_store(settings_for(args), args.project)
-        except FileNotFoundError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(report.summary(args.project))
-        for note in report.notes:
-            print(f"note: {note}", file=sys.stderr)
-        return 0 if report.first is None else 1
-
-    verify.set_defaults(func=run_verify)
+    verify.set_defaults(func=partial(run_verify, settings_for=settings_for))
 
     export = asub.add_parser("export", help="export a project's audit chain, verifiable offline")
     export.add_argument("--project", required=True)
     export.add_argument("--out", required=True, help="directory to write (created if needed)")
     data_dir(export)
-
-    def run_export(args: argparse.Namespace) -> int:
-        with build_service(settings_for(args, background=False)) as service:
-            try:
-                bundle = service.export_audit(_cli_actor(), args.project)
-            except MemsvcError as exc:
-                return _fail(exc)
-        out = Path(args.out).expanduser()
-        write_bundle(bundle, out)
-        print(
-            f"exported {len(bundle.events)} events and {len(bundle.checkpoints)} checkpoints "
-            f"of {args.project} to {out}; check with: python {out / 'verify_audit.py'} {out}"
-        )
-        return 0
-
-    export.set_defaults(func=run_export)
+    export.set_defaults(func=partial(run_export, settings_for=settings_for))
 
     checkpoint = asub.add_parser("checkpoint", help="sign every chain's head now")
     data_dir(checkpoint)
+    checkpoint.set_defaults(func=partial(run_checkpoint, settings_for=settings_for))
 
-    def run_checkpoint(args: argparse.Namespace) -> int:
-        with build_service(settings_for(args, background=False)) as service:
-            made = service.checkpoint_audit()
-        print(f"signed {made} chain heads")
-        return 0
 
-    checkpoint.set_defaults(func=run_checkpoint)
+def run_create(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    with build_service(settings_for(args, background=False)) as service:
+        try:
+            issued = service.create_token(_cli_actor(), args.name, args.project, args.role)
+        except MemsvcError as exc:
+            return _fail(exc)
+    grants = ", ".join(f"{p}={r.value}" for p, r in sorted(issued.grants.items()))
+    print(issued.token)
+    print(
+        f"token {issued.token_id} for {issued.principal} ({grants}); it is shown only "
+        "this once: pass it as `Authorization: Bearer <token>`",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_list(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    with build_service(settings_for(args, background=False)) as service:
+        try:
+            tokens = service.list_tokens(_cli_actor())
+        except MemsvcError as exc:
+            return _fail(exc)
+    for t in tokens:
+        grants = ",".join(f"{p}={r.value}" for p, r in sorted(t.grants.items()))
+        state = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        print(f"{t.token_id}  {t.principal}  {grants}  {t.created_at:%Y-%m-%d %H:%M}  {state}")
+    if not tokens:
+        print("no tokens: loopback serving runs as the local user", file=sys.stderr)
+    return 0
+
+
+def run_revoke(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    with build_service(settings_for(args, background=False)) as service:
+        try:
+            info = service.revoke_token(_cli_actor(), args.token_id)
+        except MemsvcError as exc:
+            return _fail(exc)
+    print(f"revoked token {info.token_id} of {info.principal}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    try:
+        report = verify_store(settings_for(args), args.project)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary(args.project))
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0 if report.first is None else 1
+
+
+def run_export(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    with build_service(settings_for(args, background=False)) as service:
+        try:
+            bundle = service.export_audit(_cli_actor(), args.project)
+        except MemsvcError as exc:
+            return _fail(exc)
+    out = Path(args.out).expanduser()
+    write_bundle(bundle, out)
+    print(
+        f"exported {len(bundle.events)} events and {len(bundle.checkpoints)} checkpoints "
+        f"of {args.project} to {out}; check with: python {out / 'verify_audit.py'} {out}"
+    )
+    return 0
+
+
+def run_checkpoint(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    with build_service(settings_for(args, background=False)) as service:
+        made = service.checkpoint_audit()
+    print(f"signed {made} chain heads")
+    return 0

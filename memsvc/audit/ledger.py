@@ -8,7 +8,6 @@ write lacks its event and no event describes a write that did not happen.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from memsvc.store.pagination import decode_cursor, encode_cursor
 if TYPE_CHECKING:
     from memsvc.audit.checkpoints import Checkpointer
 
-__all__ = ["GENESIS", "AuditLog", "ChainBreak", "event_fields", "event_hash"]
+__all__ = ["GENESIS", "AuditLog", "event_fields", "event_hash"]
 
 
 def _ts(value: datetime) -> str:
@@ -52,13 +51,6 @@ def _fields(row: AuditEventRow) -> dict[str, Any]:
         "request_id": row.request_id,
         "detail": row.detail,
     }
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    chain: str
-    seq: int
-    reason: str
 
 
 class AuditLog:
@@ -154,23 +146,6 @@ class AuditLog:
         rows = rows[: query.limit]
         cursor = encode_cursor(before=rows[-1].seq) if more and rows else None
         return AuditPage(events=[to_event(r) for r in rows], next_cursor=cursor)
-
-    def verify(self, session: Session, project: str | None = None) -> tuple[int, ChainBreak | None]:
-        """Recompute every chain (or one project's); the count and the first break, if any."""
-        stmt = select(AuditEventRow).order_by(col(AuditEventRow.seq))
-        if project is not None:
-            stmt = stmt.where(AuditEventRow.chain == project)
-        heads: dict[str, str] = {}
-        count = 0
-        for row in session.exec(stmt):
-            count += 1
-            prev = heads.get(row.chain, GENESIS)
-            if row.prev_hash != prev:
-                return count, ChainBreak(row.chain, row.seq or 0, "link to previous event broken")
-            if event_hash(prev, _fields(row)) != row.hash:
-                return count, ChainBreak(row.chain, row.seq or 0, "event content altered")
-            heads[row.chain] = row.hash
-        return count, None
 
 
 def to_event(row: AuditEventRow) -> AuditEvent:

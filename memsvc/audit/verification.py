@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect
 from sqlmodel import Session, col, select
 
 from memsvc.audit.checkpoints import HeadFile, KeyPaths, checkpoint_record
-from memsvc.audit.ledger import ChainBreak, event_fields
+from memsvc.audit.ledger import event_fields
 from memsvc.audit.verifier import Finding, Report, verify_records
 from memsvc.settings import Settings
 from memsvc.store.database import Database
@@ -33,7 +33,7 @@ class LedgerReport:
     checkpoints: int
     chains: int
     unsigned: int
-    first: ChainBreak | None
+    first: Finding | None
     notes: list[str] = field(default_factory=list)
 
     def summary(self, project: str | None = None) -> str:
@@ -121,13 +121,12 @@ def verify_database(db: Database, paths: KeyPaths, project: str | None = None) -
 
 
 def _to_ledger_report(report: Report, notes: list[str]) -> LedgerReport:
-    first = report.first
     return LedgerReport(
         events=report.events,
         checkpoints=report.checkpoints,
         chains=report.chains,
         unsigned=report.unsigned,
-        first=ChainBreak(first.chain, first.seq, first.reason) if first else None,
+        first=report.first,
         notes=notes,
     )
 

@@ -28,11 +28,3 @@ class TokenCounter:
 
     def count(self, text: str) -> int:
         return len(self._encoding().encode(text, disallowed_special=()))
-
-    def truncate(self, text: str, max_tokens: int) -> str:
-        """The longest prefix of ``text`` (cut at a token boundary) within ``max_tokens``."""
-        enc = self._encoding()
-        tokens = enc.encode(text, disallowed_special=())
-        if len(tokens) <= max_tokens:
-            return text
-        return str(enc.decode(tokens[:max_tokens]))

@@ -165,9 +165,6 @@ class LanceIndex:
                 self._tables[name] = table
         return table
 
-    def exists(self, project: str) -> bool:
-        return self._table(project, create=False) is not None
-
     def upsert(self, project: str, rows: list[IndexRow]) -> None:
         """Replace these ids' rows (idempotent: applying twice leaves one row each)."""
         if not rows:
@@ -236,10 +233,6 @@ class LanceIndex:
             times=data.column("time").to_pylist(),
             written=data.column("written").to_pylist(),
         )
-
-    def count(self, project: str) -> int:
-        table = self._table(project, create=False)
-        return 0 if table is None else int(table.count_rows())
 
     def full_text(
         self, project: str, terms: list[str], limit: int, statuses: list[str], kinds: list[str]
