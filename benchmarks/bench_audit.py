@@ -32,6 +32,7 @@ from memsvc.audit.checkpoints import Checkpointer
 from memsvc.audit.export import write_bundle
 from memsvc.audit.ledger import AuditLog
 from memsvc.audit.verification import verify_store
+from memsvc.bootstrap import build_components
 from memsvc.clock import utcnow
 from memsvc.domain import Outcome
 from memsvc.retrieval.embedder import HashEmbedder, MiniLMEmbedder
@@ -108,7 +109,7 @@ def latency(embedder_name: str, seed_rows: int, rounds: int, block: int) -> dict
 def _generate(svc_db: Any, audit: AuditLog, events: int) -> None:
     per_tx = 1000
     for start in range(0, events, per_tx):
-        with svc_db.write() as s:
+        with svc_db.maintenance() as s:
             for i in range(start, min(events, start + per_tx)):
                 ids = [str(ULID()) for _ in range(i % 4)]
                 audit.record(
@@ -125,11 +126,12 @@ def _generate(svc_db: Any, audit: AuditLog, events: int) -> None:
 def verify_cost(events: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "v", embedder="hash", background=False)
-        with build_service(settings, embedder=HashEmbedder(64)) as svc:
+        with build_components(settings, embedder=HashEmbedder(64)) as parts:
+            svc = parts.service
             svc.create_project(ACTOR, ProjectCreate(id="bench"))
             audit = AuditLog(False, Checkpointer.from_settings(settings))
             t0 = time.perf_counter()
-            _generate(svc.db, audit, events)
+            _generate(parts.db, audit, events)
             gen_s = time.perf_counter() - t0
             svc.checkpoint_audit()
             bundle = svc.export_audit(ACTOR, "bench")
@@ -162,14 +164,14 @@ def recorder_cost(ops: int) -> dict[str, float]:
     out: dict[str, list[float]] = {"audited": [], "no-op": []}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "r", embedder="hash", background=False)
-        with build_service(settings, embedder=HashEmbedder(64)) as svc:
-            svc.create_project(ACTOR, ProjectCreate(id="bench"))
-            recorders = {"audited": svc.audit, "no-op": NoopAudit()}
+        with build_components(settings, embedder=HashEmbedder(64)) as parts:
+            parts.service.create_project(ACTOR, ProjectCreate(id="bench"))
+            recorders = {"audited": parts.audit, "no-op": NoopAudit()}
             for i in range(ops):
                 for name, rec in recorders.items():
                     ids = [str(ULID()) for _ in range(10)]
                     t0 = time.perf_counter()
-                    with svc.db.write() as s:
+                    with parts.db.maintenance() as s:
                         rec.record(
                             s,
                             actor=ACTOR,

@@ -42,8 +42,8 @@ from memsvc import (
     ProjectCreate,
     SearchQuery,
     Settings,
-    build_service,
 )
+from memsvc.bootstrap import Components, build_components
 from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.embedder import MiniLMEmbedder
 
@@ -124,7 +124,8 @@ def search_ids(svc: MemoryService, project: str, text: str) -> list[str]:
     return [h.memory.id for h in hits]
 
 
-def run_memsvc(svc: MemoryService, loaded: Loaded, run: Run) -> None:
+def run_memsvc(parts: Components, loaded: Loaded, run: Run) -> None:
+    svc = parts.service
     for q in loaded.conv.questions:
         t0 = time.perf_counter()
         ids = search_ids(svc, loaded.project, q.text)
@@ -140,15 +141,16 @@ def run_memsvc(svc: MemoryService, loaded: Loaded, run: Run) -> None:
             run.context.append(len(set(q.evidence) & inside) / len(set(q.evidence)))
 
 
-def run_variants(svc: MemoryService, loaded: Loaded, run: Run) -> None:
-    exact_max = svc.retriever._exact_max
-    svc.retriever._exact_max = -1  # the LanceDB path: what every search did before this work
+def run_variants(parts: Components, loaded: Loaded, run: Run) -> None:
+    svc = parts.service
+    exact_max = parts.source.exact_max
+    parts.source.exact_max = -1  # the LanceDB path: what every search did before this work
     try:
         for q in loaded.conv.questions:
             ids = search_ids(svc, loaded.project, q.text)
             run.scores("memsvc before (RRF: LanceDB FTS + dense)").add(q, ranked_turns(loaded, ids))
     finally:
-        svc.retriever._exact_max = exact_max
+        parts.source.exact_max = exact_max
     for name, changes in ABLATIONS.items():
         with patched(changes):
             for q in loaded.conv.questions:
@@ -156,19 +158,20 @@ def run_variants(svc: MemoryService, loaded: Loaded, run: Run) -> None:
                 run.scores(name).add(q, ranked_turns(loaded, ids))
 
 
-def run_baselines(svc: MemoryService, loaded: Loaded, run: Run) -> None:
+def run_baselines(parts: Components, loaded: Loaded, run: Run) -> None:
+    svc = parts.service
     ids = list(loaded.turns_of)
     texts = [m.content for m in _memories(svc, loaded.project, ids)]
     bm25 = PlainBM25(texts)
-    entry = svc.retriever.cache.entry(loaded.project, 0)
-    vecs = svc.retriever.cache.vectors_of(loaded.project, entry.generation, ids)
+    entry = parts.cache.entry(loaded.project, 0)
+    vecs = parts.cache.vectors_of(loaded.project, entry.generation, ids)
     import numpy as np
 
     matrix = np.stack([vecs[i] for i in ids])
     for q in loaded.conv.questions:
         lex = [ids[i] for i in bm25.ranking(q.text, RETRIEVE)]
         run.scores("BM25 baseline (plain \\w+)").add(q, ranked_turns(loaded, lex))
-        qv = svc.retriever.embed_query(q.text)
+        qv = parts.source.embed_query(q.text)
         dense = [ids[i] for i in dense_ranking(matrix, qv, RETRIEVE)]
         run.scores("dense-only MiniLM baseline").add(q, ranked_turns(loaded, dense))
 
@@ -180,17 +183,18 @@ def _memories(svc: MemoryService, project: str, ids: list[str]) -> list[Any]:
 def evaluate(conv: Conversation, embedder: MiniLMEmbedder, run: Run, ablations: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="memsvc-quality-") as tmp:
         settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
-        with build_service(settings, embedder=embedder) as svc:
+        with build_components(settings, embedder=embedder) as parts:
+            svc = parts.service
             t0 = time.perf_counter()
             loaded = ingest(svc, conv)
             run.ingest_s += time.perf_counter() - t0
             run.memories += len(loaded.turns_of)
             run.merged += loaded.merged
-            steps: list[Callable[[MemoryService, Loaded, Run], None]] = [run_memsvc, run_baselines]
+            steps: list[Callable[[Components, Loaded, Run], None]] = [run_memsvc, run_baselines]
             if ablations:
                 steps.append(run_variants)
             for step in steps:
-                step(svc, loaded, run)
+                step(parts, loaded, run)
     print(
         f"  {conv.sample_id}: {len(conv.turns)} turns, {len(conv.questions)} questions", flush=True
     )
