@@ -18,6 +18,7 @@ from memsvc.operations.curation import Curation
 from memsvc.operations.maintenance import Maintenance
 from memsvc.operations.projects import Projects
 from memsvc.operations.recall import Recall
+from memsvc.operations.transfer import Transfer
 from memsvc.operations.writes import Writes
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
@@ -138,14 +139,16 @@ def _collaborators(
     searcher = Searcher(db, source, cache, settings.near_duplicate_cosine)
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
     neighbours = Neighbours(cache, settings.near_duplicate_cosine, settings.conflict_cosine)
+    writes = Writes(calls, emb, neighbours, sync, tokens, limits)
     return Collaborators(
         projects=Projects(calls, context, limits),
-        writes=Writes(calls, emb, neighbours, sync, tokens, limits),
+        writes=writes,
         recall=Recall(calls, searcher, context, audit, limits),
         curation=Curation(calls, cache, sync, audit),
         audit=AuditReads(calls, audit, KeyPaths.from_settings(settings)),
         access=Access(calls),
         maintenance=Maintenance(db, sync, emb.identity),
+        transfer=Transfer(calls, writes, sync, limits),
     )
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "Channel",
     "ContextPack",
     "ContextRequest",
+    "ImportReport",
     "IssuedToken",
     "Kind",
     "Memory",
@@ -33,6 +34,7 @@ __all__ = [
     "Project",
     "ProjectCreate",
     "ProjectExport",
+    "ProjectImport",
     "ProjectPatch",
     "ProjectStats",
     "Provenance",
@@ -444,3 +446,20 @@ class TokenInfo(BaseModel):
 class IssuedToken(TokenInfo):
     token: str
     """The bearer token. Stored only as a hash: it cannot be shown again."""
+
+
+class ProjectImport(BaseModel):
+    """What importing one project of an export did."""
+
+    project: str
+    created_project: bool
+    memories_added: int
+    memories_skipped: int
+    """Already stored (same id): importing a file twice adds nothing."""
+    versions_added: int
+
+
+class ImportReport(BaseModel):
+    """What an import did, project by project."""
+
+    projects: list[ProjectImport]

@@ -9,6 +9,7 @@ is denied or fails (``memsvc.operations.calls``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from memsvc.domain import (
     Channel,
     ContextPack,
     ContextRequest,
+    ImportReport,
     IssuedToken,
     Kind,
     Memory,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from memsvc.operations.maintenance import Maintenance
     from memsvc.operations.projects import Projects
     from memsvc.operations.recall import Recall
+    from memsvc.operations.transfer import Transfer
     from memsvc.operations.writes import Writes
     from memsvc.retrieval.indexing import ReconcileReport
 
@@ -70,6 +73,7 @@ class Collaborators:
     audit: AuditReads
     access: Access
     maintenance: Maintenance
+    transfer: Transfer
 
 
 class MemoryService:
@@ -239,6 +243,25 @@ class MemoryService:
         """Every memory but the deleted, and the audit chain. Curator. Audits
         ``export_project``."""
         return self._p.curation.export_project(actor, project)
+
+    # -- moving memories in and out --------------------------------------------------
+
+    def export_memories(self, actor: Actor, projects: list[str]) -> Iterator[str]:
+        """The projects' memories, every version and provenance, as memsvc JSONL lines.
+        Curator of each. Audits ``export_memories`` per project before anything streams."""
+        return self._p.transfer.export_lines(actor, projects)
+
+    def import_memories(self, actor: Actor, lines: Iterable[str]) -> ImportReport:
+        """Restore an export exactly (ids, versions, times, provenance); idempotent.
+        Curator (admin to create a project). Audits ``import_memories`` per project."""
+        return self._p.transfer.import_lines(actor, lines)
+
+    def import_drafts(
+        self, actor: Actor, project: str, drafts: list[MemoryDraft]
+    ) -> list[AddResult]:
+        """Store memories converted from another tool, with channel ``import``. Writer.
+        Audits ``import_memories`` per batch."""
+        return self._p.transfer.import_drafts(actor, project, drafts)
 
     # -- audit ------------------------------------------------------------------------
 

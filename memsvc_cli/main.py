@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memsvc.bootstrap import build_service
+from memsvc.errors import MemsvcError
 from memsvc.settings import Settings
 from memsvc_cli.admin import add_audit_commands, add_token_commands
+from memsvc_cli.data import add_data_commands
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir(reindex)
     reindex.set_defaults(func=cmd_reindex)
 
+    add_data_commands(sub, data_dir, _settings)
     add_audit_commands(sub, data_dir, _settings)
     add_token_commands(sub, data_dir, _settings)
     return parser
@@ -137,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except MemsvcError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
     return code
 
 
