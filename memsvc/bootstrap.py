@@ -15,6 +15,7 @@ from memsvc.operations.access import Access
 from memsvc.operations.audit import AuditReads
 from memsvc.operations.calls import Calls
 from memsvc.operations.curation import Curation
+from memsvc.operations.lifecycle import Lifecycle
 from memsvc.operations.maintenance import Maintenance
 from memsvc.operations.projects import Projects
 from memsvc.operations.recall import Recall
@@ -110,7 +111,7 @@ def build_components(
                 checkpoints.start(db)
         source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
         service = MemoryService(
-            settings, _collaborators(settings, db, audit, emb, cache, sync, source)
+            settings, _collaborators(settings, db, audit, emb, index, cache, sync, source)
         )
         yield Components(service, db, index, cache, sync, audit, source)
     finally:
@@ -129,6 +130,7 @@ def _collaborators(
     db: Database,
     audit: AuditLog,
     emb: Embedder,
+    index: LanceIndex,
     cache: ProjectCache,
     sync: IndexSync,
     source: CandidateSource,
@@ -149,6 +151,7 @@ def _collaborators(
         access=Access(calls),
         maintenance=Maintenance(db, sync, emb.identity),
         transfer=Transfer(calls, writes, sync, limits),
+        lifecycle=Lifecycle(calls, sync, index, cache),
     )
 
 

@@ -196,6 +196,8 @@ class Project(BaseModel):
     last_active_at: datetime
     counts: dict[str, int] = Field(default_factory=dict)
     """Active memories by kind."""
+    archived_at: datetime | None = None
+    """Set while archived: the project is read-only and ``open_last_project`` skips it."""
 
 
 class MemoryDraft(_Wire):

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from memsvc.operations.access import Access
     from memsvc.operations.audit import AuditReads
     from memsvc.operations.curation import Curation
+    from memsvc.operations.lifecycle import Lifecycle
     from memsvc.operations.maintenance import Maintenance
     from memsvc.operations.projects import Projects
     from memsvc.operations.recall import Recall
@@ -74,6 +75,7 @@ class Collaborators:
     access: Access
     maintenance: Maintenance
     transfer: Transfer
+    lifecycle: Lifecycle
 
 
 class MemoryService:
@@ -121,6 +123,17 @@ class MemoryService:
         """``open_project`` on the project the caller was last active in. Reader. Audits
         ``open_last_project``."""
         return self._p.projects.open_last(actor, budget_tokens)
+
+    def archive_project(self, actor: Actor, project: str, archived: bool = True) -> Project:
+        """Archive a project (read-only, skipped by ``open_last_project``) or, with
+        ``archived=False``, unarchive it. Admin. Audits ``archive_project`` /
+        ``unarchive_project``."""
+        return self._p.lifecycle.set_archived(actor, project, archived)
+
+    def delete_project(self, actor: Actor, project: str, confirm: str) -> None:
+        """Purge a project's memories, versions and index for good; ``confirm`` repeats its
+        id. The audit chain stays verifiable. Admin. Audits ``delete_project``."""
+        self._p.lifecycle.delete_project(actor, project, confirm)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -199,6 +212,11 @@ class MemoryService:
         """Tombstone a memory (history stays). Writer (curator for another's). Audits
         ``delete_memory``."""
         self._p.writes.delete(actor, project, memory_id)
+
+    def restore_memory(self, actor: Actor, project: str, memory_id: str) -> Memory:
+        """Bring a deleted memory back as active. Writer (curator for another's). Audits
+        ``restore_memory``."""
+        return self._p.lifecycle.restore_memory(actor, project, memory_id)
 
     def write_handoff(
         self,

@@ -22,7 +22,13 @@ from sqlmodel import Session
 from memsvc.audit.ledger import AuditLog
 from memsvc.clock import utcnow
 from memsvc.domain import Actor, Outcome, Role
-from memsvc.errors import MemsvcError, PermissionDenied, Unauthenticated, Unavailable
+from memsvc.errors import (
+    InvalidTransition,
+    MemsvcError,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from memsvc.store import projects as proj_store
 from memsvc.store.database import AUDITED, Database
 from memsvc.store.models import MemoryRow, ProjectRow
@@ -70,6 +76,15 @@ class Call:
     def project_row(self, session: Session, project: str | None = None) -> ProjectRow:
         """The project's row; an unknown project is ``ProjectNotFound`` (never "all")."""
         return self._calls.project_row(session, self.actor, project or self.project or "")
+
+    def writable_row(self, session: Session, project: str | None = None) -> ProjectRow:
+        """``project_row`` for a change: an archived project is read-only."""
+        row = self.project_row(session, project)
+        if row.archived_at is not None:
+            raise InvalidTransition(
+                f"project {row.id!r} is archived and read-only; unarchive it to change it"
+            )
+        return row
 
     @contextmanager
     def commit(self) -> Iterator[Session]:

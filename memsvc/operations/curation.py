@@ -107,7 +107,7 @@ class Curation:
             call.detail["resolution"] = action.value
             call.require(Role.CURATOR)
             with call.commit() as s:
-                call.project_row(s)
+                call.writable_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
                 other_id = mem_store.flagged_against(row) if row.status == Status.ACTIVE else None
                 if not other_id:

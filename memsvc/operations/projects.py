@@ -130,7 +130,8 @@ class Projects:
         with self.calls.call(actor, "open_last_project") as call:
             check_budget(budget_tokens, self.limits)
             with self.db.read() as s:
-                readable = self.calls.readable(actor, s)
+                archived = proj_store.archived_ids(s)
+                readable = [p for p in self.calls.readable(actor, s) if p not in archived]
                 call.project = proj_store.last_active_project(s, actor.principal, readable)
             if call.project is None:
                 raise NotFound("no project has any activity yet; create one with create_project")

@@ -113,8 +113,11 @@ class Transfer:
         versions: list[MemoryVersionRow],
     ) -> tuple[ProjectImport, list[MemoryRow]]:
         assert call.project is not None
-        created = s.get(ProjectRow, call.project) is None
+        existing = s.get(ProjectRow, call.project)
+        created = existing is None
         call.require(Role.ADMIN if created else Role.CURATOR)
+        if existing is not None:
+            call.writable_row(s)
         if created:
             s.add(rows.row_from(ProjectRow, {**block.project, "index_generation": 0}))
             s.flush()

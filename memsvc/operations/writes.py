@@ -107,7 +107,7 @@ class Writes:
         the rest in bulk; returns results in draft order, outbox entries and new rows."""
         assert call.project is not None
         with call.commit() as s:
-            call.project_row(s)
+            call.writable_row(s)
             # one look-up for the whole batch (inside the write lock, so no race)
             seen = mem_store.find_exact_many(
                 s, call.project, [(p.kind.value, p.content_hash) for p in prepared]
@@ -183,7 +183,7 @@ class Writes:
             call.require(Role.WRITER)
             queued: Queued = []
             with call.commit() as s:
-                call.project_row(s)
+                call.writable_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
                 call.may_change(row)
                 old_tags = list(row.tags)
@@ -206,10 +206,12 @@ class Writes:
         with self.calls.call(actor, "supersede_memory", project) as call:
             call.targets = [memory_id[:26]]
             call.require(Role.WRITER)
+            with self.calls.db.read() as s:
+                draft = carry_over(draft, mem_store.get_memory_row(s, project, memory_id))
             p = prepare_draft(draft, self.limits)
             vec = self.embedder.embed([searchable_text(p.title, p.content, p.tags)])
             with call.commit() as s:
-                call.project_row(s)
+                call.writable_row(s)
                 old = mem_store.get_memory_row(s, project, memory_id)
                 call.may_change(old)
                 if old.status != Status.ACTIVE:
@@ -236,14 +238,31 @@ class Writes:
             call.targets = [memory_id[:26]]
             call.require(Role.WRITER)
             with call.commit() as s:
-                call.project_row(s)
+                call.writable_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
                 call.may_change(row)
+                by = merge_provenance(actor, None)
                 mem_store.set_status(row, Status.DELETED, utcnow())
                 s.add(row)
-                mem_store.add_version(s, row, "delete", merge_provenance(actor, None))
-                entries = outbox.queue_many(s, [(row, "delete")], utcnow())
-            self.sync.apply_rows(project, entries, [row])
+                mem_store.add_version(s, row, "delete", by)
+                changed = [(row, "delete")]
+                # a supersession chain keeps an active head: the one this replaced returns
+                head = mem_store.reinstate_predecessor(s, row, by, utcnow())
+                if head is not None:
+                    call.targets.append(head.id)
+                    changed.append((head, "meta"))
+                entries = outbox.queue_many(s, changed, utcnow())
+            self.sync.apply_rows(project, entries, [r for r, _ in changed])
+
+
+CARRIED = ("title", "tags", "paths", "pinned", "importance")
+
+
+def carry_over(draft: MemoryDraft, old: MemoryRow) -> MemoryDraft:
+    """A replacement keeps the old memory's title, tags, paths, pin and importance unless
+    the caller set them."""
+    kept = {f: getattr(old, f) for f in CARRIED if f not in draft.model_fields_set}
+    return draft.model_copy(update=kept) if kept else draft
 
 
 def handoff_draft(
@@ -252,7 +271,9 @@ def handoff_draft(
     next_steps: list[str] | None = None,
     open_questions: list[str] | None = None,
 ) -> MemoryDraft:
-    """A session's closing summary as a handoff memory draft."""
+    """A session's closing summary as a handoff memory draft (an empty one is refused)."""
+    if not summary.strip():
+        raise InvalidInput("a handoff needs a summary of what was done and what is next")
     sections = [f"Summary: {summary.strip()}"]
     for title, items in (("Done", done), ("Next", next_steps), ("Open questions", open_questions)):
         if items:

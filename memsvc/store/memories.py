@@ -27,6 +27,7 @@ __all__ = [
     "history",
     "insert_new",
     "list_page",
+    "reinstate_predecessor",
     "review_page",
     "set_status",
     "set_tags",
@@ -336,3 +337,19 @@ def exportable_rows(session: Session, project: str) -> list[MemoryRow]:
             .order_by(col(MemoryRow.id))
         )
     )
+
+
+def reinstate_predecessor(
+    session: Session, row: MemoryRow, by: dict[str, Any], now: datetime
+) -> MemoryRow | None:
+    """When the active head of a supersession chain goes, the memory it replaced becomes
+    the head again (as a new version); None when there is none to reinstate."""
+    if not row.supersedes:
+        return None
+    old = session.get(MemoryRow, row.supersedes)
+    if old is None or old.project_id != row.project_id or old.status != Status.SUPERSEDED:
+        return None
+    set_status(old, Status.ACTIVE, now).superseded_by = None
+    session.add(old)
+    add_version(session, old, "reinstated", by)
+    return old

@@ -35,6 +35,8 @@ class ProjectRow(SQLModel, table=True):
     last_active_at: datetime = Field(index=True)
     index_generation: int = 0
     """Bumped each time index changes are applied; in-memory caches compare against it."""
+    archived_at: datetime | None = None
+    """Set while the project is archived: read-only, hidden from ``open_last_project``."""
 
 
 class ProjectActivityRow(SQLModel, table=True):

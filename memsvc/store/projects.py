@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
 from memsvc.domain import Project
 from memsvc.errors import ProjectNotFound
-from memsvc.store.models import MemoryRow, ProjectActivityRow, ProjectRow
+from memsvc.store.models import (
+    IndexOutboxRow,
+    MemoryRow,
+    MemoryTagRow,
+    MemoryVersionRow,
+    ProjectActivityRow,
+    ProjectRow,
+)
 
 __all__ = [
     "active_counts",
+    "archived_ids",
     "get_project_row",
     "last_active_project",
     "last_seen",
     "list_project_rows",
+    "purge_project",
     "to_project",
     "touch_activity",
 ]
@@ -61,7 +70,14 @@ def to_project(row: ProjectRow, counts: dict[str, int] | None = None) -> Project
         created_at=as_utc(row.created_at) or row.created_at,
         last_active_at=as_utc(row.last_active_at) or row.last_active_at,
         counts=counts or {},
+        archived_at=as_utc(row.archived_at),
     )
+
+
+def archived_ids(session: Session) -> set[str]:
+    """The projects archived now."""
+    stmt = select(ProjectRow.id).where(col(ProjectRow.archived_at).is_not(None))
+    return set(session.exec(stmt))
 
 
 def touch_activity(session: Session, project: str, principal: str, when: datetime) -> None:
@@ -112,3 +128,15 @@ def last_active_project(session: Session, principal: str, readable: list[str]) -
         .order_by(col(ProjectRow.last_active_at).desc())
         .limit(1)
     ).first()
+
+
+def purge_project(session: Session, project: str) -> int:
+    """Delete the project and everything stored for it but its audit events (which hold
+    ids and hashes, not memory text); how many memories went."""
+    count = session.exec(
+        select(func.count()).select_from(MemoryRow).where(MemoryRow.project_id == project)
+    ).one()
+    for table in (MemoryTagRow, MemoryVersionRow, IndexOutboxRow, MemoryRow, ProjectActivityRow):
+        session.execute(delete(table).where(col(table.project_id) == project))
+    session.execute(delete(ProjectRow).where(col(ProjectRow.id) == project))
+    return int(count)
