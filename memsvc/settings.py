@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,9 @@ class Settings(BaseSettings):
     audit_checkpoint_interval_s: float = 300.0
     """… or once unsigned events have waited this long."""
     limits: Limits = Field(default_factory=Limits)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line (for log shippers)."""
 
     def served_hosts(self) -> set[str]:
         """Host header values this server answers to (anything else is DNS rebinding):

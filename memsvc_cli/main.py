@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
 from collections.abc import Sequence
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from memsvc.errors import MemsvcError
 from memsvc.settings import Settings
 from memsvc_cli.admin import add_audit_commands, add_token_commands
 from memsvc_cli.data import add_data_commands
+from memsvc_cli.logs import LEVELS, configure
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -58,7 +59,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         app = http_app(service, settings)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level or settings.log_level,
+            log_config=None,  # our handler formats uvicorn's records too
+        )
     return 0
 
 
@@ -105,15 +112,19 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memsvc", description="Project-scoped agent memory.")
+    parser.add_argument(
+        "--version", action="version", version=f"memsvc {package_version('memsvc')}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data-dir", help="data directory (default: $MEMSVC_DATA_DIR or user dir)")
+        p.add_argument("--log-level", choices=LEVELS, help="default: $MEMSVC_LOG_LEVEL or info")
+        p.add_argument("--log-format", choices=["text", "json"], help="default: text")
 
     serve = sub.add_parser("serve", help="serve REST (/api/v1), MCP (/mcp) and the inspector")
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
-    serve.add_argument("--log-level", default="info")
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -138,8 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    try:
+        defaults = Settings()
+    except ValueError as exc:  # a bad MEMSVC_* value: say which, before anything starts
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    configure(args.log_level or defaults.log_level, args.log_format or defaults.log_format)
     try:
         code: int = args.func(args)
     except MemsvcError as exc:

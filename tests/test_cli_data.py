@@ -70,7 +70,7 @@ def test_an_unknown_project_is_a_clear_error_and_a_non_zero_exit(
     capsys.readouterr()
     assert main(["search", "--data-dir", str(data), "--project", "acmee", "x"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: no project 'acmee'") and "Traceback" not in err
+    assert "error: no project 'acmee'" in err and "Traceback" not in err
 
 
 def test_export_import_and_backup_restore_round_trip(
@@ -120,3 +120,36 @@ def test_a_bad_data_dir_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     )
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "no data directory" in r.stderr
+
+
+def test_version_and_a_bad_log_level_are_clear(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("memsvc ")
+    monkeypatch.setenv("MEMSVC_LOG_LEVEL", "bogus")
+    assert main(["projects"]) == 2
+    err = capsys.readouterr().err
+    assert "log_level" in err and "Traceback" not in err
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [
+            MEMSVC,
+            "reindex",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug",
+        ],
+        capture_output=True,
+        text=True,
+        env={"MEMSVC_EMBEDDER": "hash", "PATH": "/usr/bin:/bin"},
+    )
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stderr.splitlines() if line.strip()]
+    assert lines and all({"ts", "level", "logger", "message"} <= set(x) for x in lines)
