@@ -46,7 +46,7 @@ def http_app(service: MemoryService, settings: Settings) -> FastAPI:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from memsvc_cli.serving import serve
 
     settings = _settings(args, host=args.host, port=args.port)
     with build_service(settings) as service:
@@ -59,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         app = http_app(service, settings)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
-        uvicorn.run(
+        serve(
             app,
             host=settings.host,
             port=settings.port,
