@@ -33,6 +33,7 @@ from memsvc.service import Collaborators, MemoryService
 from memsvc.settings import Settings
 from memsvc.store.database import Database, upgrade
 from memsvc.store.index import LanceIndex
+from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["BACKGROUND_RECONCILE_DELAY_S", "Components", "build_components", "build_service"]
 
@@ -110,9 +111,10 @@ def build_components(
             if checkpoints is not None:
                 checkpoints.start(db)
         source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
-        service = MemoryService(
-            settings, _collaborators(settings, db, audit, emb, index, cache, sync, source)
-        )
+        metrics = Metrics()
+        metrics.bind_gauges(sync.pending_count, cache.project_count, cache.row_count)
+        parts = _collaborators(settings, db, audit, emb, index, cache, sync, source, metrics)
+        service = MemoryService(settings, parts, metrics)
         yield Components(service, db, index, cache, sync, audit, source)
     finally:
         sync.stop()
@@ -134,11 +136,12 @@ def _collaborators(
     cache: ProjectCache,
     sync: IndexSync,
     source: CandidateSource,
+    metrics: Metrics,
 ) -> Collaborators:
     """The service's collaborators, each given exactly what it uses."""
     limits, tokens = settings.limits, TokenCounter()
-    calls = Calls(db, audit)
-    searcher = Searcher(db, source, cache, settings.near_duplicate_cosine)
+    calls = Calls(db, audit, metrics)
+    searcher = Searcher(db, source, cache, settings.near_duplicate_cosine, metrics)
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
     neighbours = Neighbours(cache, settings.near_duplicate_cosine, settings.conflict_cosine)
     writes = Writes(calls, emb, neighbours, sync, tokens, limits)

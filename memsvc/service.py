@@ -45,6 +45,7 @@ from memsvc.domain import (
 )
 from memsvc.operations.writes import handoff_draft
 from memsvc.settings import Settings
+from memsvc.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
     from memsvc.audit.export import AuditBundle
@@ -85,8 +86,10 @@ class MemoryService:
     ``memsvc.build_service(settings)``.
     """
 
-    def __init__(self, settings: Settings, parts: Collaborators) -> None:
+    def __init__(self, settings: Settings, parts: Collaborators, metrics: Metrics) -> None:
         self.settings = settings
+        self.metrics = metrics
+        """This service's Prometheus metrics (the doors count requests and tool calls)."""
         self._p = parts
 
     # -- projects ---------------------------------------------------------------------

@@ -32,6 +32,7 @@ from memsvc.errors import (
 from memsvc.store import projects as proj_store
 from memsvc.store.database import AUDITED, Database
 from memsvc.store.models import MemoryRow, ProjectRow
+from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["Call", "Calls"]
 
@@ -98,9 +99,10 @@ class Call:
 class Calls:
     """Runs service calls: role checks, audit events, the project look-up with its hint."""
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, audit: AuditLog, metrics: Metrics | None = None) -> None:
         self.db = db
         self.audit = audit
+        self.metrics = metrics
 
     @contextmanager
     def call(self, actor: Actor, action: str, project: str | None = None) -> Iterator[Call]:
@@ -133,6 +135,8 @@ class Calls:
             detail=call.detail,
         )
         session.info[AUDITED] = True
+        if self.metrics is not None:
+            self.metrics.audit_events.labels(outcome.value).inc()
         if outcome is Outcome.OK and call.project is not None:
             proj_store.touch_activity(session, call.project, call.actor.principal, utcnow())
 

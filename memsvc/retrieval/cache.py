@@ -198,6 +198,16 @@ class ProjectCache:
             held = self._entries.get(project)
         return held if held is not None else self.entry(project, 0)
 
+    def project_count(self) -> int:
+        """How many projects are held in memory."""
+        with self._guard:
+            return len(self._entries)
+
+    def row_count(self) -> int:
+        """How many memories are held in memory, over all projects."""
+        with self._guard:
+            return sum(e.n for e in self._entries.values())
+
     def forget(self, project: str) -> None:
         with self._guard:
             self._entries.pop(project, None)

@@ -17,6 +17,7 @@ from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplica
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
 from memsvc.store.models import MemoryRow
+from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["Searcher"]
 
@@ -27,12 +28,18 @@ class Searcher:
     """Runs a search over one project's memories and returns ranked hits."""
 
     def __init__(
-        self, db: Database, source: CandidateSource, cache: ProjectCache, near_cosine: float
+        self,
+        db: Database,
+        source: CandidateSource,
+        cache: ProjectCache,
+        near_cosine: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.source = source
         self.cache = cache
         self.near_cosine = near_cosine
+        self.metrics = metrics or Metrics()
 
     def search(self, project: str, generation: int, query: SearchQuery) -> list[SearchHit]:
         """Up to ``query.limit`` hits, best first, one per group of near-duplicates."""
@@ -42,13 +49,15 @@ class Searcher:
         kinds = [k.value for k in query.kinds] if query.kinds else None
         # Tag and path filters apply after candidate generation: fetch deeper for them.
         depth = max(50, query.limit * (5 if query.tags or query.paths else 2))
-        candidates = self.source.candidates(
-            project, generation, query.query, depth, statuses, kinds
-        )
-        with self.db.read() as s:
+        with self.metrics.stage("candidates"):
+            candidates = self.source.candidates(
+                project, generation, query.query, depth, statuses, kinds
+            )
+        with self.metrics.stage("hydrate"), self.db.read() as s:
             rows = mem_store.get_rows(s, project, [c.id for c in candidates])
-        scored = self._rank(candidates, rows, query, statuses)
-        return self._distinct(project, generation, scored, query.limit)
+        with self.metrics.stage("rank"):
+            scored = self._rank(candidates, rows, query, statuses)
+            return self._distinct(project, generation, scored, query.limit)
 
     @staticmethod
     def _rank(

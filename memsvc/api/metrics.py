@@ -1,0 +1,42 @@
+"""Prometheus metrics over HTTP: ``GET /metrics`` (any authenticated caller; the local
+user on a loopback server without tokens), and request counts and latency by route."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from memsvc.api.deps import ActorDep, ServiceDep
+
+__all__ = ["install_metrics"]
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _route_name(request: Request) -> str:
+    """The route template (``/api/v1/projects/{project}/search``), never the raw path
+    (which would hold caller data and grow without bound)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
+
+
+def install_metrics(app: FastAPI) -> None:
+    """Add ``/metrics`` and the request counters to ``app``."""
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(service: ServiceDep, _actor: ActorDep) -> Response:
+        return Response(service.metrics.exposition(), media_type=PROMETHEUS_TEXT)
+
+    @app.middleware("http")
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = _route_name(request)
+        recorder = request.app.state.service.metrics
+        recorder.requests.labels(route, str(response.status_code)).inc()
+        recorder.request_seconds.labels(route).observe(time.perf_counter() - start)
+        return response

@@ -1,0 +1,1 @@
+"""What the service measures about itself, for Prometheus (``/metrics``)."""
