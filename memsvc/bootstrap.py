@@ -94,7 +94,7 @@ def build_components(
     checkpoints = audit.checkpoints
     db = Database(settings.sqlalchemy_url)
     emb = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
-    index = LanceIndex(settings.lance_path, emb.identity, emb.dim)
+    index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
     cache = ProjectCache(index, emb.dim)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     try:

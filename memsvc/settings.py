@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL; default is ``sqlite:///<data_dir>/memsvc.db``."""
     lance_uri: str | None = None
-    """LanceDB URI; default is ``<data_dir>/lance``."""
+    """LanceDB URI; default is ``<data_dir>/lance``. Object storage: ``s3://bucket/prefix``
+    (also ``gs://``, ``az://``) with ``lance_storage_options``."""
+    lance_storage_options: dict[str, str] = Field(default_factory=dict)
+    """LanceDB/object-store options, e.g. ``{"endpoint": "http://127.0.0.1:9000",
+    "region": "us-east-1", "aws_access_key_id": "…", "aws_secret_access_key": "…",
+    "allow_http": "true"}``; as an environment variable, a JSON object
+    (``MEMSVC_LANCE_STORAGE_OPTIONS``). Unset keys fall back to the ``AWS_*`` variables."""
     embedder: str = "minilm"
     """``minilm`` (the bundled all-MiniLM-L6-v2) or ``hash`` (deterministic, for tests)."""
     embed_batch_size: int = 64

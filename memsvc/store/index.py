@@ -77,8 +77,15 @@ def _value_list(values: list[str]) -> str:
 
 
 class LanceIndex:
-    def __init__(self, uri: str, embedder_identity: str, dim: int) -> None:
+    def __init__(
+        self,
+        uri: str,
+        embedder_identity: str,
+        dim: int,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
         self._uri = uri
+        self._storage_options = dict(storage_options or {})
         self._conn: Any = None
         self._connect_lock = threading.Lock()
         self._lock_dir: Path | None = None
@@ -101,7 +108,11 @@ class LanceIndex:
                 if self._conn is None:
                     import lancedb
 
-                    self._conn = lancedb.connect(self._uri, read_consistency_interval=timedelta(0))
+                    self._conn = lancedb.connect(
+                        self._uri,
+                        read_consistency_interval=timedelta(0),
+                        storage_options=self._storage_options or None,
+                    )
         return self._conn
 
     def _name(self, project: str) -> str:
