@@ -95,7 +95,7 @@ def build_components(
     db = Database(settings.sqlalchemy_url)
     emb = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
-    cache = ProjectCache(index, emb.dim)
+    cache = ProjectCache(index, emb.dim, settings.cache_mb << 20)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     try:
         if reconcile_in_background:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     conflict_cosine: float = 0.8
     """A new rule or decision this close to an active one of the same kind (but not a
     near-duplicate) is flagged as a possible conflict for the review queue."""
+    cache_mb: int = 2048
+    """Memory budget of the per-project in-memory search state (vectors and keyword
+    index); least recently used projects are evicted past it and reloaded on demand."""
     exact_scan_max_rows: int = 50_000
     """Below this many rows a project's vectors are scanned exactly in memory."""
     compact_every_writes: int = 64

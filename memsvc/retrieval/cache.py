@@ -10,6 +10,7 @@ is faster than an unindexed LanceDB query (measured: 6 ms vs 158 ms at 100k rows
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -128,13 +129,21 @@ class CachedProject:
             self.changed()
 
 
-class ProjectCache:
-    """The in-memory state of every project this process has searched or written."""
+ROW_BYTES = 4096
+"""Approximate memory of one held memory beyond its vector: keyword postings, term
+counts, id, kind, status and times (measured ~3.2 KB for 25-word texts)."""
 
-    def __init__(self, index: LanceIndex, dim: int) -> None:
+
+class ProjectCache:
+    """The in-memory state of the projects this process has searched or written, least
+    recently used first out once their estimated size passes ``budget_bytes`` (the project
+    in use is never evicted; an evicted one is reloaded from LanceDB on its next use)."""
+
+    def __init__(self, index: LanceIndex, dim: int, budget_bytes: int = 2 << 30) -> None:
         self._index = index
         self._dim = dim
-        self._entries: dict[str, CachedProject] = {}
+        self._budget = budget_bytes
+        self._entries: OrderedDict[str, CachedProject] = OrderedDict()
         self._guard = threading.Lock()
 
     def _load(self, project: str, generation: int) -> CachedProject:
@@ -158,12 +167,28 @@ class ProjectCache:
         """The project's vectors as of ``generation`` (reloaded when another process wrote)."""
         with self._guard:
             current = self._entries.get(project)
+            if current is not None:
+                self._entries.move_to_end(project)
         if current is not None and current.generation >= generation:
             return current
         fresh = self._load(project, generation)
         with self._guard:
             self._entries[project] = fresh
+            self._entries.move_to_end(project)
+            self._evict()
         return fresh
+
+    def _evict(self) -> None:
+        """Drop least recently used projects while over budget (hold ``_guard``)."""
+        total = sum(_estimate(e) for e in self._entries.values())
+        while total > self._budget and len(self._entries) > 1:
+            _, gone = self._entries.popitem(last=False)
+            total -= _estimate(gone)
+
+    def held_bytes(self) -> int:
+        """The estimated memory of every held project."""
+        with self._guard:
+            return sum(_estimate(e) for e in self._entries.values())
 
     def applied(
         self,
@@ -190,6 +215,8 @@ class ProjectCache:
             for memory_id in deletes:
                 entry.remove(memory_id)
             entry.generation = after
+        with self._guard:
+            self._evict()
 
     def current(self, project: str) -> CachedProject:
         """The project's entry as held now, loading it only if none is held (no freshness
@@ -241,6 +268,10 @@ class ProjectCache:
         entry = self.entry(project, generation)
         with entry.lock:
             return {i: entry.matrix[entry.pos[i]].copy() for i in ids if i in entry.pos}
+
+
+def _estimate(entry: CachedProject) -> int:
+    return int(entry.matrix.nbytes) + entry.n * ROW_BYTES
 
 
 def _key(kinds: set[str] | None) -> frozenset[str] | None:
