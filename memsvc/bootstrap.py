@@ -152,7 +152,7 @@ def _collaborators(
         curation=Curation(calls, cache, sync, audit),
         audit=AuditReads(calls, audit, KeyPaths.from_settings(settings)),
         access=Access(calls),
-        maintenance=Maintenance(db, sync, emb.identity),
+        maintenance=Maintenance(db, sync, emb),
         transfer=Transfer(calls, writes, sync, limits),
         lifecycle=Lifecycle(calls, sync, index, cache),
     )

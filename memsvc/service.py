@@ -346,6 +346,11 @@ class MemoryService:
         """Liveness facts: embedder identity, index backlog. Not audited; no data."""
         return self._p.maintenance.health()
 
+    def readiness(self) -> dict[str, Any]:
+        """Readiness facts: database reachable, migrations current, model loaded, index
+        backlog; ``ready`` is false while any but the backlog is not ok. Not audited."""
+        return self._p.maintenance.readiness()
+
     def sync_projects(self) -> list[str]:
         """Every project id, for operator maintenance commands. Not audited."""
         return self._p.maintenance.project_ids()

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
-from memsvc.api.metrics import install_metrics
+from memsvc.api.probes import install_probes
 from memsvc.api.routes import router
 from memsvc.api.security import GuardMiddleware
 from memsvc.api.web import mount_inspector
@@ -42,7 +42,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     mount_inspector(app)
-    install_metrics(app)
+    install_probes(app)
     app.add_middleware(
         GuardMiddleware,  # type: ignore[arg-type]
         allowed_hosts=settings.served_hosts(),

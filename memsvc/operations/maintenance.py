@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from memsvc.retrieval.embedder import Embedder
 from memsvc.retrieval.indexing import IndexSync, ReconcileReport
 from memsvc.store import outbox
 from memsvc.store.database import Database
+from memsvc.store.schema import schema_state
 
 __all__ = ["Maintenance"]
 
@@ -14,10 +16,11 @@ __all__ = ["Maintenance"]
 class Maintenance:
     """Index upkeep an operator runs (reindex) and the health facts a probe reads."""
 
-    def __init__(self, db: Database, sync: IndexSync, embedder_identity: str) -> None:
+    def __init__(self, db: Database, sync: IndexSync, embedder: Embedder) -> None:
         self.db = db
         self.sync = sync
-        self.embedder_identity = embedder_identity
+        self.embedder = embedder
+        self.embedder_identity = embedder.identity
 
     def health(self) -> dict[str, Any]:
         """Liveness facts: the embedder and the index backlog (not audited; no data)."""
@@ -26,6 +29,23 @@ class Maintenance:
             "embedder": self.embedder_identity,
             "pending_index_writes": self.sync.pending_count(),
         }
+
+    def readiness(self) -> dict[str, Any]:
+        """Whether this process should get traffic: the database answers, its schema is
+        current, the model is loaded, the index has no backlog. ``ready`` sums them up."""
+        checks: dict[str, Any] = {}
+        try:
+            have, want = schema_state(self.db)
+            checks["database"] = "ok"
+            checks["migrations"] = "ok" if have == want else f"at {have}, code expects {want}"
+            pending = self.sync.pending_count()
+            checks["index"] = "ok" if pending == 0 else f"{pending} changes pending"
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        model_ready = bool(getattr(self.embedder, "ready", True))
+        checks["model"] = "ok" if model_ready else "loading"
+        ready = all(checks.get(k) == "ok" for k in ("database", "migrations", "model"))
+        return {"ready": ready, "checks": checks}
 
     def project_ids(self) -> list[str]:
         """Every project id (for maintenance commands run by the operator)."""

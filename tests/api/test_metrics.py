@@ -30,3 +30,11 @@ def test_metrics_count_requests_by_route_search_stages_and_audit_events(
     assert _value(text, "memsvc_index_outbox_pending") == 0
     assert _value(text, "memsvc_cache_rows") == 1
     assert "acme" not in text.replace("{project}", "")  # no caller data in metrics
+
+
+def test_readiness_reports_each_check(client: httpx.Client) -> None:
+    r = client.get("/ready")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ready"] is True
+    assert body["checks"] == {"database": "ok", "migrations": "ok", "index": "ok", "model": "ok"}

@@ -1,5 +1,6 @@
-"""Prometheus metrics over HTTP: ``GET /metrics`` (any authenticated caller; the local
-user on a loopback server without tokens), and request counts and latency by route."""
+"""Probes for operators: ``GET /api/v1/ready`` (readiness: 200 or 503 with the failing
+checks), ``GET /metrics`` (Prometheus; any authenticated caller, the local user on a
+loopback server without tokens), and request counts and latency by route."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from memsvc.api.deps import ActorDep, ServiceDep
 
-__all__ = ["install_metrics"]
+__all__ = ["install_probes"]
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -22,8 +24,14 @@ def _route_name(request: Request) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Add ``/metrics`` and the request counters to ``app``."""
+def install_probes(app: FastAPI) -> None:
+    """Add ``/api/v1/ready``, ``/metrics`` and the request counters to ``app``."""
+
+    @app.get("/api/v1/ready", tags=["service"])
+    def readiness(service: ServiceDep) -> JSONResponse:
+        """Readiness: database reachable, migrations current, model loaded (503 if not)."""
+        state = service.readiness()
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(service: ServiceDep, _actor: ActorDep) -> Response:
