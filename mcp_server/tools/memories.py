@@ -11,8 +11,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import AgentArg, Caller, ProjectArg, RootsArg, SessionArg
+from mcp_server.caller import AgentArg, Caller, ProjectArg, SessionArg
 from mcp_server.results import DeleteResult, HistoryResult, MemoryList, MemoryResult
+from mcp_server.roots import RootsArg
 from memsvc.domain import Kind, MemoryDraft, MemoryPatch, ProvenanceIn, Status
 
 __all__ = ["register"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve
-from mcp_types import CallToolResult, ListRootsResult, ToolAnnotations
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import Caller, roots_to_paths, tool_errors
+from mcp_server.caller import Caller, tool_errors
 from mcp_server.results import ProjectList
+from mcp_server.roots import RootsArg, roots_to_paths
 from memsvc.domain import OpenedProject, Project, ProjectCreate
 
 __all__ = ["register"]
@@ -19,13 +20,6 @@ Budget = Annotated[
     int,
     Field(ge=1, description="Token budget of the context pack (tiktoken cl100k)."),
 ]
-
-
-async def _roots_unless_given(ctx: Context, root_paths: list[str] | None) -> ListRoots | None:
-    caps = ctx.client_capabilities
-    if root_paths is not None or caps is None or caps.roots is None:
-        return None
-    return ListRoots()
 
 
 def register(mcp: MCPServer, caller: Caller) -> None:
@@ -37,7 +31,7 @@ def register(mcp: MCPServer, caller: Caller) -> None:
             str, Field(description="Slug id: lowercase letters, digits, dashes (e.g. acme-api).")
         ],
         ctx: Context,
-        roots: Annotated[ListRootsResult | None, Resolve(_roots_unless_given)],
+        roots: RootsArg,
         name: Annotated[str | None, Field(description="Display name (default: the id).")] = None,
         description: Annotated[str | None, Field(description="What the project is.")] = None,
         root_paths: Annotated[

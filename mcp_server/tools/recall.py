@@ -10,8 +10,9 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import AgentArg, Caller, ProjectArg, RootsArg, SessionArg
+from mcp_server.caller import AgentArg, Caller, ProjectArg, SessionArg
 from mcp_server.results import AuditResult, ContextResult, MemoryResult, SearchResult
+from mcp_server.roots import RootsArg
 from memsvc.domain import AuditQuery, ContextRequest, Kind, SearchQuery
 
 __all__ = ["register"]
