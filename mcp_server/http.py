@@ -3,7 +3,6 @@ manager's lifespan, and Host/Origin checks against DNS rebinding."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mcp_server.caller import GATE_ACTOR
@@ -79,27 +79,17 @@ class BearerGate:
             try:
                 actor = await anyio.to_thread.run_sync(check)
             except Unauthenticated as exc:
-                await _unauthorized(send, exc.detail)
+                await _unauthorized(scope, receive, send, exc.detail)
                 return
             # The tools read this Actor (mcp_server.caller.gate_actor): one check per request.
             scope.setdefault("state", {})[GATE_ACTOR] = actor
         await self.app(scope, receive, send)
 
 
-async def _unauthorized(send: Send, detail: str) -> None:
-    body = json.dumps({"error": "Unauthenticated", "detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _unauthorized(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+    body = {"error": "Unauthenticated", "detail": detail}
+    response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    await response(scope, receive, send)
 
 
 def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) -> McpHttp:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from memsvc.api.deps import ActorDep, ServiceDep
+from memsvc.api.deps import ActorDep, Page, ServiceDep, paging
 from memsvc.domain import (
     AddResult,
     AuditPage,
@@ -38,6 +38,10 @@ from memsvc.domain import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
+
+MemoryPaging = Annotated[Page, paging(default=50, most=500)]
+AuditPaging = Annotated[Page, paging(default=100, most=1000)]
+ReviewPaging = Annotated[Page, paging(default=20, most=100)]
 
 
 class _Body(BaseModel):
@@ -97,12 +101,6 @@ def _written(result: AddResult) -> WrittenMemory:
     return WrittenMemory(**result.memory.model_dump(), deduplicated=not result.created)
 
 
-def _csv(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [v for raw in values for v in raw.split(",") if v]
-
-
 @router.get("/health", tags=["service"])
 def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness plus the index backlog."""
@@ -159,24 +157,24 @@ def list_memories(
     project: str,
     service: ServiceDep,
     actor: ActorDep,
+    page: MemoryPaging,
     kind: Annotated[list[Kind] | None, Query()] = None,
     status: Annotated[list[Status] | None, Query()] = None,
     tag: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
     pinned: bool | None = None,
 ) -> MemoryList:
-    page = service.list_memories(
+    """Memories newest first, filtered by kind, status, tag or pin; paged by cursor."""
+    found = service.list_memories(
         actor,
         project,
         kinds=kind,
         statuses=status,
         tag=tag,
-        limit=limit,
-        cursor=cursor,
         pinned=pinned,
+        limit=page.limit,
+        cursor=page.cursor,
     )
-    return MemoryList(memories=page.memories, next_cursor=page.next_cursor)
+    return MemoryList(memories=found.memories, next_cursor=found.next_cursor)
 
 
 @router.get("/projects/{project}/memories/{memory_id}", tags=["memories"])
@@ -254,22 +252,22 @@ def list_audit_events(
     project: str,
     service: ServiceDep,
     actor: ActorDep,
+    page: AuditPaging,
     action: str | None = None,
     principal: str | None = None,
     memory_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
 ) -> AuditPage:
+    """The project's audit events newest first, filtered; paged by cursor (curator)."""
     query = AuditQuery(
         action=action,
         principal=principal,
         memory_id=memory_id,
         since=since,
         until=until,
-        limit=limit,
-        cursor=cursor,
+        limit=page.limit,
+        cursor=page.cursor,
     )
     return service.list_audit_events(actor, project, query)
 
@@ -280,10 +278,10 @@ def memory_audit(
     memory_id: str,
     service: ServiceDep,
     actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: AuditPaging,
 ) -> AuditPage:
-    query = AuditQuery(memory_id=memory_id, limit=limit, cursor=cursor)
+    """The audit events that touched one memory, newest first (curator)."""
+    query = AuditQuery(memory_id=memory_id, limit=page.limit, cursor=page.cursor)
     return service.list_audit_events(actor, project, query)
 
 
@@ -304,11 +302,10 @@ def list_review_queue(
     project: str,
     service: ServiceDep,
     actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: str | None = None,
+    page: ReviewPaging,
 ) -> ReviewPage:
     """Memories flagged at write time as possible duplicates or conflicts."""
-    return service.list_review_queue(actor, project, limit=limit, cursor=cursor)
+    return service.list_review_queue(actor, project, limit=page.limit, cursor=page.cursor)
 
 
 @router.post("/projects/{project}/review/{memory_id}", tags=["curation"])
