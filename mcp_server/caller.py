@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ListRootsResult
+from mcp_types import CallToolResult, ListRootsResult
 from pydantic import Field, ValidationError
 
+from mcp_server.results import Placed, envelope
 from mcp_server.roots import roots_to_paths
 from memsvc.domain import Actor, Channel
 from memsvc.errors import MemsvcError, Unauthenticated
@@ -73,6 +74,15 @@ class Call:
     actor: Actor
     project: str
     source: Source
+
+    @property
+    def head(self) -> str:
+        """The first line of the result text: which project, chosen how."""
+        return f"Project {self.project} (chosen by {self.source})."
+
+    def reply(self, text: str, result: type[Placed], **fields: Any) -> CallToolResult:
+        """The tool's result: ``text`` and a ``result`` naming this call's project."""
+        return envelope(text, result(project=self.project, project_source=self.source, **fields))
 
 
 def gate_actor(ctx: Context) -> Actor:

@@ -4,7 +4,7 @@ delete_memory, memory_history."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
@@ -43,33 +43,15 @@ Origin = Annotated[
 ]
 
 
-def _draft(
-    kind: Kind,
-    content: str,
-    title: str | None,
-    tags: list[str] | None,
-    paths: list[str] | None,
-    pinned: bool | None,
-    importance: float | None,
-    valid_from: datetime | None,
-    valid_until: datetime | None,
-    origin: str | None,
-) -> MemoryDraft:
-    return MemoryDraft(
-        kind=kind,
-        content=content,
-        title=title,
-        tags=tags or [],
-        paths=paths or [],
-        pinned=bool(pinned),
-        importance=0.5 if importance is None else importance,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        provenance=ProvenanceIn(origin=origin) if origin else None,
-    )
+def _draft(origin: str | None = None, **fields: Any) -> MemoryDraft:
+    """A draft from a tool's keyword arguments: omitted (None) ones take the draft's
+    defaults, and ``origin`` becomes the provenance the caller may state."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    return MemoryDraft(**given, provenance=ProvenanceIn(origin=origin) if origin else None)
 
 
 def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add the memory tools to ``mcp``; each is a thin door onto one service method."""
     service = caller.service
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
@@ -95,29 +77,14 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         returned instead of being stored twice. Search first to avoid near-duplicates."""
         with caller.call(ctx, project, roots, agent=agent, session=session) as c:
             draft = _draft(
-                kind,
-                content,
-                title,
-                tags,
-                paths,
-                pinned,
-                importance,
-                valid_from,
-                valid_until,
-                origin,
-            )
+                origin, kind=kind, content=content, title=title, tags=tags, paths=paths,
+                pinned=pinned, importance=importance, valid_from=valid_from,
+                valid_until=valid_until,
+            )  # fmt: skip
             added = service.add_memory(c.actor, c.project, draft)
-        head = render.placed(c.project, c.source)
-        head += " Stored." if added.created else " An identical memory existed; nothing added."
-        return render.result(
-            render.memory_text(added.memory, head),
-            MemoryResult(
-                project=c.project,
-                project_source=c.source,
-                memory=added.memory,
-                created=added.created,
-            ),
-        )
+        said = " Stored." if added.created else " An identical memory existed; nothing added."
+        text = render.memory_text(added.memory, c.head + said)
+        return c.reply(text, MemoryResult, memory=added.memory, created=added.created)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def get_memory(
@@ -126,10 +93,7 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Read one memory by id, with its status, version and provenance."""
         with caller.call(ctx, project, roots) as c:
             memory = service.get_memory(c.actor, c.project, memory_id)
-        return render.result(
-            render.memory_text(memory, render.placed(c.project, c.source)),
-            MemoryResult(project=c.project, project_source=c.source, memory=memory),
-        )
+        return c.reply(render.memory_text(memory, c.head), MemoryResult, memory=memory)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_memories(
@@ -148,25 +112,11 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         To find memories about a topic use search_memories instead."""
         with caller.call(ctx, project, roots) as c:
             page = service.list_memories(
-                c.actor,
-                c.project,
-                kinds=kinds,
-                statuses=statuses,
-                tag=tag,
-                limit=limit,
+                c.actor, c.project, kinds=kinds, statuses=statuses, tag=tag, limit=limit,
                 cursor=cursor,
-            )
-        return render.result(
-            render.memories_text(
-                page.memories, render.placed(c.project, c.source), page.next_cursor
-            ),
-            MemoryList(
-                project=c.project,
-                project_source=c.source,
-                memories=page.memories,
-                next_cursor=page.next_cursor,
-            ),
-        )
+            )  # fmt: skip
+        text = render.memories_text(page.memories, c.head, page.next_cursor)
+        return c.reply(text, MemoryList, memories=page.memories, next_cursor=page.next_cursor)
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
     def update_memory(
@@ -197,20 +147,12 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         importance, or archive/restore it. Every version is kept (memory_history)."""
         with caller.call(ctx, project, roots, agent=agent, session=session) as c:
             patch = MemoryPatch(
-                content=content,
-                title=title,
-                tags=tags,
-                paths=paths,
-                pinned=pinned,
-                importance=importance,
-                status=status,
-                expected_version=expected_version,
-            )
+                content=content, title=title, tags=tags, paths=paths, pinned=pinned,
+                importance=importance, status=status, expected_version=expected_version,
+            )  # fmt: skip
             memory = service.update_memory(c.actor, c.project, memory_id, patch)
-        return render.result(
-            render.memory_text(memory, render.placed(c.project, c.source) + " Updated."),
-            MemoryResult(project=c.project, project_source=c.source, memory=memory),
-        )
+        text = render.memory_text(memory, c.head + " Updated.")
+        return c.reply(text, MemoryResult, memory=memory)
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def supersede_memory(
@@ -233,14 +175,12 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         becomes superseded and stays in the history, the new one links back to it."""
         with caller.call(ctx, project, roots, agent=agent, session=session) as c:
             draft = _draft(
-                kind, content, title, tags, paths, pinned, importance, None, None, origin
-            )
+                origin, kind=kind, content=content, title=title, tags=tags, paths=paths,
+                pinned=pinned, importance=importance,
+            )  # fmt: skip
             memory = service.supersede_memory(c.actor, c.project, memory_id, draft)
-        head = render.placed(c.project, c.source) + f" {memory_id} is superseded by:"
-        return render.result(
-            render.memory_text(memory, head),
-            MemoryResult(project=c.project, project_source=c.source, memory=memory, created=True),
-        )
+        text = render.memory_text(memory, c.head + f" {memory_id} is superseded by:")
+        return c.reply(text, MemoryResult, memory=memory, created=True)
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
     def delete_memory(
@@ -250,12 +190,8 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         To record that something changed, prefer supersede_memory."""
         with caller.call(ctx, project, roots) as c:
             service.delete_memory(c.actor, c.project, memory_id)
-        return render.result(
-            render.placed(c.project, c.source) + f" Deleted memory {memory_id}.",
-            DeleteResult(
-                project=c.project, project_source=c.source, memory_id=memory_id, deleted=True
-            ),
-        )
+        text = c.head + f" Deleted memory {memory_id}."
+        return c.reply(text, DeleteResult, memory_id=memory_id, deleted=True)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def memory_history(
@@ -264,9 +200,5 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Every version of a memory: what changed, when, and by whom."""
         with caller.call(ctx, project, roots) as c:
             versions = service.memory_history(c.actor, c.project, memory_id)
-        return render.result(
-            render.history_text(versions, render.placed(c.project, c.source)),
-            HistoryResult(
-                project=c.project, project_source=c.source, memory_id=memory_id, versions=versions
-            ),
-        )
+        text = render.history_text(versions, c.head)
+        return c.reply(text, HistoryResult, memory_id=memory_id, versions=versions)

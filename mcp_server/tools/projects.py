@@ -10,7 +10,7 @@ from pydantic import Field
 
 from mcp_server import render
 from mcp_server.caller import Caller, tool_errors
-from mcp_server.results import ProjectList
+from mcp_server.results import ProjectList, envelope
 from mcp_server.roots import RootsArg, roots_to_paths
 from memsvc.domain import OpenedProject, Project, ProjectCreate
 
@@ -23,6 +23,7 @@ Budget = Annotated[
 
 
 def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add the project tools to ``mcp``; each is a thin door onto one service method."""
     service = caller.service
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
@@ -48,14 +49,14 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         with tool_errors():
             body = ProjectCreate(id=id, name=name, description=description, root_paths=paths)
             project = service.create_project(caller.actor(ctx), body)
-        return render.result("Created. " + render.project_text(project), project)
+        return envelope("Created. " + render.project_text(project), project)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_projects(ctx: Context) -> Annotated[CallToolResult, ProjectList]:
         """List the projects you can read, with their root paths and memory counts."""
         with tool_errors():
             projects = service.list_projects(caller.actor(ctx))
-        return render.result(render.projects_text(projects), ProjectList(projects=projects))
+        return envelope(render.projects_text(projects), ProjectList(projects=projects))
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def open_project(
@@ -70,7 +71,7 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         most relevant memories, and what others changed since you were last active in it."""
         with tool_errors():
             opened = service.open_project(caller.actor(ctx), name, budget_tokens)
-        return render.result(render.opened_text(opened), opened)
+        return envelope(render.opened_text(opened), opened)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def open_last_project(
@@ -81,4 +82,4 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         changed or superseded in it since then. Call it at the start of a session."""
         with tool_errors():
             opened = service.open_last_project(caller.actor(ctx), budget_tokens)
-        return render.result(render.opened_text(opened), opened)
+        return envelope(render.opened_text(opened), opened)

@@ -21,6 +21,7 @@ Items = Annotated[list[str] | None, Field(description="One line each.")]
 
 
 def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add the recall tools to ``mcp``; each is a thin door onto one service method."""
     service = caller.service
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
@@ -49,10 +50,7 @@ def register(mcp: MCPServer, caller: Caller) -> None:
                 query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit
             )
             hits = service.search_memories(c.actor, c.project, q)
-        return render.result(
-            render.search_text(hits, render.placed(c.project, c.source)),
-            SearchResult(project=c.project, project_source=c.source, hits=hits),
-        )
+        return c.reply(render.search_text(hits, c.head), SearchResult, hits=hits)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def get_context(
@@ -74,10 +72,8 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         with caller.call(ctx, project, roots) as c:
             request = ContextRequest(task=task, budget_tokens=budget_tokens, paths=paths)
             pack = service.get_context(c.actor, c.project, request)
-        return render.result(
-            render.placed(c.project, c.source) + "\n" + render.context_text(pack),
-            ContextResult(project=c.project, project_source=c.source, context=pack),
-        )
+        text = c.head + "\n" + render.context_text(pack)
+        return c.reply(text, ContextResult, context=pack)
 
     @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def write_handoff(
@@ -98,17 +94,8 @@ def register(mcp: MCPServer, caller: Caller) -> None:
             added = service.write_handoff(
                 c.actor, c.project, summary, done, next_steps, open_questions
             )
-        return render.result(
-            render.memory_text(
-                added.memory, render.placed(c.project, c.source) + " Handoff stored."
-            ),
-            MemoryResult(
-                project=c.project,
-                project_source=c.source,
-                memory=added.memory,
-                created=added.created,
-            ),
-        )
+        text = render.memory_text(added.memory, c.head + " Handoff stored.")
+        return c.reply(text, MemoryResult, memory=added.memory, created=added.created)
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_audit_events(
@@ -127,12 +114,5 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         with caller.call(ctx, project, roots) as c:
             query = AuditQuery(action=action, memory_id=memory_id, limit=limit, cursor=cursor)
             page = service.list_audit_events(c.actor, c.project, query)
-        return render.result(
-            render.audit_text(page.events, render.placed(c.project, c.source), page.next_cursor),
-            AuditResult(
-                project=c.project,
-                project_source=c.source,
-                events=page.events,
-                next_cursor=page.next_cursor,
-            ),
-        )
+        text = render.audit_text(page.events, c.head, page.next_cursor)
+        return c.reply(text, AuditResult, events=page.events, next_cursor=page.next_cursor)
