@@ -111,6 +111,7 @@ def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) 
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        """Run the MCP session manager for the host app's lifetime."""
         async with manager.run():
             yield
 

@@ -48,6 +48,7 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
         "relevant memories and what changed since you were last here.",
     )
     def open_last_project(ctx: Context) -> list[UserMessage]:
+        """The open-last-project prompt: the last project's memory as a user message."""
         try:
             opened = service.open_last_project(caller.actor(ctx))
         except MemsvcError as exc:

@@ -83,6 +83,7 @@ def paging(default: int, most: int) -> Any:
     """A dependency reading ``?limit=`` (1..``most``, default ``default``) and ``?cursor=``."""
 
     def page(limit: int = default, cursor: str | None = None) -> Page:
+        """The page the request asks for."""
         return Page(limit, cursor)
 
     # Under PEP 563 the annotations are strings FastAPI resolves in module globals, where

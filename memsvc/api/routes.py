@@ -45,48 +45,70 @@ ReviewPaging = Annotated[Page, paging(default=20, most=100)]
 
 
 class _Body(BaseModel):
+    """Request bodies refuse unknown fields."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class WrittenMemory(Memory):
+    """A memory as written, and whether an identical one was returned instead."""
+
     deduplicated: bool = False
     """True when an identical active memory existed: this is that memory, nothing was added."""
 
 
 class ProjectList(BaseModel):
+    """The projects the caller can read."""
+
     projects: list[Project]
 
 
 class MemoryList(BaseModel):
+    """A page of memories and the cursor of the next page."""
+
     memories: list[Memory]
     next_cursor: str | None = None
 
 
 class BatchBody(_Body):
+    """Memories to store in one request."""
+
     memories: list[MemoryDraft] = Field(min_length=1)
 
 
 class BatchResult(BaseModel):
+    """The stored (or deduplicated) memories, in request order."""
+
     memories: list[WrittenMemory]
 
 
 class HistoryResult(BaseModel):
+    """Every version of a memory."""
+
     versions: list[MemoryVersion]
 
 
 class SearchResult(BaseModel):
+    """Search hits, best first."""
+
     hits: list[SearchHit]
 
 
 class OpenBody(_Body):
+    """How large a context pack to open a project with."""
+
     budget_tokens: int = 2000
 
 
 class OpenByNameBody(OpenBody):
+    """The project to open, by id, name or unique prefix."""
+
     name: str
 
 
 class HandoffBody(_Body):
+    """A session's summary, what was done, next steps and open questions."""
+
     summary: str
     done: list[str] = Field(default_factory=list)
     next: list[str] = Field(default_factory=list)
@@ -94,6 +116,8 @@ class HandoffBody(_Body):
 
 
 class ReviewBody(_Body):
+    """How to resolve a flagged memory."""
+
     action: ReviewAction
 
 
@@ -109,16 +133,19 @@ def health(service: ServiceDep) -> dict[str, Any]:
 
 @router.post("/projects", status_code=201, tags=["projects"])
 def create_project(body: ProjectCreate, service: ServiceDep, actor: ActorDep) -> Project:
+    """Create a project (global admin); memories never cross projects."""
     return service.create_project(actor, body)
 
 
 @router.get("/projects", tags=["projects"])
 def list_projects(service: ServiceDep, actor: ActorDep) -> ProjectList:
+    """The projects the caller can read, with their memory counts."""
     return ProjectList(projects=service.list_projects(actor))
 
 
 @router.get("/projects/{project}", tags=["projects"])
 def get_project(project: str, service: ServiceDep, actor: ActorDep) -> Project:
+    """One project by id."""
     return service.get_project(actor, project)
 
 
@@ -126,6 +153,7 @@ def get_project(project: str, service: ServiceDep, actor: ActorDep) -> Project:
 def update_project(
     project: str, body: ProjectPatch, service: ServiceDep, actor: ActorDep
 ) -> Project:
+    """Change a project's name, description or root paths (admin)."""
     return service.update_project(actor, project, body)
 
 
@@ -138,6 +166,7 @@ def update_project(
 def add_memory(
     project: str, body: MemoryDraft, response: Response, service: ServiceDep, actor: ActorDep
 ) -> WrittenMemory:
+    """Store one memory (201), or return the identical active one that exists (200)."""
     result = service.add_memory(actor, project, body)
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -148,6 +177,7 @@ def add_memory(
 def add_memories(
     project: str, body: BatchBody, service: ServiceDep, actor: ActorDep
 ) -> BatchResult:
+    """Store several memories at once; each says whether it was deduplicated."""
     results = service.add_memories(actor, project, body.memories)
     return BatchResult(memories=[_written(r) for r in results])
 
@@ -179,6 +209,7 @@ def list_memories(
 
 @router.get("/projects/{project}/memories/{memory_id}", tags=["memories"])
 def get_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDep) -> Memory:
+    """One memory by id, with status, version and provenance."""
     return service.get_memory(actor, project, memory_id)
 
 
@@ -186,11 +217,13 @@ def get_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDe
 def update_memory(
     project: str, memory_id: str, body: MemoryPatch, service: ServiceDep, actor: ActorDep
 ) -> Memory:
+    """Change a memory in place; every version is kept."""
     return service.update_memory(actor, project, memory_id, body)
 
 
 @router.delete("/projects/{project}/memories/{memory_id}", status_code=204, tags=["memories"])
 def delete_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDep) -> Response:
+    """Delete a memory; a tombstone stays in its history."""
     service.delete_memory(actor, project, memory_id)
     return Response(status_code=204)
 
@@ -201,6 +234,7 @@ def delete_memory(project: str, memory_id: str, service: ServiceDep, actor: Acto
 def supersede_memory(
     project: str, memory_id: str, body: MemoryDraft, service: ServiceDep, actor: ActorDep
 ) -> Memory:
+    """Replace a memory with a new one that links back to it."""
     return service.supersede_memory(actor, project, memory_id, body)
 
 
@@ -208,6 +242,7 @@ def supersede_memory(
 def memory_history(
     project: str, memory_id: str, service: ServiceDep, actor: ActorDep
 ) -> HistoryResult:
+    """Every version of a memory, oldest first."""
     return HistoryResult(versions=service.memory_history(actor, project, memory_id))
 
 
@@ -215,6 +250,7 @@ def memory_history(
 def search_memories(
     project: str, body: SearchQuery, service: ServiceDep, actor: ActorDep
 ) -> SearchResult:
+    """Hybrid search over the project's memories, best first."""
     return SearchResult(hits=service.search_memories(actor, project, body))
 
 
@@ -222,6 +258,7 @@ def search_memories(
 def get_context(
     project: str, body: ContextRequest, service: ServiceDep, actor: ActorDep
 ) -> ContextPack:
+    """A context pack for a task within a token budget."""
     return service.get_context(actor, project, body)
 
 
@@ -229,6 +266,7 @@ def get_context(
 def write_handoff(
     project: str, body: HandoffBody, service: ServiceDep, actor: ActorDep
 ) -> WrittenMemory:
+    """Store a session handoff: what was done, what is next, open questions."""
     result = service.write_handoff(
         actor, project, body.summary, body.done, body.next, body.open_questions
     )
@@ -239,11 +277,13 @@ def write_handoff(
 def open_last_project(
     service: ServiceDep, actor: ActorDep, body: OpenBody | None = None
 ) -> OpenedProject:
+    """The project the caller was last active in, its pack and what changed."""
     return service.open_last_project(actor, (body or OpenBody()).budget_tokens)
 
 
 @router.post("/open-project", tags=["recall"])
 def open_project(body: OpenByNameBody, service: ServiceDep, actor: ActorDep) -> OpenedProject:
+    """A project by name or unique prefix, its pack and what changed."""
     return service.open_project(actor, body.name, body.budget_tokens)
 
 

@@ -4,7 +4,6 @@ checks against DNS rebinding and cross-site requests."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from functools import partial
 from typing import Any
 
 from ulid import ULID
@@ -53,27 +52,14 @@ class GuardMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         rid = headers.get("x-request-id", "")[:100] or str(ULID())
         scope.setdefault("state", {})["request_id"] = rid
-        reply = partial(_reply, scope, receive, send)
-        host = headers.get("host", "").lower()
-        if self.check_host and host not in self.allowed_hosts:
-            await reply(403, "HostNotAllowed", f"Host {host[:100]!r} is not served here", rid)
-            return
-        origin = headers.get("origin")
-        if origin is not None and origin.lower().rstrip("/") not in self._origins(host):
-            await reply(403, "OriginNotAllowed", f"Origin {origin[:100]!r} is not allowed", rid)
-            return
-        if scope.get("method") in _UNSAFE and scope.get("path", "").startswith("/api/"):
-            refused = _cross_site_refusal(headers)
-            if refused is not None:
-                await reply(*refused, rid)
-                return
-        length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await reply(413, "PayloadTooLarge", self._too_large(), rid)
+        refused = self._refusal(scope, headers)
+        if refused is not None:
+            await _reply(scope, receive, send, *refused, rid)
             return
         seen = 0
 
         async def limited() -> Message:
+            """The request body, refused once it grows past the limit."""
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -85,6 +71,7 @@ class GuardMiddleware:
         started = False
 
         async def tagged(message: Message) -> None:
+            """Send, adding the request id and nosniff to the response start."""
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -98,7 +85,24 @@ class GuardMiddleware:
             await self.app(scope, limited, tagged)
         except _TooLarge:
             if not started:
-                await reply(413, "PayloadTooLarge", self._too_large(), rid)
+                await _reply(scope, receive, send, 413, "PayloadTooLarge", self._too_large(), rid)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
+        """Why the guards refuse this request before it reaches the app, or None."""
+        host = headers.get("host", "").lower()
+        if self.check_host and host not in self.allowed_hosts:
+            return 403, "HostNotAllowed", f"Host {host[:100]!r} is not served here"
+        origin = headers.get("origin")
+        if origin is not None and origin.lower().rstrip("/") not in self._origins(host):
+            return 403, "OriginNotAllowed", f"Origin {origin[:100]!r} is not allowed"
+        if scope.get("method") in _UNSAFE and scope.get("path", "").startswith("/api/"):
+            refused = _cross_site_refusal(headers)
+            if refused is not None:
+                return refused
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return 413, "PayloadTooLarge", self._too_large()
+        return None
 
     def _origins(self, host: str) -> set[str]:
         own = {f"http://{host}", f"https://{host}"} if host in self.allowed_hosts else set()
