@@ -17,6 +17,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp_types import ListRootsResult, Root
 from sqlalchemy import Engine, event
 
+from mcp_server import create_mcp_server
 from memsvc import Actor, Channel, MemoryService, ProjectCreate, build_service
 from memsvc.retrieval.embedder import Embedder
 from memsvc_cli.main import http_app
@@ -142,3 +143,19 @@ async def test_a_call_naming_its_project_never_asks_for_roots(mcp: MCPServer) ->
         await call(c, "add_memory", project="acme", kind="fact", content="CI runs on push")
         await call(c, "search_memories", project="acme", query="CI")
     assert roots.asked == 0
+
+
+async def test_mcp_http_served_without_the_gate_refuses_tool_calls(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The tools trust only the Actor the gate authenticated; with no gate, no call runs."""
+    port = free_port()
+    settings = make_settings(tmp_path / "data", port=port)
+    with build_service(settings, embedder=embedder) as svc:
+        svc.create_project(ADMIN, ProjectCreate(id="acme"))
+        ungated = create_mcp_server(svc, settings).streamable_http_app(streamable_http_path="/mcp")
+        with LiveServer(ungated, port) as live:
+            async with Client(live.url + "/mcp", mode="legacy") as c:
+                result = await c.call_tool("list_memories", {"project": "acme"})
+    assert result.is_error
+    assert "Unauthenticated" in result.content[0].text  # type: ignore[union-attr]
