@@ -7,40 +7,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote, urlparse
 
-from mcp.server.mcpserver import Context, ListRoots, Resolve
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ListRootsResult
+from mcp_types import CallToolResult, ListRootsResult
 from pydantic import Field, ValidationError
 
+from mcp_server.results import Placed, envelope
+from mcp_server.roots import roots_to_paths
 from memsvc.domain import Actor, Channel
-from memsvc.errors import MemsvcError
+from memsvc.errors import MemsvcError, Unauthenticated
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
 
 __all__ = [
+    "GATE_ACTOR",
     "AgentArg",
     "Call",
     "Caller",
     "ProjectArg",
-    "RootsArg",
     "SessionArg",
     "Source",
-    "roots_to_paths",
     "tool_errors",
 ]
 
 Source = Literal["argument", "workspace roots", "server default"]
-
-
-async def _roots_unless_project(ctx: Context, project: str | None) -> ListRoots | None:
-    """Ask the client for its roots only when they can decide the project."""
-    caps = ctx.client_capabilities
-    if project or caps is None or caps.roots is None:
-        return None
-    return ListRoots()
-
+GATE_ACTOR = "memsvc.actor"
+"""Where the HTTP gate leaves the request's authenticated Actor in the ASGI scope state."""
 
 ProjectArg = Annotated[
     str | None,
@@ -50,7 +43,6 @@ ProjectArg = Annotated[
         max_length=64,
     ),
 ]
-RootsArg = Annotated[ListRootsResult | None, Resolve(_roots_unless_project)]
 AgentArg = Annotated[
     str | None, Field(description="Your agent name, recorded as provenance.", max_length=200)
 ]
@@ -58,20 +50,6 @@ SessionArg = Annotated[
     str | None,
     Field(description="Your session or conversation id, recorded as provenance.", max_length=200),
 ]
-
-
-def roots_to_paths(roots: ListRootsResult | None) -> list[str]:
-    """Local filesystem paths of the client's ``file://`` roots (other schemes are ignored)."""
-    paths = []
-    for root in roots.roots if roots else []:
-        url = urlparse(str(root.uri))
-        if url.scheme == "file" and url.path:
-            path = unquote(url.path)
-            # file:///C:/src → C:/src on Windows clients
-            if len(path) > 2 and path[0] == "/" and path[2] == ":":
-                path = path[1:]
-            paths.append(path)
-    return paths
 
 
 @contextmanager
@@ -97,16 +75,38 @@ class Call:
     project: str
     source: Source
 
+    @property
+    def head(self) -> str:
+        """The first line of the result text: which project, chosen how."""
+        return f"Project {self.project} (chosen by {self.source})."
+
+    def reply(self, text: str, result: type[Placed], **fields: Any) -> CallToolResult:
+        """The tool's result: ``text`` and a ``result`` naming this call's project."""
+        return envelope(text, result(project=self.project, project_source=self.source, **fields))
+
+
+def gate_actor(ctx: Context) -> Actor:
+    """The Actor the HTTP gate authenticated for this request. Reading it here, rather than
+    authenticating again, makes one token check per HTTP request; its absence means the
+    MCP app is served without the gate, so the call is refused (fail closed)."""
+    scope = getattr(ctx.request_context.request, "scope", None) or {}
+    actor = (scope.get("state") or {}).get(GATE_ACTOR)
+    if not isinstance(actor, Actor):
+        raise Unauthenticated("this MCP endpoint is served without its authentication gate")
+    return actor
+
 
 @dataclass
 class Caller:
+    """Turns a tool call's context into the Actor and project it acts on."""
+
     service: MemoryService
     settings: Settings
 
     def actor(self, ctx: Context, agent: str | None = None, session: str | None = None) -> Actor:
-        """The caller, labelled with the client's initialize handshake: over HTTP the bearer
-        token decides who it is (local user only on loopback with no tokens); on stdio it is
-        the local user, whose own process this is."""
+        """The caller, labelled with the client's initialize handshake: over HTTP the one the
+        gate authenticated by bearer token (local user only on loopback with no tokens); on
+        stdio the local user, whose own process this is."""
         params = ctx.request_context.session.client_params
         info = params.client_info if params is not None else None
         headers: Any = ctx.headers
@@ -119,10 +119,7 @@ class Caller:
         }
         if headers is None:
             return Actor.local(Channel.MCP, **extra)
-        token = self.service.bearer_token(headers.get("authorization"))
-        return self.service.authenticate(
-            token, Channel.MCP, allow_local=self.settings.loopback_only, **extra
-        )
+        return gate_actor(ctx).model_copy(update=extra)
 
     def place(self, actor: Actor, project: str | None, roots: ListRootsResult | None) -> Call:
         """The project: the argument, else the client's roots, else the default, else an error."""

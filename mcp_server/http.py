@@ -3,7 +3,6 @@ manager's lifespan, and Host/Origin checks against DNS rebinding."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -14,8 +13,10 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mcp_server.caller import GATE_ACTOR
 from memsvc.domain import Channel
 from memsvc.errors import Unauthenticated
 from memsvc.service import MemoryService
@@ -26,11 +27,13 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["BearerGate", "McpHttp", "allowed_hosts", "streamable_http"]
+__all__ = ["BearerGate", "McpHttp", "allowed_hosts", "bearer_token", "streamable_http"]
 
 
 @dataclass(frozen=True)
 class McpHttp:
+    """The ``/mcp`` route and the lifespan that must run around it."""
+
     route: Route
     """``/mcp`` exactly (a mount would redirect ``/mcp`` to ``/mcp/``)."""
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]]
@@ -42,47 +45,51 @@ def allowed_hosts(settings: Settings) -> list[str]:
     return sorted(settings.served_hosts())
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header value; any other scheme is kept as an
+    unknown token so it is refused rather than silently ignored."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
+
+
 class BearerGate:
-    """Refuses an HTTP request with 401 before the MCP session sees it when the server needs
-    a token (tokens exist, or the bind is not loopback) and the request has no valid one."""
+    """Authenticates every HTTP request to ``/mcp`` once and hands the Actor to the tools;
+    refuses it with 401 before the MCP session sees it when the server needs a token
+    (tokens exist, or the bind is not loopback) and the request has no valid one."""
 
     def __init__(self, app: ASGI, service: MemoryService, settings: Settings) -> None:
+        """Gate ``app`` with ``service``'s authentication under ``settings``."""
         self.app, self.service, self.settings = app, service, settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry: authenticate HTTP requests, pass everything else through."""
         if scope["type"] == "http":
             headers = {
                 k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
             }
             check = partial(
                 self.service.authenticate,
-                self.service.bearer_token(headers.get("authorization")),
+                bearer_token(headers.get("authorization")),
                 Channel.MCP,
                 allow_local=self.settings.loopback_only,
                 client=(headers.get("user-agent") or "")[:100] or None,
             )
             try:
-                await anyio.to_thread.run_sync(check)
+                actor = await anyio.to_thread.run_sync(check)
             except Unauthenticated as exc:
-                await _unauthorized(send, exc.detail)
+                await _unauthorized(scope, receive, send, exc.detail)
                 return
+            # The tools read this Actor (mcp_server.caller.gate_actor): one check per request.
+            scope.setdefault("state", {})[GATE_ACTOR] = actor
         await self.app(scope, receive, send)
 
 
-async def _unauthorized(send: Send, detail: str) -> None:
-    body = json.dumps({"error": "Unauthenticated", "detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", b"Bearer"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _unauthorized(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+    body = {"error": "Unauthenticated", "detail": detail}
+    response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    await response(scope, receive, send)
 
 
 def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) -> McpHttp:
@@ -104,6 +111,7 @@ def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) 
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
+        """Run the MCP session manager for the host app's lifetime."""
         async with manager.run():
             yield
 

@@ -8,6 +8,7 @@ from mcp.server.mcpserver.prompts.base import UserMessage
 import memsvc
 from mcp_server import render
 from mcp_server.caller import Caller
+from mcp_server.roots import watch_roots
 from mcp_server.tools import memories, projects, recall
 from memsvc.errors import MemsvcError
 from memsvc.service import MemoryService
@@ -34,6 +35,7 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
         version=memsvc.__version__,
         log_level="WARNING",
     )
+    watch_roots(mcp)
     caller = Caller(service, settings)
     projects.register(mcp, caller)
     memories.register(mcp, caller)
@@ -46,6 +48,7 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
         "relevant memories and what changed since you were last here.",
     )
     def open_last_project(ctx: Context) -> list[UserMessage]:
+        """The open-last-project prompt: the last project's memory as a user message."""
         try:
             opened = service.open_last_project(caller.actor(ctx))
         except MemsvcError as exc:

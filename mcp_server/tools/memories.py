@@ -4,15 +4,17 @@ delete_memory, memory_history."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import AgentArg, Caller, ProjectArg, RootsArg, SessionArg
+from mcp_server.caller import AgentArg, Caller, ProjectArg, SessionArg
 from mcp_server.results import DeleteResult, HistoryResult, MemoryList, MemoryResult
+from mcp_server.roots import RootsArg
+from mcp_server.tools import DESTRUCTIVE, IDEMPOTENT_WRITE, READ, WRITE
 from memsvc.domain import Kind, MemoryDraft, MemoryPatch, ProvenanceIn, Status
 
 __all__ = ["register"]
@@ -42,37 +44,22 @@ Origin = Annotated[
 ]
 
 
-def _draft(
-    kind: Kind,
-    content: str,
-    title: str | None,
-    tags: list[str] | None,
-    paths: list[str] | None,
-    pinned: bool | None,
-    importance: float | None,
-    valid_from: datetime | None,
-    valid_until: datetime | None,
-    origin: str | None,
-) -> MemoryDraft:
-    return MemoryDraft(
-        kind=kind,
-        content=content,
-        title=title,
-        tags=tags or [],
-        paths=paths or [],
-        pinned=bool(pinned),
-        importance=0.5 if importance is None else importance,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        provenance=ProvenanceIn(origin=origin) if origin else None,
-    )
+def _draft(origin: str | None = None, **fields: Any) -> MemoryDraft:
+    """A draft from a tool's keyword arguments: omitted (None) ones take the draft's
+    defaults, and ``origin`` becomes the provenance the caller may state."""
+    given = {name: value for name, value in fields.items() if value is not None}
+    return MemoryDraft(**given, provenance=ProvenanceIn(origin=origin) if origin else None)
 
 
-def register(mcp: MCPServer, caller: Caller) -> None:
-    service = caller.service
+class MemoryTools:
+    """The memory tools: write, read, change and trace one project's memories."""
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
+    def __init__(self, caller: Caller) -> None:
+        """Tools acting through ``caller`` (and its service)."""
+        self.caller, self.service = caller, caller.service
+
     def add_memory(
+        self,
         kind: KindArg,
         content: Content,
         ctx: Context,
@@ -92,46 +79,27 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Store one durable memory in the project: a rule, preference, decision or fact
         worth knowing in later sessions. Secrets are redacted; an identical memory is
         returned instead of being stored twice. Search first to avoid near-duplicates."""
-        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+        with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
             draft = _draft(
-                kind,
-                content,
-                title,
-                tags,
-                paths,
-                pinned,
-                importance,
-                valid_from,
-                valid_until,
-                origin,
-            )
-            added = service.add_memory(c.actor, c.project, draft)
-        head = render.placed(c.project, c.source)
-        head += " Stored." if added.created else " An identical memory existed; nothing added."
-        return render.result(
-            render.memory_text(added.memory, head),
-            MemoryResult(
-                project=c.project,
-                project_source=c.source,
-                memory=added.memory,
-                created=added.created,
-            ),
-        )
+                origin, kind=kind, content=content, title=title, tags=tags, paths=paths,
+                pinned=pinned, importance=importance, valid_from=valid_from,
+                valid_until=valid_until,
+            )  # fmt: skip
+            added = self.service.add_memory(c.actor, c.project, draft)
+        said = " Stored." if added.created else " An identical memory existed; nothing added."
+        text = render.memory_text(added.memory, c.head + said)
+        return c.reply(text, MemoryResult, memory=added.memory, created=added.created)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def get_memory(
-        memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+        self, memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, MemoryResult]:
         """Read one memory by id, with its status, version and provenance."""
-        with caller.call(ctx, project, roots) as c:
-            memory = service.get_memory(c.actor, c.project, memory_id)
-        return render.result(
-            render.memory_text(memory, render.placed(c.project, c.source)),
-            MemoryResult(project=c.project, project_source=c.source, memory=memory),
-        )
+        with self.caller.call(ctx, project, roots) as c:
+            memory = self.service.get_memory(c.actor, c.project, memory_id)
+        return c.reply(render.memory_text(memory, c.head), MemoryResult, memory=memory)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_memories(
+        self,
         ctx: Context,
         roots: RootsArg,
         kinds: Annotated[list[Kind] | None, Field(description="Only these kinds.")] = None,
@@ -145,30 +113,16 @@ def register(mcp: MCPServer, caller: Caller) -> None:
     ) -> Annotated[CallToolResult, MemoryList]:
         """Browse the project's memories newest first, filtered by kind, status or tag.
         To find memories about a topic use search_memories instead."""
-        with caller.call(ctx, project, roots) as c:
-            page = service.list_memories(
-                c.actor,
-                c.project,
-                kinds=kinds,
-                statuses=statuses,
-                tag=tag,
-                limit=limit,
+        with self.caller.call(ctx, project, roots) as c:
+            page = self.service.list_memories(
+                c.actor, c.project, kinds=kinds, statuses=statuses, tag=tag, limit=limit,
                 cursor=cursor,
-            )
-        return render.result(
-            render.memories_text(
-                page.memories, render.placed(c.project, c.source), page.next_cursor
-            ),
-            MemoryList(
-                project=c.project,
-                project_source=c.source,
-                memories=page.memories,
-                next_cursor=page.next_cursor,
-            ),
-        )
+            )  # fmt: skip
+        text = render.memories_text(page.memories, c.head, page.next_cursor)
+        return c.reply(text, MemoryList, memories=page.memories, next_cursor=page.next_cursor)
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
     def update_memory(
+        self,
         memory_id: MemoryId,
         ctx: Context,
         roots: RootsArg,
@@ -194,25 +148,17 @@ def register(mcp: MCPServer, caller: Caller) -> None:
     ) -> Annotated[CallToolResult, MemoryResult]:
         """Change a memory in place: text of a fact or preference, title, tags, paths, pin,
         importance, or archive/restore it. Every version is kept (memory_history)."""
-        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+        with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
             patch = MemoryPatch(
-                content=content,
-                title=title,
-                tags=tags,
-                paths=paths,
-                pinned=pinned,
-                importance=importance,
-                status=status,
-                expected_version=expected_version,
-            )
-            memory = service.update_memory(c.actor, c.project, memory_id, patch)
-        return render.result(
-            render.memory_text(memory, render.placed(c.project, c.source) + " Updated."),
-            MemoryResult(project=c.project, project_source=c.source, memory=memory),
-        )
+                content=content, title=title, tags=tags, paths=paths, pinned=pinned,
+                importance=importance, status=status, expected_version=expected_version,
+            )  # fmt: skip
+            memory = self.service.update_memory(c.actor, c.project, memory_id, patch)
+        text = render.memory_text(memory, c.head + " Updated.")
+        return c.reply(text, MemoryResult, memory=memory)
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def supersede_memory(
+        self,
         memory_id: MemoryId,
         kind: KindArg,
         content: Content,
@@ -230,42 +176,45 @@ def register(mcp: MCPServer, caller: Caller) -> None:
     ) -> Annotated[CallToolResult, MemoryResult]:
         """Replace a memory with a new one (how rules and decisions change): the old one
         becomes superseded and stays in the history, the new one links back to it."""
-        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
+        with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
             draft = _draft(
-                kind, content, title, tags, paths, pinned, importance, None, None, origin
-            )
-            memory = service.supersede_memory(c.actor, c.project, memory_id, draft)
-        head = render.placed(c.project, c.source) + f" {memory_id} is superseded by:"
-        return render.result(
-            render.memory_text(memory, head),
-            MemoryResult(project=c.project, project_source=c.source, memory=memory, created=True),
-        )
+                origin, kind=kind, content=content, title=title, tags=tags, paths=paths,
+                pinned=pinned, importance=importance,
+            )  # fmt: skip
+            memory = self.service.supersede_memory(c.actor, c.project, memory_id, draft)
+        text = render.memory_text(memory, c.head + f" {memory_id} is superseded by:")
+        return c.reply(text, MemoryResult, memory=memory, created=True)
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=True))
     def delete_memory(
-        memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+        self, memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, DeleteResult]:
         """Delete a memory that is wrong or unwanted (a tombstone stays in its history).
         To record that something changed, prefer supersede_memory."""
-        with caller.call(ctx, project, roots) as c:
-            service.delete_memory(c.actor, c.project, memory_id)
-        return render.result(
-            render.placed(c.project, c.source) + f" Deleted memory {memory_id}.",
-            DeleteResult(
-                project=c.project, project_source=c.source, memory_id=memory_id, deleted=True
-            ),
-        )
+        with self.caller.call(ctx, project, roots) as c:
+            self.service.delete_memory(c.actor, c.project, memory_id)
+        text = c.head + f" Deleted memory {memory_id}."
+        return c.reply(text, DeleteResult, memory_id=memory_id, deleted=True)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def memory_history(
-        memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+        self, memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, HistoryResult]:
         """Every version of a memory: what changed, when, and by whom."""
-        with caller.call(ctx, project, roots) as c:
-            versions = service.memory_history(c.actor, c.project, memory_id)
-        return render.result(
-            render.history_text(versions, render.placed(c.project, c.source)),
-            HistoryResult(
-                project=c.project, project_source=c.source, memory_id=memory_id, versions=versions
-            ),
-        )
+        with self.caller.call(ctx, project, roots) as c:
+            versions = self.service.memory_history(c.actor, c.project, memory_id)
+        text = render.history_text(versions, c.head)
+        return c.reply(text, HistoryResult, memory_id=memory_id, versions=versions)
+
+
+def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add these tools to ``mcp``, in a stable order; each is a thin door onto the service."""
+    tools = MemoryTools(caller)
+    for tool, hints in (
+        (tools.add_memory, IDEMPOTENT_WRITE),
+        (tools.get_memory, READ),
+        (tools.list_memories, READ),
+        (tools.update_memory, IDEMPOTENT_WRITE),
+        (tools.supersede_memory, WRITE),
+        (tools.delete_memory, DESTRUCTIVE),
+        (tools.memory_history, READ),
+    ):
+        mcp.add_tool(tool, annotations=hints)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve
-from mcp_types import CallToolResult, ListRootsResult, ToolAnnotations
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import Caller, roots_to_paths, tool_errors
-from mcp_server.results import ProjectList
+from mcp_server.caller import Caller, tool_errors
+from mcp_server.results import ProjectList, envelope
+from mcp_server.roots import RootsArg, roots_to_paths
+from mcp_server.tools import READ, WRITE
 from memsvc.domain import OpenedProject, Project, ProjectCreate
 
 __all__ = ["register"]
@@ -21,23 +23,20 @@ Budget = Annotated[
 ]
 
 
-async def _roots_unless_given(ctx: Context, root_paths: list[str] | None) -> ListRoots | None:
-    caps = ctx.client_capabilities
-    if root_paths is not None or caps is None or caps.roots is None:
-        return None
-    return ListRoots()
+class ProjectTools:
+    """The project tools: create, list and open projects."""
 
+    def __init__(self, caller: Caller) -> None:
+        """Tools acting through ``caller`` (and its service)."""
+        self.caller, self.service = caller, caller.service
 
-def register(mcp: MCPServer, caller: Caller) -> None:
-    service = caller.service
-
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def create_project(
+        self,
         id: Annotated[
             str, Field(description="Slug id: lowercase letters, digits, dashes (e.g. acme-api).")
         ],
         ctx: Context,
-        roots: Annotated[ListRootsResult | None, Resolve(_roots_unless_given)],
+        roots: RootsArg,
         name: Annotated[str | None, Field(description="Display name (default: the id).")] = None,
         description: Annotated[str | None, Field(description="What the project is.")] = None,
         root_paths: Annotated[
@@ -53,18 +52,17 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         paths = root_paths if root_paths is not None else roots_to_paths(roots)
         with tool_errors():
             body = ProjectCreate(id=id, name=name, description=description, root_paths=paths)
-            project = service.create_project(caller.actor(ctx), body)
-        return render.result("Created. " + render.project_text(project), project)
+            project = self.service.create_project(self.caller.actor(ctx), body)
+        return envelope("Created. " + render.project_text(project), project)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
-    def list_projects(ctx: Context) -> Annotated[CallToolResult, ProjectList]:
+    def list_projects(self, ctx: Context) -> Annotated[CallToolResult, ProjectList]:
         """List the projects you can read, with their root paths and memory counts."""
         with tool_errors():
-            projects = service.list_projects(caller.actor(ctx))
-        return render.result(render.projects_text(projects), ProjectList(projects=projects))
+            projects = self.service.list_projects(self.caller.actor(ctx))
+        return envelope(render.projects_text(projects), ProjectList(projects=projects))
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def open_project(
+        self,
         name: Annotated[
             str,
             Field(description="Project id or name; case, dashes and a unique prefix are forgiven."),
@@ -75,16 +73,27 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Open a project by name at the start of a session: its rules, newest handoff and
         most relevant memories, and what others changed since you were last active in it."""
         with tool_errors():
-            opened = service.open_project(caller.actor(ctx), name, budget_tokens)
-        return render.result(render.opened_text(opened), opened)
+            opened = self.service.open_project(self.caller.actor(ctx), name, budget_tokens)
+        return envelope(render.opened_text(opened), opened)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def open_last_project(
-        ctx: Context, budget_tokens: Budget = 2000
+        self, ctx: Context, budget_tokens: Budget = 2000
     ) -> Annotated[CallToolResult, OpenedProject]:
         """Resume where you left off: the project you were last active in, its context pack
         (rules, newest handoff, relevant decisions and preferences) and what others added,
         changed or superseded in it since then. Call it at the start of a session."""
         with tool_errors():
-            opened = service.open_last_project(caller.actor(ctx), budget_tokens)
-        return render.result(render.opened_text(opened), opened)
+            opened = self.service.open_last_project(self.caller.actor(ctx), budget_tokens)
+        return envelope(render.opened_text(opened), opened)
+
+
+def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add these tools to ``mcp``, in a stable order; each is a thin door onto the service."""
+    tools = ProjectTools(caller)
+    for tool, hints in (
+        (tools.create_project, WRITE),
+        (tools.list_projects, READ),
+        (tools.open_project, READ),
+        (tools.open_last_project, READ),
+    ):
+        mcp.add_tool(tool, annotations=hints)

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import AgentArg, Caller, ProjectArg, RootsArg, SessionArg
+from mcp_server.caller import AgentArg, Caller, ProjectArg, SessionArg
 from mcp_server.results import AuditResult, ContextResult, MemoryResult, SearchResult
+from mcp_server.roots import RootsArg
+from mcp_server.tools import READ, WRITE
 from memsvc.domain import AuditQuery, ContextRequest, Kind, SearchQuery
 
 __all__ = ["register"]
@@ -19,11 +21,15 @@ __all__ = ["register"]
 Items = Annotated[list[str] | None, Field(description="One line each.")]
 
 
-def register(mcp: MCPServer, caller: Caller) -> None:
-    service = caller.service
+class RecallTools:
+    """The recall tools: search, context packs, handoffs and the audit log."""
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+    def __init__(self, caller: Caller) -> None:
+        """Tools acting through ``caller`` (and its service)."""
+        self.caller, self.service = caller, caller.service
+
     def search_memories(
+        self,
         query: Annotated[str, Field(description="What you want to know, in plain words.")],
         ctx: Context,
         roots: RootsArg,
@@ -43,18 +49,15 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Search the project's memories by meaning and keywords; hits come best first with
         their id, kind, provenance and score. Use it before deciding or asking the user
         something the project may already know."""
-        with caller.call(ctx, project, roots) as c:
+        with self.caller.call(ctx, project, roots) as c:
             q = SearchQuery(
                 query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit
             )
-            hits = service.search_memories(c.actor, c.project, q)
-        return render.result(
-            render.search_text(hits, render.placed(c.project, c.source)),
-            SearchResult(project=c.project, project_source=c.source, hits=hits),
-        )
+            hits = self.service.search_memories(c.actor, c.project, q)
+        return c.reply(render.search_text(hits, c.head), SearchResult, hits=hits)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def get_context(
+        self,
         ctx: Context,
         roots: RootsArg,
         task: Annotated[
@@ -70,16 +73,14 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Load the project's working context before a task: every active rule, the newest
         handoff, then the decisions, preferences and facts most relevant to the task, within
         a token budget. Reports what was left out."""
-        with caller.call(ctx, project, roots) as c:
+        with self.caller.call(ctx, project, roots) as c:
             request = ContextRequest(task=task, budget_tokens=budget_tokens, paths=paths)
-            pack = service.get_context(c.actor, c.project, request)
-        return render.result(
-            render.placed(c.project, c.source) + "\n" + render.context_text(pack),
-            ContextResult(project=c.project, project_source=c.source, context=pack),
-        )
+            pack = self.service.get_context(c.actor, c.project, request)
+        text = c.head + "\n" + render.context_text(pack)
+        return c.reply(text, ContextResult, context=pack)
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def write_handoff(
+        self,
         summary: Annotated[str, Field(description="What this session was about and achieved.")],
         ctx: Context,
         roots: RootsArg,
@@ -93,24 +94,15 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Close a session: store what was done, what is next and the open questions. The
         newest handoff leads every context pack of the project, so the next session (yours
         or another agent's) starts where this one ended."""
-        with caller.call(ctx, project, roots, agent=agent, session=session) as c:
-            added = service.write_handoff(
+        with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
+            added = self.service.write_handoff(
                 c.actor, c.project, summary, done, next_steps, open_questions
             )
-        return render.result(
-            render.memory_text(
-                added.memory, render.placed(c.project, c.source) + " Handoff stored."
-            ),
-            MemoryResult(
-                project=c.project,
-                project_source=c.source,
-                memory=added.memory,
-                created=added.created,
-            ),
-        )
+        text = render.memory_text(added.memory, c.head + " Handoff stored.")
+        return c.reply(text, MemoryResult, memory=added.memory, created=added.created)
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_audit_events(
+        self,
         ctx: Context,
         roots: RootsArg,
         action: Annotated[
@@ -123,15 +115,20 @@ def register(mcp: MCPServer, caller: Caller) -> None:
     ) -> Annotated[CallToolResult, AuditResult]:
         """For curators: the project's audit log, newest first - who read or changed what,
         through which client, with what outcome."""
-        with caller.call(ctx, project, roots) as c:
+        with self.caller.call(ctx, project, roots) as c:
             query = AuditQuery(action=action, memory_id=memory_id, limit=limit, cursor=cursor)
-            page = service.list_audit_events(c.actor, c.project, query)
-        return render.result(
-            render.audit_text(page.events, render.placed(c.project, c.source), page.next_cursor),
-            AuditResult(
-                project=c.project,
-                project_source=c.source,
-                events=page.events,
-                next_cursor=page.next_cursor,
-            ),
-        )
+            page = self.service.list_audit_events(c.actor, c.project, query)
+        text = render.audit_text(page.events, c.head, page.next_cursor)
+        return c.reply(text, AuditResult, events=page.events, next_cursor=page.next_cursor)
+
+
+def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add these tools to ``mcp``, in a stable order; each is a thin door onto the service."""
+    tools = RecallTools(caller)
+    for tool, hints in (
+        (tools.search_memories, READ),
+        (tools.get_context, READ),
+        (tools.write_handoff, WRITE),
+        (tools.list_audit_events, READ),
+    ):
+        mcp.add_tool(tool, annotations=hints)

@@ -1,16 +1,26 @@
-"""Request-scoped dependencies: the service and the calling actor."""
+"""Request-scoped dependencies: the service, the calling actor and a page of a list."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from memsvc.domain import Actor, Channel
 from memsvc.service import MemoryService
 
-__all__ = ["ActorDep", "Authenticate", "ServiceDep", "bearer_actor", "local_actor"]
+__all__ = [
+    "ActorDep",
+    "Authenticate",
+    "Page",
+    "ServiceDep",
+    "bearer_actor",
+    "bearer_token",
+    "local_actor",
+    "paging",
+]
 
 Authenticate = Callable[[Request, Channel], Actor]
 
@@ -24,12 +34,21 @@ def local_actor(request: Request, channel: Channel) -> Actor:
     )
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization`` header value; any other scheme is kept as an
+    unknown token so it is refused rather than silently ignored."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
+
+
 def bearer_actor(request: Request, channel: Channel) -> Actor:
     """``Authorization: Bearer`` when tokens exist or the bind is not loopback; otherwise
     the implicit local user. The service decides, and audits refusals."""
     service: MemoryService = request.app.state.service
     return service.authenticate(
-        service.bearer_token(request.headers.get("authorization")),
+        bearer_token(request.headers.get("authorization")),
         channel,
         allow_local=request.app.state.allow_local,
         client=(request.headers.get("user-agent") or "")[:100] or None,
@@ -50,3 +69,25 @@ def _actor(request: Request) -> Actor:
 
 ServiceDep = Annotated[MemoryService, Depends(_service)]
 ActorDep = Annotated[Actor, Depends(_actor)]
+
+
+@dataclass(frozen=True)
+class Page:
+    """``limit`` and ``cursor`` of a paged list request."""
+
+    limit: int
+    cursor: str | None
+
+
+def paging(default: int, most: int) -> Any:
+    """A dependency reading ``?limit=`` (1..``most``, default ``default``) and ``?cursor=``."""
+
+    def page(limit: int = default, cursor: str | None = None) -> Page:
+        """The page the request asks for."""
+        return Page(limit, cursor)
+
+    # Under PEP 563 the annotations are strings FastAPI resolves in module globals, where
+    # this call's bounds do not exist: hand it the evaluated ones.
+    bounded = Annotated[int, Query(ge=1, le=most)]
+    page.__annotations__ = {"limit": bounded, "cursor": str | None, "return": Page}
+    return Depends(page)

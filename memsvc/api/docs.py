@@ -11,6 +11,7 @@ __all__ = ["mount_docs"]
 
 
 def mount_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/docs`` from the bundled assets."""
     import swagger_ui_bundle
 
     app.mount(
@@ -19,6 +20,7 @@ def mount_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
+        """The Swagger UI page for this app's OpenAPI document."""
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title="memsvc API",

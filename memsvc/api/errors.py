@@ -38,15 +38,22 @@ _HTTP_NAMES = {
 
 
 def status_for(exc: errors.MemsvcError) -> int:
+    """The HTTP status of a memsvc error: its nearest class in :data:`STATUS`, else 500."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
     return 500
 
 
-def error_response(status: int, error: str, detail: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+def error_response(
+    status: int, error: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one error body of the REST door, ``{"error", "detail"}``; also an ASGI app, so
+    the guards in front of FastAPI reply with it too. A 401 says which scheme to use."""
+    extra = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    return JSONResponse(
+        {"error": error, "detail": detail}, status_code=status, headers=extra | (headers or {})
+    )
 
 
 def _validation_detail(exc: RequestValidationError) -> str:
@@ -60,6 +67,9 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Map memsvc errors, invalid requests, HTTP errors and crashes to error bodies; a crash
+    is logged with its traceback and the client gets only the request id."""
+
     @app.exception_handler(errors.MemsvcError)
     async def _memsvc(_: Request, exc: errors.MemsvcError) -> JSONResponse:
         return error_response(status_for(exc), exc.code, exc.detail)

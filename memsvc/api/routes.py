@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from memsvc.api.deps import ActorDep, ServiceDep
+from memsvc.api.deps import ActorDep, Page, ServiceDep, paging
 from memsvc.domain import (
     AddResult,
     AuditPage,
@@ -39,50 +39,76 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 
+MemoryPaging = Annotated[Page, paging(default=50, most=500)]
+AuditPaging = Annotated[Page, paging(default=100, most=1000)]
+ReviewPaging = Annotated[Page, paging(default=20, most=100)]
+
 
 class _Body(BaseModel):
+    """Request bodies refuse unknown fields."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class WrittenMemory(Memory):
+    """A memory as written, and whether an identical one was returned instead."""
+
     deduplicated: bool = False
     """True when an identical active memory existed: this is that memory, nothing was added."""
 
 
 class ProjectList(BaseModel):
+    """The projects the caller can read."""
+
     projects: list[Project]
 
 
 class MemoryList(BaseModel):
+    """A page of memories and the cursor of the next page."""
+
     memories: list[Memory]
     next_cursor: str | None = None
 
 
 class BatchBody(_Body):
+    """Memories to store in one request."""
+
     memories: list[MemoryDraft] = Field(min_length=1)
 
 
 class BatchResult(BaseModel):
+    """The stored (or deduplicated) memories, in request order."""
+
     memories: list[WrittenMemory]
 
 
 class HistoryResult(BaseModel):
+    """Every version of a memory."""
+
     versions: list[MemoryVersion]
 
 
 class SearchResult(BaseModel):
+    """Search hits, best first."""
+
     hits: list[SearchHit]
 
 
 class OpenBody(_Body):
+    """How large a context pack to open a project with."""
+
     budget_tokens: int = 2000
 
 
 class OpenByNameBody(OpenBody):
+    """The project to open, by id, name or unique prefix."""
+
     name: str
 
 
 class HandoffBody(_Body):
+    """A session's summary, what was done, next steps and open questions."""
+
     summary: str
     done: list[str] = Field(default_factory=list)
     next: list[str] = Field(default_factory=list)
@@ -90,17 +116,13 @@ class HandoffBody(_Body):
 
 
 class ReviewBody(_Body):
+    """How to resolve a flagged memory."""
+
     action: ReviewAction
 
 
 def _written(result: AddResult) -> WrittenMemory:
     return WrittenMemory(**result.memory.model_dump(), deduplicated=not result.created)
-
-
-def _csv(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [v for raw in values for v in raw.split(",") if v]
 
 
 @router.get("/health", tags=["service"])
@@ -111,16 +133,19 @@ def health(service: ServiceDep) -> dict[str, Any]:
 
 @router.post("/projects", status_code=201, tags=["projects"])
 def create_project(body: ProjectCreate, service: ServiceDep, actor: ActorDep) -> Project:
+    """Create a project (global admin); memories never cross projects."""
     return service.create_project(actor, body)
 
 
 @router.get("/projects", tags=["projects"])
 def list_projects(service: ServiceDep, actor: ActorDep) -> ProjectList:
+    """The projects the caller can read, with their memory counts."""
     return ProjectList(projects=service.list_projects(actor))
 
 
 @router.get("/projects/{project}", tags=["projects"])
 def get_project(project: str, service: ServiceDep, actor: ActorDep) -> Project:
+    """One project by id."""
     return service.get_project(actor, project)
 
 
@@ -128,6 +153,7 @@ def get_project(project: str, service: ServiceDep, actor: ActorDep) -> Project:
 def update_project(
     project: str, body: ProjectPatch, service: ServiceDep, actor: ActorDep
 ) -> Project:
+    """Change a project's name, description or root paths (admin)."""
     return service.update_project(actor, project, body)
 
 
@@ -140,6 +166,7 @@ def update_project(
 def add_memory(
     project: str, body: MemoryDraft, response: Response, service: ServiceDep, actor: ActorDep
 ) -> WrittenMemory:
+    """Store one memory (201), or return the identical active one that exists (200)."""
     result = service.add_memory(actor, project, body)
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -150,6 +177,7 @@ def add_memory(
 def add_memories(
     project: str, body: BatchBody, service: ServiceDep, actor: ActorDep
 ) -> BatchResult:
+    """Store several memories at once; each says whether it was deduplicated."""
     results = service.add_memories(actor, project, body.memories)
     return BatchResult(memories=[_written(r) for r in results])
 
@@ -159,28 +187,29 @@ def list_memories(
     project: str,
     service: ServiceDep,
     actor: ActorDep,
+    page: MemoryPaging,
     kind: Annotated[list[Kind] | None, Query()] = None,
     status: Annotated[list[Status] | None, Query()] = None,
     tag: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
     pinned: bool | None = None,
 ) -> MemoryList:
-    page = service.list_memories(
+    """Memories newest first, filtered by kind, status, tag or pin; paged by cursor."""
+    found = service.list_memories(
         actor,
         project,
         kinds=kind,
         statuses=status,
         tag=tag,
-        limit=limit,
-        cursor=cursor,
         pinned=pinned,
+        limit=page.limit,
+        cursor=page.cursor,
     )
-    return MemoryList(memories=page.memories, next_cursor=page.next_cursor)
+    return MemoryList(memories=found.memories, next_cursor=found.next_cursor)
 
 
 @router.get("/projects/{project}/memories/{memory_id}", tags=["memories"])
 def get_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDep) -> Memory:
+    """One memory by id, with status, version and provenance."""
     return service.get_memory(actor, project, memory_id)
 
 
@@ -188,11 +217,13 @@ def get_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDe
 def update_memory(
     project: str, memory_id: str, body: MemoryPatch, service: ServiceDep, actor: ActorDep
 ) -> Memory:
+    """Change a memory in place; every version is kept."""
     return service.update_memory(actor, project, memory_id, body)
 
 
 @router.delete("/projects/{project}/memories/{memory_id}", status_code=204, tags=["memories"])
 def delete_memory(project: str, memory_id: str, service: ServiceDep, actor: ActorDep) -> Response:
+    """Delete a memory; a tombstone stays in its history."""
     service.delete_memory(actor, project, memory_id)
     return Response(status_code=204)
 
@@ -203,6 +234,7 @@ def delete_memory(project: str, memory_id: str, service: ServiceDep, actor: Acto
 def supersede_memory(
     project: str, memory_id: str, body: MemoryDraft, service: ServiceDep, actor: ActorDep
 ) -> Memory:
+    """Replace a memory with a new one that links back to it."""
     return service.supersede_memory(actor, project, memory_id, body)
 
 
@@ -210,6 +242,7 @@ def supersede_memory(
 def memory_history(
     project: str, memory_id: str, service: ServiceDep, actor: ActorDep
 ) -> HistoryResult:
+    """Every version of a memory, oldest first."""
     return HistoryResult(versions=service.memory_history(actor, project, memory_id))
 
 
@@ -217,6 +250,7 @@ def memory_history(
 def search_memories(
     project: str, body: SearchQuery, service: ServiceDep, actor: ActorDep
 ) -> SearchResult:
+    """Hybrid search over the project's memories, best first."""
     return SearchResult(hits=service.search_memories(actor, project, body))
 
 
@@ -224,6 +258,7 @@ def search_memories(
 def get_context(
     project: str, body: ContextRequest, service: ServiceDep, actor: ActorDep
 ) -> ContextPack:
+    """A context pack for a task within a token budget."""
     return service.get_context(actor, project, body)
 
 
@@ -231,6 +266,7 @@ def get_context(
 def write_handoff(
     project: str, body: HandoffBody, service: ServiceDep, actor: ActorDep
 ) -> WrittenMemory:
+    """Store a session handoff: what was done, what is next, open questions."""
     result = service.write_handoff(
         actor, project, body.summary, body.done, body.next, body.open_questions
     )
@@ -241,11 +277,13 @@ def write_handoff(
 def open_last_project(
     service: ServiceDep, actor: ActorDep, body: OpenBody | None = None
 ) -> OpenedProject:
+    """The project the caller was last active in, its pack and what changed."""
     return service.open_last_project(actor, (body or OpenBody()).budget_tokens)
 
 
 @router.post("/open-project", tags=["recall"])
 def open_project(body: OpenByNameBody, service: ServiceDep, actor: ActorDep) -> OpenedProject:
+    """A project by name or unique prefix, its pack and what changed."""
     return service.open_project(actor, body.name, body.budget_tokens)
 
 
@@ -254,22 +292,22 @@ def list_audit_events(
     project: str,
     service: ServiceDep,
     actor: ActorDep,
+    page: AuditPaging,
     action: str | None = None,
     principal: str | None = None,
     memory_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
 ) -> AuditPage:
+    """The project's audit events newest first, filtered; paged by cursor (curator)."""
     query = AuditQuery(
         action=action,
         principal=principal,
         memory_id=memory_id,
         since=since,
         until=until,
-        limit=limit,
-        cursor=cursor,
+        limit=page.limit,
+        cursor=page.cursor,
     )
     return service.list_audit_events(actor, project, query)
 
@@ -280,10 +318,10 @@ def memory_audit(
     memory_id: str,
     service: ServiceDep,
     actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: str | None = None,
+    page: AuditPaging,
 ) -> AuditPage:
-    query = AuditQuery(memory_id=memory_id, limit=limit, cursor=cursor)
+    """The audit events that touched one memory, newest first (curator)."""
+    query = AuditQuery(memory_id=memory_id, limit=page.limit, cursor=page.cursor)
     return service.list_audit_events(actor, project, query)
 
 
@@ -304,11 +342,10 @@ def list_review_queue(
     project: str,
     service: ServiceDep,
     actor: ActorDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: str | None = None,
+    page: ReviewPaging,
 ) -> ReviewPage:
     """Memories flagged at write time as possible duplicates or conflicts."""
-    return service.list_review_queue(actor, project, limit=limit, cursor=cursor)
+    return service.list_review_queue(actor, project, limit=page.limit, cursor=page.cursor)
 
 
 @router.post("/projects/{project}/review/{memory_id}", tags=["curation"])

@@ -3,11 +3,12 @@ checks against DNS rebinding and cross-site requests."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ulid import ULID
+
+from memsvc.api.errors import error_response
 
 __all__ = ["GuardMiddleware"]
 
@@ -25,6 +26,9 @@ class _TooLarge(Exception):
 
 
 class GuardMiddleware:
+    """Request ids, Host/Origin checks, JSON-only mutations on /api and the body limit,
+    in front of everything the app serves (REST, /mcp, /ui)."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -41,36 +45,21 @@ class GuardMiddleware:
         self.check_host = check_host
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry: refuse what the guards forbid, tag every response with its id."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         rid = headers.get("x-request-id", "")[:100] or str(ULID())
         scope.setdefault("state", {})["request_id"] = rid
-        host = headers.get("host", "").lower()
-        if self.check_host and host not in self.allowed_hosts:
-            await _reply(
-                send, 403, "HostNotAllowed", f"Host {host[:100]!r} is not served here", rid
-            )
-            return
-        origin = headers.get("origin")
-        if origin is not None and origin.lower().rstrip("/") not in self._origins(host):
-            await _reply(
-                send, 403, "OriginNotAllowed", f"Origin {origin[:100]!r} is not allowed", rid
-            )
-            return
-        if scope.get("method") in _UNSAFE and scope.get("path", "").startswith("/api/"):
-            refused = _cross_site_refusal(headers)
-            if refused is not None:
-                await _reply(send, *refused, rid)
-                return
-        length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _reply(send, 413, "PayloadTooLarge", self._too_large(), rid)
+        refused = self._refusal(scope, headers)
+        if refused is not None:
+            await _reply(scope, receive, send, *refused, rid)
             return
         seen = 0
 
         async def limited() -> Message:
+            """The request body, refused once it grows past the limit."""
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
@@ -82,6 +71,7 @@ class GuardMiddleware:
         started = False
 
         async def tagged(message: Message) -> None:
+            """Send, adding the request id and nosniff to the response start."""
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -95,7 +85,24 @@ class GuardMiddleware:
             await self.app(scope, limited, tagged)
         except _TooLarge:
             if not started:
-                await _reply(send, 413, "PayloadTooLarge", self._too_large(), rid)
+                await _reply(scope, receive, send, 413, "PayloadTooLarge", self._too_large(), rid)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | None:
+        """Why the guards refuse this request before it reaches the app, or None."""
+        host = headers.get("host", "").lower()
+        if self.check_host and host not in self.allowed_hosts:
+            return 403, "HostNotAllowed", f"Host {host[:100]!r} is not served here"
+        origin = headers.get("origin")
+        if origin is not None and origin.lower().rstrip("/") not in self._origins(host):
+            return 403, "OriginNotAllowed", f"Origin {origin[:100]!r} is not allowed"
+        if scope.get("method") in _UNSAFE and scope.get("path", "").startswith("/api/"):
+            refused = _cross_site_refusal(headers)
+            if refused is not None:
+                return refused
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return 413, "PayloadTooLarge", self._too_large()
+        return None
 
     def _origins(self, host: str) -> set[str]:
         own = {f"http://{host}", f"https://{host}"} if host in self.allowed_hosts else set()
@@ -125,17 +132,8 @@ def _cross_site_refusal(headers: dict[str, str]) -> tuple[int, str, str] | None:
     return None
 
 
-async def _reply(send: Send, status: int, error: str, detail: str, rid: str) -> None:
-    body = json.dumps({"error": error, "detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", rid.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+async def _reply(
+    scope: Scope, receive: Receive, send: Send, status: int, error: str, detail: str, rid: str
+) -> None:
+    response = error_response(status, error, detail, {"x-request-id": rid})
+    await response(scope, receive, send)

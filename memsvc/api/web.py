@@ -52,6 +52,7 @@ class _SecurityHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
+            """Replace the inspector's security headers on the response start."""
             if message["type"] == "http.response.start":
                 names = {name for name, _ in _HEADERS}
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
@@ -71,4 +72,5 @@ def mount_inspector(app: FastAPI, directory: Path | None = None) -> None:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
+        """Send ``/`` to the inspector."""
         return RedirectResponse("/ui/", status_code=307)

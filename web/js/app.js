@@ -38,7 +38,7 @@ async function render() {
     renderIdentity();
     if (!route) throw Object.assign(new Error('No such page.'), { status: 404 });
     const params = route[1] ? path.match(route[0]).slice(1).map(decodeURIComponent) : [];
-    await route[1]({ root, params, query, isCurrent: () => seq === current, rerender: render });
+    await route[1]({ root, params, query, rerender: render });
   } catch (err) {
     fill(root, errorPanel(err));
   } finally {
@@ -107,9 +107,5 @@ document.addEventListener('keydown', (event) => {
     if (search) { event.preventDefault(); search.focus(); }
   }
 });
-
-export function refresh() {
-  return render();
-}
 
 render();
