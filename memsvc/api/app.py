@@ -42,7 +42,7 @@ def create_app(
     app.include_router(router)
     mount_inspector(app)
     app.add_middleware(
-        GuardMiddleware,  # type: ignore[arg-type]
+        GuardMiddleware,
         allowed_hosts=settings.served_hosts(),
         allowed_origins=set(settings.allowed_origins),
         max_body=settings.limits.request_bytes,

@@ -40,7 +40,7 @@ _HTTP_NAMES = {
 def status_for(exc: errors.MemsvcError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
