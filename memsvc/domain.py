@@ -54,6 +54,8 @@ MEMORY_ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 class Kind(StrEnum):
+    """What a memory is; rules and decisions change only by supersession."""
+
     RULE = "rule"
     PREFERENCE = "preference"
     DECISION = "decision"
@@ -62,6 +64,8 @@ class Kind(StrEnum):
 
 
 class Status(StrEnum):
+    """Where a memory is in its life; only active memories are recalled by default."""
+
     ACTIVE = "active"
     SUPERSEDED = "superseded"
     ARCHIVED = "archived"
@@ -69,6 +73,8 @@ class Status(StrEnum):
 
 
 class Channel(StrEnum):
+    """The door a call came through, recorded in provenance and audit."""
+
     REST = "rest"
     MCP = "mcp"
     WEB = "web"
@@ -77,6 +83,8 @@ class Channel(StrEnum):
 
 
 class Role(StrEnum):
+    """What a principal may do in a project; each role includes the ones before it."""
+
     READER = "reader"
     WRITER = "writer"
     CURATOR = "curator"
@@ -173,6 +181,8 @@ class Provenance(BaseModel):
 
 
 class ProjectCreate(_Wire):
+    """A new project: its id, and optionally a name, description and root paths."""
+
     id: str
     name: str | None = None
     description: str | None = None
@@ -186,6 +196,8 @@ class ProjectPatch(_Wire):
 
 
 class Project(BaseModel):
+    """A project: the unit of isolation; nothing is shared across projects."""
+
     id: str
     name: str
     description: str
@@ -197,6 +209,8 @@ class Project(BaseModel):
 
 
 class MemoryDraft(_Wire):
+    """A memory as a caller writes it, before validation and redaction."""
+
     kind: Kind
     content: str
     title: str | None = None
@@ -228,6 +242,8 @@ class MemoryPatch(_Wire):
 
 
 class Memory(BaseModel):
+    """A stored memory at its current version, with its provenance."""
+
     id: str
     project: str
     kind: Kind
@@ -259,6 +275,8 @@ class Memory(BaseModel):
 
 
 class AddResult(BaseModel):
+    """The result of a write: the memory, and whether it was new or an exact duplicate."""
+
     memory: Memory
     created: bool
     """False when an identical active memory existed; ``memory`` is that one."""
@@ -290,6 +308,8 @@ class MemoryPage(BaseModel):
 
 
 class SearchQuery(_Wire):
+    """A recall request: the query text and its filters."""
+
     query: str
     kinds: list[Kind] | None = None
     tags: list[str] | None = None
@@ -301,6 +321,8 @@ class SearchQuery(_Wire):
 
 
 class SearchHit(BaseModel):
+    """One search result: the memory and its score."""
+
     memory: Memory
     score: float
     parts: dict[str, float | int | None]
@@ -309,6 +331,8 @@ class SearchHit(BaseModel):
 
 
 class ContextRequest(_Wire):
+    """A request for a context pack: the task and a token budget."""
+
     task: str | None = None
     budget_tokens: int = 2000
     paths: list[str] | None = None
@@ -323,6 +347,8 @@ class Omitted(BaseModel):
 
 
 class ContextPack(BaseModel):
+    """Memories packed into a token budget as one delimited text block."""
+
     project: str
     text: str
     items: list[Memory]
@@ -340,6 +366,8 @@ class OpenedProject(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    """One audited call: who did what, on which project, with what outcome."""
+
     seq: int
     project: str | None
     ts: datetime

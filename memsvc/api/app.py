@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from memsvc import __version__
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
@@ -28,7 +29,7 @@ def create_app(
     """Build the app around an existing service (the caller owns the service's lifetime)."""
     app = FastAPI(
         title="memsvc",
-        version="0.1.0",
+        version=__version__,
         description="Project-scoped memory for AI agents: REST v1.",
         lifespan=lifespan,
         docs_url=None,
