@@ -54,7 +54,7 @@ MEMORY_ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 class Kind(StrEnum):
-    """What a memory is; rules and decisions change only by supersession."""
+    """What a memory is."""
 
     RULE = "rule"
     PREFERENCE = "preference"
@@ -64,7 +64,7 @@ class Kind(StrEnum):
 
 
 class Status(StrEnum):
-    """Where a memory is in its life; only active memories are recalled by default."""
+    """A memory's lifecycle state."""
 
     ACTIVE = "active"
     SUPERSEDED = "superseded"
@@ -73,7 +73,7 @@ class Status(StrEnum):
 
 
 class Channel(StrEnum):
-    """The door a call came through, recorded in provenance and audit."""
+    """The door a call came through."""
 
     REST = "rest"
     MCP = "mcp"
@@ -83,7 +83,7 @@ class Channel(StrEnum):
 
 
 class Role(StrEnum):
-    """What a principal may do in a project; each role includes the ones before it."""
+    """What a principal may do in a project; each includes the ones before it."""
 
     READER = "reader"
     WRITER = "writer"
@@ -196,7 +196,7 @@ class ProjectPatch(_Wire):
 
 
 class Project(BaseModel):
-    """A project: the unit of isolation; nothing is shared across projects."""
+    """A project: the unit of isolation."""
 
     id: str
     name: str
@@ -242,7 +242,7 @@ class MemoryPatch(_Wire):
 
 
 class Memory(BaseModel):
-    """A stored memory at its current version, with its provenance."""
+    """A stored memory at its current version."""
 
     id: str
     project: str
@@ -275,7 +275,7 @@ class Memory(BaseModel):
 
 
 class AddResult(BaseModel):
-    """The result of a write: the memory, and whether it was new or an exact duplicate."""
+    """A write's result: the memory and whether it is new."""
 
     memory: Memory
     created: bool
@@ -366,7 +366,7 @@ class OpenedProject(BaseModel):
 
 
 class AuditEvent(BaseModel):
-    """One audited call: who did what, on which project, with what outcome."""
+    """One audited call and its outcome."""
 
     seq: int
     project: str | None
