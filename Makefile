@@ -6,6 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8765
 STAMP   = $(VENV)/.installed
 CONSTRAINTS ?= constraints.txt
+EXTRAS      ?= dev
 LOCK_VENV   ?= .lock-venv
 
 .DEFAULT_GOAL := help
@@ -24,18 +25,19 @@ $(BIN)/python:
 # the `+cpu` build's version would not resolve on a machine without it.
 $(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install memsvc with its dev tools, pinned by constraints.txt
 
 # A fresh resolve in a scratch venv, so the lock never inherits stale packages from .venv.
+# It installs the same extras as `make install` ($(EXTRAS)), so the lock covers them all.
 lock: ## re-resolve pyproject.toml's dependencies and rewrite constraints.txt (torch excluded)
 	rm -rf $(LOCK_VENV)
 	$(PYTHON) -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
 	$(LOCK_VENV)/bin/pip install --quiet "torch==2.13.0"
-	$(LOCK_VENV)/bin/pip install --quiet -e ".[dev]"
+	$(LOCK_VENV)/bin/pip install --quiet -e ".[$(EXTRAS)]"
 	{ echo "# Pins for \`make install\` (pip install -c $(CONSTRAINTS)). Written by \`make lock\`; do not edit."; \
 	  echo "# torch is left out: the Makefile installs torch==2.13.0 first and on its own."; \
 	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -viE '^torch([=<>~ ]|$$)'; } > $(CONSTRAINTS).tmp
