@@ -48,17 +48,24 @@ def test_serve_persists_across_restarts(tmp_path: Path) -> None:
         try:
             _wait(base + "/health", proc, log)
             if round_ == 0:
-                assert httpx.post(base + "/projects", json={"id": "acme"}).status_code == 201
+                # generous timeouts: the first write imports LanceDB and makes its table,
+                # which takes seconds on a loaded 2-core machine
+                assert (
+                    httpx.post(base + "/projects", json={"id": "acme"}, timeout=60).status_code
+                    == 201
+                )
                 r = httpx.post(
                     base + "/projects/acme/memories",
                     json={"kind": "rule", "content": "tabs not spaces"},
+                    timeout=60,
                 )
                 memory_id = r.json()["id"]
             else:
-                assert httpx.get(f"{base}/projects/acme/memories/{memory_id}").status_code == 200
-                hits = httpx.post(base + "/projects/acme/search", json={"query": "tabs"}).json()[
-                    "hits"
-                ]
+                got = httpx.get(f"{base}/projects/acme/memories/{memory_id}", timeout=60)
+                assert got.status_code == 200
+                hits = httpx.post(
+                    base + "/projects/acme/search", json={"query": "tabs"}, timeout=60
+                ).json()["hits"]
                 assert [h["memory"]["id"] for h in hits] == [memory_id]
         finally:
             proc.terminate()
