@@ -5,9 +5,12 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8765
 STAMP   = $(VENV)/.installed
+CONSTRAINTS ?= constraints.txt
+EXTRAS      ?= dev
+LOCK_VENV   ?= .lock-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck test-only browser bench bench-quality clean
+.PHONY: help install lock run test test-fast lint typecheck test-only browser bench bench-quality clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -17,13 +20,30 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch is installed first and on its own so pip takes the CPU build present on these
-# machines and never resolves a CUDA wheel for it.
-$(STAMP): $(BIN)/python pyproject.toml
+# machines and never resolves a CUDA wheel for it. Everything else is pinned by
+# $(CONSTRAINTS) (`make lock` writes it), which leaves torch out for the same reason:
+# the `+cpu` build's version would not resolve on a machine without it.
+$(STAMP): $(BIN)/python pyproject.toml $(CONSTRAINTS)
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install memsvc with its dev tools (idempotent)
+install: $(STAMP) ## create .venv and install memsvc with its dev tools, pinned by constraints.txt
+
+# A fresh resolve in a scratch venv, so the lock never inherits stale packages from .venv.
+# It installs the same extras as `make install` ($(EXTRAS)), so the lock covers them all.
+lock: ## re-resolve pyproject.toml's dependencies and rewrite constraints.txt (torch excluded)
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet "torch==2.13.0"
+	$(LOCK_VENV)/bin/pip install --quiet -e ".[$(EXTRAS)]"
+	{ echo "# Pins for \`make install\` (pip install -c $(CONSTRAINTS)). Written by \`make lock\`; do not edit."; \
+	  echo "# torch is left out: the Makefile installs torch==2.13.0 first and on its own."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -viE '^torch([=<>~ ]|$$)'; } > $(CONSTRAINTS).tmp
+	mv $(CONSTRAINTS).tmp $(CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
+	@echo "wrote $(CONSTRAINTS); run \`make install\` to apply it to $(VENV)"
 
 run: install ## install, migrate and serve REST + /mcp + /ui on $(HOST):$(PORT)
 	$(BIN)/memsvc serve --host $(HOST) --port $(PORT)
@@ -46,7 +66,12 @@ browser: ## install Debian's Chromium for the browser tests when missing (root +
 test-only: install browser ## the pytest suite alone
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck test-only ## lint, type check and the whole test suite
+test: lint typecheck test-only ## lint, type check and the whole test suite (what .ci/run calls)
+
+test-fast: install ## inner loop: ruff + the tests not marked slow or browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost
 	$(BIN)/python benchmarks/bench_latency.py
@@ -57,4 +82,4 @@ bench-quality: install ## LoCoMo retrieval quality (needs ../shared/bench/locomo
 	$(BIN)/python benchmarks/bench_quality.py --data ../shared/bench/locomo_dev.json
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .mypy_cache .ruff_cache

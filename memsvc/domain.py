@@ -56,6 +56,8 @@ MEMORY_ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 class Kind(StrEnum):
+    """What a memory is."""
+
     RULE = "rule"
     PREFERENCE = "preference"
     DECISION = "decision"
@@ -64,6 +66,8 @@ class Kind(StrEnum):
 
 
 class Status(StrEnum):
+    """A memory's lifecycle state."""
+
     ACTIVE = "active"
     SUPERSEDED = "superseded"
     ARCHIVED = "archived"
@@ -71,6 +75,8 @@ class Status(StrEnum):
 
 
 class Channel(StrEnum):
+    """The door a call came through."""
+
     REST = "rest"
     MCP = "mcp"
     WEB = "web"
@@ -79,6 +85,8 @@ class Channel(StrEnum):
 
 
 class Role(StrEnum):
+    """What a principal may do in a project; each includes the ones before it."""
+
     READER = "reader"
     WRITER = "writer"
     CURATOR = "curator"
@@ -175,6 +183,8 @@ class Provenance(BaseModel):
 
 
 class ProjectCreate(_Wire):
+    """A new project: its id, and optionally a name, description and root paths."""
+
     id: str
     name: str | None = None
     description: str | None = None
@@ -188,6 +198,8 @@ class ProjectPatch(_Wire):
 
 
 class Project(BaseModel):
+    """A project: the unit of isolation."""
+
     id: str
     name: str
     description: str
@@ -201,6 +213,8 @@ class Project(BaseModel):
 
 
 class MemoryDraft(_Wire):
+    """A memory as a caller writes it, before validation and redaction."""
+
     kind: Kind
     content: str
     title: str | None = None
@@ -232,6 +246,8 @@ class MemoryPatch(_Wire):
 
 
 class Memory(BaseModel):
+    """A stored memory at its current version."""
+
     id: str
     project: str
     kind: Kind
@@ -263,6 +279,8 @@ class Memory(BaseModel):
 
 
 class AddResult(BaseModel):
+    """A write's result: the memory and whether it is new."""
+
     memory: Memory
     created: bool
     """False when an identical active memory existed; ``memory`` is that one."""
@@ -294,6 +312,8 @@ class MemoryPage(BaseModel):
 
 
 class SearchQuery(_Wire):
+    """A recall request: the query text and its filters."""
+
     query: str
     kinds: list[Kind] | None = None
     tags: list[str] | None = None
@@ -305,6 +325,8 @@ class SearchQuery(_Wire):
 
 
 class SearchHit(BaseModel):
+    """One search result: the memory and its score."""
+
     memory: Memory
     score: float
     parts: dict[str, float | int | None]
@@ -313,6 +335,8 @@ class SearchHit(BaseModel):
 
 
 class ContextRequest(_Wire):
+    """A request for a context pack: the task and a token budget."""
+
     task: str | None = None
     budget_tokens: int = 2000
     paths: list[str] | None = None
@@ -327,6 +351,8 @@ class Omitted(BaseModel):
 
 
 class ContextPack(BaseModel):
+    """Memories packed into a token budget as one delimited text block."""
+
     project: str
     text: str
     items: list[Memory]
@@ -344,6 +370,8 @@ class OpenedProject(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    """One audited call and its outcome."""
+
     seq: int
     project: str | None
     ts: datetime

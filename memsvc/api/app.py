@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from memsvc import __version__
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
@@ -29,7 +30,7 @@ def create_app(
     """Build the app around an existing service (the caller owns the service's lifetime)."""
     app = FastAPI(
         title="memsvc",
-        version="0.1.0",
+        version=__version__,
         description="Project-scoped memory for AI agents: REST v1.",
         lifespan=lifespan,
         docs_url=None,
@@ -44,7 +45,7 @@ def create_app(
     mount_inspector(app)
     install_probes(app)
     app.add_middleware(
-        GuardMiddleware,  # type: ignore[arg-type]
+        GuardMiddleware,
         allowed_hosts=settings.served_hosts(),
         allowed_origins=set(settings.allowed_origins),
         max_body=settings.limits.request_bytes,

@@ -41,7 +41,7 @@ def status_for(exc: errors.MemsvcError) -> int:
     """The HTTP status of a memsvc error: its nearest class in :data:`STATUS`, else 500."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
