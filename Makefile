@@ -20,7 +20,7 @@ $(BIN)/python:
 # machines and never resolves a CUDA wheel for it.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,postgres]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install memsvc with its dev tools (idempotent)
