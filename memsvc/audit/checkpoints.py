@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import checkpoint_message, entries_digest, key_id_of
 from memsvc.clock import as_utc, utcnow
+from memsvc.store.database import chain_lock
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
 
 if TYPE_CHECKING:
@@ -238,7 +239,12 @@ class Checkpointer:
             self.checkpoint(session, chain)
 
     def checkpoint(self, session: Session, chain: str) -> AuditCheckpointRow | None:
-        """Sign the chain's events since its last checkpoint; None if there are none."""
+        """Sign the chain's events since its last checkpoint; None if there are none.
+
+        Under the chain's lock (see ``chain_lock``), so two processes never both make
+        checkpoint ``idx + 1`` or sign over an event that is still being appended.
+        """
+        chain_lock(session, chain)
         last = session.exec(
             select(AuditCheckpointRow)
             .where(AuditCheckpointRow.chain == chain)

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import GENESIS, event_hash
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
+from memsvc.store.database import chain_lock
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
@@ -89,17 +90,22 @@ class AuditLog:
         returned_ids: list[str] | None = None,
         detail: dict[str, Any] | None = None,
     ) -> AuditEventRow:
-        """Append one event inside the caller's write transaction."""
+        """Append one event inside the caller's write transaction.
+
+        The chain is locked first (``chain_lock``) and held until the transaction ends, so
+        reading the chain's head, drawing the next ``seq`` and inserting happen as one step
+        even with several processes on one PostgreSQL database: no fork, no duplicate key.
+        """
         chain = project or ""
+        chain_lock(session, chain)
         last = session.exec(
             select(AuditEventRow.hash)
             .where(AuditEventRow.chain == chain)
             .order_by(col(AuditEventRow.seq).desc())
             .limit(1)
         ).first()
-        top = session.exec(select(func.max(AuditEventRow.seq))).one()
         row = AuditEventRow(
-            seq=(top or 0) + 1,
+            seq=_next_seq(session),
             chain=chain,
             project_id=project,
             ts=utcnow(),
@@ -171,6 +177,23 @@ class AuditLog:
                 return count, ChainBreak(row.chain, row.seq or 0, "event content altered")
             heads[row.chain] = row.hash
         return count, None
+
+
+def _next_seq(session: Session) -> int:
+    """The next event number, drawn from the database.
+
+    PostgreSQL: the column's own sequence (atomic across processes; drawn under the chain
+    lock, so seqs rise along every chain). SQLite: the largest seq plus one is safe there
+    because ``BEGIN IMMEDIATE`` holds the database's only write lock until commit, and
+    the append-only triggers mean the largest seq is never deleted and reused.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.execute(
+            text("SELECT nextval(pg_get_serial_sequence('audit_event', 'seq'))")
+        ).scalar_one()
+        return int(value)
+    top = session.exec(select(func.max(AuditEventRow.seq))).one()
+    return int(top or 0) + 1
 
 
 def to_event(row: AuditEventRow) -> AuditEvent:

@@ -1,18 +1,61 @@
-"""Engines and transactions. SQLite: WAL, busy_timeout, and ``BEGIN IMMEDIATE`` for writers
-so concurrent writers queue instead of failing with SQLITE_BUSY mid-transaction."""
+"""Engines and transactions on SQLite or PostgreSQL.
+
+SQLite: WAL, busy_timeout, and ``BEGIN IMMEDIATE`` for writers so concurrent writers queue
+instead of failing with SQLITE_BUSY mid-transaction. PostgreSQL (psycopg 3): one pooled
+engine with ``pool_pre_ping`` so a restarted server is picked up again without a restart of
+ours. On both, a database that cannot be reached raises :class:`memsvc.errors.Unavailable`
+(503) instead of leaking a driver error.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-__all__ = ["Database", "check", "migrations_dir", "upgrade"]
+from memsvc.errors import Unavailable
+
+__all__ = [
+    "Database",
+    "chain_lock",
+    "check",
+    "display_url",
+    "migrations_dir",
+    "normalise_url",
+    "upgrade",
+]
+
+# Seconds a new PostgreSQL connection may take before the request answers 503.
+PG_CONNECT_TIMEOUT_S = 5
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver of the extra), not
+    SQLAlchemy's default psycopg2, which memsvc does not depend on."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(normalise_url(url)).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def is_postgres(url: str) -> bool:
+    """True for any PostgreSQL URL, whatever driver it names."""
+    return normalise_url(url).startswith("postgresql")
 
 
 def migrations_dir() -> Path:
@@ -29,15 +72,19 @@ def _alembic_config(url: str) -> Any:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
 
 def upgrade(url: str) -> None:
-    """Apply every migration up to head (the only way the schema changes)."""
+    """Apply every migration up to head (the only way the schema changes).
+
+    Raises :class:`Unavailable` when the database cannot be reached.
+    """
     from alembic import command
 
-    command.upgrade(_alembic_config(url), "head")
+    with translate_errors(url):
+        command.upgrade(_alembic_config(url), "head")
 
 
 def check(url: str) -> None:
@@ -45,6 +92,66 @@ def check(url: str) -> None:
     from alembic import command
 
     command.check(_alembic_config(url))
+
+
+# SQLite's OperationalError also covers schema mistakes ("no such table"), which are bugs
+# and must stay 500s; only these mean "the database cannot serve right now".
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+
+
+def is_unavailable(error: BaseException, url: str) -> bool:
+    """Whether a SQLAlchemy error means the database is unreachable or cannot serve now."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, exc.InterfaceError):
+        return True
+    if isinstance(error, exc.OperationalError):
+        if is_postgres(url):
+            # psycopg raises OperationalError for connection failures, server shutdown,
+            # lock timeouts and cancelled statements: all transient, all worth a retry.
+            return True
+        message = str(error.orig).lower()
+        return any(m in message for m in _SQLITE_UNAVAILABLE)
+    return False
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Re-raise connection-level database errors as :class:`Unavailable` (password-free)."""
+    try:
+        yield
+    except exc.SQLAlchemyError as error:
+        if not is_unavailable(error, url):
+            raise
+        reason = type(getattr(error, "orig", None) or error).__name__
+        raise Unavailable(
+            f"the database ({display_url(url)}) cannot be reached right now ({reason}); "
+            "try again shortly"
+        ) from error
+
+
+def chain_lock(session: Session, chain: str) -> None:
+    """Serialise writers of one audit chain until the end of the session's transaction.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the chain name, so any number
+    of processes append to one chain in turn (released at commit or rollback). SQLite:
+    nothing to do, ``BEGIN IMMEDIATE`` already holds the database's single write lock.
+    Taking it twice in one transaction is harmless (advisory locks are re-entrant).
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    # A stable signed 64-bit key per chain; namespaced so other users of advisory locks
+    # on a shared server cannot collide with ours by accident.
+    digest = hashlib.sha256(b"memsvc.audit.chain\0" + chain.encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -67,10 +174,23 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def _postgres_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:  # an explicit ?connect_timeout= wins
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    # pre_ping: a pooled connection the server dropped (restart, failover) is replaced
+    # on checkout, so the service recovers without being restarted.
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args
+    )
+
+
 class Database:
     """Two engines on one database: ``write()`` sessions take the write lock up front."""
 
     def __init__(self, url: str) -> None:
+        url = normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -79,15 +199,25 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._writer = _sqlite_engine(url, immediate=True)
             self._reader = _sqlite_engine(url, immediate=False)
-        else:  # pragma: no cover - exercised only against a PostgreSQL server
-            self._writer = self._reader = create_engine(url, pool_pre_ping=True)
-        # One writer at a time inside this process; SQLite's lock orders processes.
+        else:
+            self._writer = self._reader = _postgres_engine(url)
+        # One writer at a time inside this process; SQLite's lock orders processes, and on
+        # PostgreSQL the audit chain lock does (see ``chain_lock``).
         self._write_lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._writer.dialect.name
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
+        """A transaction that commits on success and rolls back on any error.
+
+        Raises :class:`Unavailable` when the database cannot be reached.
+        """
         with (
+            translate_errors(self.url),
             self._write_lock,
             Session(self._writer, expire_on_commit=False) as session,
             session.begin(),
@@ -96,9 +226,20 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with Session(self._reader, expire_on_commit=False) as session, session.begin():
+        """A read transaction; raises :class:`Unavailable` when the database is unreachable."""
+        with (
+            translate_errors(self.url),
+            Session(self._reader, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
+    def ping(self) -> None:
+        """Raise :class:`Unavailable` unless the database answers a trivial query."""
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
+        """Close every pooled connection."""
         self._writer.dispose()
         self._reader.dispose()
