@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memsvc.bootstrap import build_service
+from memsvc.errors import Unavailable
 from memsvc.settings import Settings
 from memsvc_cli.admin import add_audit_commands, add_token_commands
 
@@ -82,12 +83,13 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from memsvc.store.database import upgrade
+    from memsvc.store.database import display_url, upgrade
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
-    print(f"schema up to date: {settings.sqlalchemy_url}")
+    # never the password: the URL is shown as SQLAlchemy renders it with hide_password
+    print(f"schema up to date: {display_url(settings.sqlalchemy_url)}")
     return 0
 
 
@@ -137,7 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except Unavailable as exc:  # e.g. the database is down: one clear line, no traceback
+        print(f"memsvc: {exc}", file=sys.stderr)
+        return 3
     return code
 
 

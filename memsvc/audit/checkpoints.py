@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import checkpoint_message, entries_digest, key_id_of
 from memsvc.clock import as_utc, utcnow
-from memsvc.store.database import chain_lock
+from memsvc.store.database import ledger_lock
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
 
 if TYPE_CHECKING:
@@ -241,10 +241,10 @@ class Checkpointer:
     def checkpoint(self, session: Session, chain: str) -> AuditCheckpointRow | None:
         """Sign the chain's events since its last checkpoint; None if there are none.
 
-        Under the chain's lock (see ``chain_lock``), so two processes never both make
+        Under the ledger lock (see ``ledger_lock``), so two processes never both make
         checkpoint ``idx + 1`` or sign over an event that is still being appended.
         """
-        chain_lock(session, chain)
+        ledger_lock(session)
         last = session.exec(
             select(AuditCheckpointRow)
             .where(AuditCheckpointRow.chain == chain)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import GENESIS, event_hash
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
-from memsvc.store.database import chain_lock
+from memsvc.store.database import ledger_lock
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
@@ -92,12 +92,13 @@ class AuditLog:
     ) -> AuditEventRow:
         """Append one event inside the caller's write transaction.
 
-        The chain is locked first (``chain_lock``) and held until the transaction ends, so
+        The ledger is locked first (``ledger_lock``, held until the transaction ends), so
         reading the chain's head, drawing the next ``seq`` and inserting happen as one step
-        even with several processes on one PostgreSQL database: no fork, no duplicate key.
+        even with several processes on one PostgreSQL database: no fork, no duplicate key,
+        no gap.
         """
         chain = project or ""
-        chain_lock(session, chain)
+        ledger_lock(session)
         last = session.exec(
             select(AuditEventRow.hash)
             .where(AuditEventRow.chain == chain)
@@ -180,18 +181,12 @@ class AuditLog:
 
 
 def _next_seq(session: Session) -> int:
-    """The next event number, drawn from the database.
-
-    PostgreSQL: the column's own sequence (atomic across processes; drawn under the chain
-    lock, so seqs rise along every chain). SQLite: the largest seq plus one is safe there
-    because ``BEGIN IMMEDIATE`` holds the database's only write lock until commit, and
-    the append-only triggers mean the largest seq is never deleted and reused.
+    """The next event number: the database's highest seq plus one, read under the ledger
+    lock (``ledger_lock`` / SQLite's write lock), so no other writer can draw the same
+    number, and gap-free, which the verifier relies on (a PostgreSQL sequence would leave a
+    gap at every rolled-back transaction). The append-only triggers mean the highest seq
+    is never deleted and reused.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        value = session.execute(
-            text("SELECT nextval(pg_get_serial_sequence('audit_event', 'seq'))")
-        ).scalar_one()
-        return int(value)
     top = session.exec(select(func.max(AuditEventRow.seq))).one()
     return int(top or 0) + 1
 

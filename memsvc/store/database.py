@@ -24,9 +24,9 @@ from memsvc.errors import Unavailable
 
 __all__ = [
     "Database",
-    "chain_lock",
     "check",
     "display_url",
+    "ledger_lock",
     "migrations_dir",
     "normalise_url",
     "upgrade",
@@ -136,22 +136,32 @@ def translate_errors(url: str) -> Iterator[None]:
         ) from error
 
 
-def chain_lock(session: Session, chain: str) -> None:
-    """Serialise writers of one audit chain until the end of the session's transaction.
+# The key of memsvc's one advisory lock: a stable signed 64-bit number, namespaced so other
+# users of advisory locks on a shared server do not collide with it by accident.
+LEDGER_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"memsvc.audit.ledger").digest()[:8], "big", signed=True
+)
+_LOCKED = "memsvc.store.database.ledger_locked"
 
-    PostgreSQL: a transaction-scoped advisory lock keyed by the chain name, so any number
-    of processes append to one chain in turn (released at commit or rollback). SQLite:
-    nothing to do, ``BEGIN IMMEDIATE`` already holds the database's single write lock.
-    Taking it twice in one transaction is harmless (advisory locks are re-entrant).
+
+def ledger_lock(session: Session) -> None:
+    """Make this transaction the database's only writer until it ends (commit or rollback).
+
+    The audit ledger's global ``seq`` is gap-free by design (the verifier reports a gap as
+    a deleted event), and each chain links to its previous event, so appending must read
+    the head and draw the next number as one step across every process. PostgreSQL
+    sequences leave gaps on rollback and a per-chain lock leaves the global number racing,
+    so writers take one transaction-scoped advisory lock. ``Database.write()`` takes it
+    first thing, so every writer acquires the same single lock before any row lock and
+    no two can deadlock; calling it again is free (advisory locks are re-entrant). SQLite
+    needs nothing: ``BEGIN IMMEDIATE`` already holds its single write lock.
     """
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         return
-    # A stable signed 64-bit key per chain; namespaced so other users of advisory locks
-    # on a shared server cannot collide with ours by accident.
-    digest = hashlib.sha256(b"memsvc.audit.chain\0" + chain.encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    if session.info.get(_LOCKED) is session.get_transaction():
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+    session.info[_LOCKED] = session.get_transaction()
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -181,9 +191,7 @@ def _postgres_engine(url: str) -> Engine:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
     # pre_ping: a pooled connection the server dropped (restart, failover) is replaced
     # on checkout, so the service recovers without being restarted.
-    return create_engine(
-        parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args
-    )
+    return create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
 
 
 class Database:
@@ -201,8 +209,8 @@ class Database:
             self._reader = _sqlite_engine(url, immediate=False)
         else:
             self._writer = self._reader = _postgres_engine(url)
-        # One writer at a time inside this process; SQLite's lock orders processes, and on
-        # PostgreSQL the audit chain lock does (see ``chain_lock``).
+        # One writer at a time inside this process; between processes SQLite's write lock
+        # and on PostgreSQL the ledger's advisory lock (see ``ledger_lock``) order them.
         self._write_lock = threading.Lock()
 
     @property
@@ -212,7 +220,8 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error.
+        """A transaction that commits on success and rolls back on any error; the only
+        writer in the database until it ends (``BEGIN IMMEDIATE`` / ``ledger_lock``).
 
         Raises :class:`Unavailable` when the database cannot be reached.
         """
@@ -222,6 +231,7 @@ class Database:
             Session(self._writer, expire_on_commit=False) as session,
             session.begin(),
         ):
+            ledger_lock(session)
             yield session
 
     @contextmanager
