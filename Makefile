@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8765
 STAMP   = $(VENV)/.installed
 CONSTRAINTS ?= constraints.txt
-EXTRAS      ?= dev
+EXTRAS      ?= dev,postgres
 LOCK_VENV   ?= .lock-venv
 
 .DEFAULT_GOAL := help

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from memsvc.bootstrap import build_service
-from memsvc.errors import MemsvcError
+from memsvc.errors import MemsvcError, Unavailable
 from memsvc.settings import Settings
 from memsvc_cli.admin import add_audit_commands, add_token_commands
 from memsvc_cli.data import add_data_commands
@@ -91,12 +91,13 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from memsvc.store.database import upgrade
+    from memsvc.store.database import display_url, upgrade
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
-    print(f"schema up to date: {settings.sqlalchemy_url}")
+    # never the password: the URL is shown as SQLAlchemy renders it with hide_password
+    print(f"schema up to date: {display_url(settings.sqlalchemy_url)}")
     return 0
 
 
@@ -158,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(args.log_level or defaults.log_level, args.log_format or defaults.log_format)
     try:
         code: int = args.func(args)
+    except Unavailable as exc:  # e.g. the database is down: one clear line, no traceback
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 3
     except MemsvcError as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 1

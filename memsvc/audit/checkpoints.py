@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import checkpoint_message, entries_digest, key_id_of
 from memsvc.clock import Periodic, as_utc, utcnow
+from memsvc.store.database import ledger_lock
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
 
 if TYPE_CHECKING:
@@ -237,7 +238,12 @@ class Checkpointer:
             self.checkpoint(session, chain)
 
     def checkpoint(self, session: Session, chain: str) -> AuditCheckpointRow | None:
-        """Sign the chain's events since its last checkpoint; None if there are none."""
+        """Sign the chain's events since its last checkpoint; None if there are none.
+
+        Under the ledger lock (see ``ledger_lock``), so two processes never both make
+        checkpoint ``idx + 1`` or sign over an event that is still being appended.
+        """
+        ledger_lock(session)
         last = session.exec(
             select(AuditCheckpointRow)
             .where(AuditCheckpointRow.chain == chain)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from memsvc.audit.verifier import GENESIS, event_hash
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
+from memsvc.store.database import AUDITED, ledger_lock
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
@@ -81,17 +82,24 @@ class AuditLog:
         returned_ids: list[str] | None = None,
         detail: dict[str, Any] | None = None,
     ) -> AuditEventRow:
-        """Append one event inside the caller's write transaction."""
+        """Append one event inside the caller's write transaction.
+
+        The ledger is locked first (``ledger_lock``, held until the transaction ends), so
+        reading the chain's head, drawing the next ``seq`` and inserting happen as one step
+        even with several processes on one PostgreSQL database: no fork, no duplicate key,
+        no gap.
+        """
         chain = project or ""
+        ledger_lock(session)
+        session.info[AUDITED] = True  # this transaction may commit (Database.write)
         last = session.exec(
             select(AuditEventRow.hash)
             .where(AuditEventRow.chain == chain)
             .order_by(col(AuditEventRow.seq).desc())
             .limit(1)
         ).first()
-        top = session.exec(select(func.max(AuditEventRow.seq))).one()
         row = AuditEventRow(
-            seq=(top or 0) + 1,
+            seq=_next_seq(session),
             chain=chain,
             project_id=project,
             ts=utcnow(),
@@ -146,6 +154,17 @@ class AuditLog:
         rows = rows[: query.limit]
         cursor = encode_cursor(before=rows[-1].seq) if more and rows else None
         return AuditPage(events=[to_event(r) for r in rows], next_cursor=cursor)
+
+
+def _next_seq(session: Session) -> int:
+    """The next event number: the database's highest seq plus one, read under the ledger
+    lock (``ledger_lock`` / SQLite's write lock), so no other writer can draw the same
+    number, and gap-free, which the verifier relies on (a PostgreSQL sequence would leave a
+    gap at every rolled-back transaction). The append-only triggers mean the highest seq
+    is never deleted and reused.
+    """
+    top = session.exec(select(func.max(AuditEventRow.seq))).one()
+    return int(top or 0) + 1
 
 
 def to_event(row: AuditEventRow) -> AuditEvent:

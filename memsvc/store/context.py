@@ -38,7 +38,7 @@ def rule_stubs(session: Session, project: str, *, with_paths: bool) -> list[Rule
         )
         .order_by(col(MemoryRow.pinned).desc(), col(MemoryRow.importance).desc(), col(MemoryRow.id))
     ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [tuple(r) for r in rows]
 
 
 def newest_handoff(session: Session, project: str) -> MemoryRow | None:

@@ -1,18 +1,64 @@
-"""Engines and transactions. SQLite: WAL, busy_timeout, and ``BEGIN IMMEDIATE`` for writers
-so concurrent writers queue instead of failing with SQLITE_BUSY mid-transaction."""
+"""Engines and transactions on SQLite or PostgreSQL.
+
+SQLite: WAL, busy_timeout, and ``BEGIN IMMEDIATE`` for writers so concurrent writers queue
+instead of failing with SQLITE_BUSY mid-transaction. PostgreSQL (psycopg 3): one pooled
+engine with ``pool_pre_ping`` so a restarted server is picked up again without a restart of
+ours. On both, a database that cannot be reached raises :class:`memsvc.errors.Unavailable`
+(503) instead of leaking a driver error.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-__all__ = ["AUDITED", "Database", "UnauditedWrite", "check", "migrations_dir", "upgrade"]
+from memsvc.errors import Unavailable
+
+__all__ = [
+    "AUDITED",
+    "Database",
+    "UnauditedWrite",
+    "check",
+    "display_url",
+    "ledger_lock",
+    "migrations_dir",
+    "normalise_url",
+    "upgrade",
+]
+
+# Seconds a new PostgreSQL connection may take before the request answers 503.
+PG_CONNECT_TIMEOUT_S = 5
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver of the extra), not
+    SQLAlchemy's default psycopg2, which memsvc does not depend on."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(normalise_url(url)).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def is_postgres(url: str) -> bool:
+    """True for any PostgreSQL URL, whatever driver it names."""
+    return normalise_url(url).startswith("postgresql")
+
 
 AUDITED = "memsvc.audited"
 """``Session.info`` key the audited-call API sets once the operation's event is recorded."""
@@ -41,15 +87,19 @@ def _alembic_config(url: str) -> Any:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
 
 def upgrade(url: str) -> None:
-    """Apply every migration up to head (the only way the schema changes)."""
+    """Apply every migration up to head (the only way the schema changes).
+
+    Raises :class:`Unavailable` when the database cannot be reached.
+    """
     from alembic import command
 
-    command.upgrade(_alembic_config(url), "head")
+    with translate_errors(url):
+        command.upgrade(_alembic_config(url), "head")
 
 
 def check(url: str) -> None:
@@ -57,6 +107,76 @@ def check(url: str) -> None:
     from alembic import command
 
     command.check(_alembic_config(url))
+
+
+# SQLite's OperationalError also covers schema mistakes ("no such table"), which are bugs
+# and must stay 500s; only these mean "the database cannot serve right now".
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+
+
+def is_unavailable(error: BaseException, url: str) -> bool:
+    """Whether a SQLAlchemy error means the database is unreachable or cannot serve now."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, exc.InterfaceError):
+        return True
+    if isinstance(error, exc.OperationalError):
+        if is_postgres(url):
+            # psycopg raises OperationalError for connection failures, server shutdown,
+            # lock timeouts and cancelled statements: all transient, all worth a retry.
+            return True
+        message = str(error.orig).lower()
+        return any(m in message for m in _SQLITE_UNAVAILABLE)
+    return False
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Re-raise connection-level database errors as :class:`Unavailable` (password-free)."""
+    try:
+        yield
+    except exc.SQLAlchemyError as error:
+        if not is_unavailable(error, url):
+            raise
+        reason = type(getattr(error, "orig", None) or error).__name__
+        raise Unavailable(
+            f"the database ({display_url(url)}) cannot be reached right now ({reason}); "
+            "try again shortly"
+        ) from error
+
+
+# The key of memsvc's one advisory lock: a stable signed 64-bit number, namespaced so other
+# users of advisory locks on a shared server do not collide with it by accident.
+LEDGER_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"memsvc.audit.ledger").digest()[:8], "big", signed=True
+)
+_LOCKED = "memsvc.store.database.ledger_locked"
+
+
+def ledger_lock(session: Session) -> None:
+    """Make this transaction the database's only writer until it ends (commit or rollback).
+
+    The audit ledger's global ``seq`` is gap-free by design (the verifier reports a gap as
+    a deleted event), and each chain links to its previous event, so appending must read
+    the head and draw the next number as one step across every process. PostgreSQL
+    sequences leave gaps on rollback and a per-chain lock leaves the global number racing,
+    so writers take one transaction-scoped advisory lock. ``Database.write()`` takes it
+    first thing, so every writer acquires the same single lock before any row lock and
+    no two can deadlock; calling it again is free (advisory locks are re-entrant). SQLite
+    needs nothing: ``BEGIN IMMEDIATE`` already holds its single write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if session.info.get(_LOCKED) is session.get_transaction():
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
+    session.info[_LOCKED] = session.get_transaction()
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -79,10 +199,21 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def _postgres_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:  # an explicit ?connect_timeout= wins
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    # pre_ping: a pooled connection the server dropped (restart, failover) is replaced
+    # on checkout, so the service recovers without being restarted.
+    return create_engine(parsed, pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
+
+
 class Database:
     """Two engines on one database: ``write()`` sessions take the write lock up front."""
 
     def __init__(self, url: str) -> None:
+        url = normalise_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -91,10 +222,16 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._writer = _sqlite_engine(url, immediate=True)
             self._reader = _sqlite_engine(url, immediate=False)
-        else:  # pragma: no cover - exercised only against a PostgreSQL server
-            self._writer = self._reader = create_engine(url, pool_pre_ping=True)
-        # One writer at a time inside this process; SQLite's lock orders processes.
+        else:
+            self._writer = self._reader = _postgres_engine(url)
+        # One writer at a time inside this process; between processes SQLite's write lock
+        # and on PostgreSQL the ledger's advisory lock (see ``ledger_lock``) order them.
         self._write_lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._writer.dialect.name
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -113,19 +250,34 @@ class Database:
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
+        """The one writer in the database until it ends (``BEGIN IMMEDIATE`` on SQLite,
+        ``ledger_lock`` on PostgreSQL); commits on success, rolls back on any error, and
+        raises :class:`Unavailable` when the database cannot be reached."""
         with (
+            translate_errors(self.url),
             self._write_lock,
             Session(self._writer, expire_on_commit=False) as session,
             session.begin(),
         ):
+            ledger_lock(session)
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only transaction."""
-        with Session(self._reader, expire_on_commit=False) as session, session.begin():
+        """A read transaction; raises :class:`Unavailable` when the database is unreachable."""
+        with (
+            translate_errors(self.url),
+            Session(self._reader, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
+    def ping(self) -> None:
+        """Raise :class:`Unavailable` unless the database answers a trivial query."""
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
+
     def dispose(self) -> None:
+        """Close every pooled connection."""
         self._writer.dispose()
         self._reader.dispose()
