@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     embedder: str = "minilm"
     """``minilm`` (the bundled all-MiniLM-L6-v2) or ``hash`` (deterministic, for tests)."""
     embed_batch_size: int = 64
+    embedder_backend: Literal["auto", "onnx", "torch"] = "auto"
+    """MiniLM runtime: ``auto`` uses ONNX Runtime when importable (exported locally from the
+    bundled weights, same vectors), else torch; ``torch`` forces torch."""
     project: str | None = None
     """Default project for MCP when neither the argument nor the client's roots decide."""
     host: str = "127.0.0.1"
