@@ -295,8 +295,11 @@ def memory_audit(
     actor: ActorDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
+    hide_reads_from: Annotated[list[Channel] | None, Query()] = None,
 ) -> AuditPage:
-    query = AuditQuery(memory_id=memory_id, limit=limit, cursor=cursor)
+    query = AuditQuery(
+        memory_id=memory_id, limit=limit, cursor=cursor, hide_reads_from=hide_reads_from
+    )
     return service.list_audit_events(actor, project, query)
 
 
@@ -387,6 +390,7 @@ def memory_details(
     service: ServiceDep,
     actor: ActorDep,
     audit_limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    audit_hide_reads_from: Annotated[list[Channel] | None, Query()] = None,
 ) -> MemoryDetails:
     """A memory with its versions, supersession chain and audit trail: one request for
     what the inspector's memory page shows. A deleted memory is returned as its last
@@ -397,7 +401,9 @@ def memory_details(
         memory = service.get_memory(actor, project, memory_id)
     audit = None
     if actor.allows(project, Role.CURATOR):
-        query = AuditQuery(memory_id=memory.id, limit=audit_limit)
+        query = AuditQuery(
+            memory_id=memory.id, limit=audit_limit, hide_reads_from=audit_hide_reads_from
+        )
         audit = service.list_audit_events(actor, project, query)
     return MemoryDetails(
         project=service.get_project(actor, project),

@@ -111,6 +111,7 @@ def test_the_memory_page_loads_in_one_api_call(page: Page, inspector: Inspector)
     expect(page.get_by_test_id("memory-audit").locator("tbody tr").first).to_be_visible()
     assert [u.split("/api/v1")[1] for u in calls] == [
         f"/projects/acme-api/memories/{inspector.seeded.ids['decision_queue_v2']}/details"
+        "?audit_hide_reads_from=web"
     ]
 
 

@@ -59,6 +59,13 @@ def test_memory_details_return_memory_versions_chain_and_audit_in_one_call(
     assert body["chain"][0]["status"] == "superseded"
     actions = [e["action"] for e in body["audit"]["events"]]
     assert "supersede_memory" in actions and "get_memory" in actions
+    again = _get(
+        inspector,
+        f"/projects/acme-api/memories/{ids['decision_queue_v2']}/details",
+        audit_hide_reads_from="web",
+    ).json()
+    channels = {(e["channel"], e["action"]) for e in again["audit"]["events"]}
+    assert ("web", "get_memory") not in channels and ("mcp", "supersede_memory") in channels
 
 
 def test_memory_details_of_a_deleted_memory_show_it_deleted(inspector: Inspector) -> None:
@@ -83,7 +90,7 @@ def test_memory_details_leave_out_the_audit_below_curator(inspector: Inspector) 
     from memsvc.api.routes import memory_details
 
     details = memory_details(
-        "acme-api", inspector.seeded.ids["fact_rate"], inspector.service, reader, 50
+        "acme-api", inspector.seeded.ids["fact_rate"], inspector.service, reader, 50, None
     )
     assert details.audit is None
     assert details.memory.id == inspector.seeded.ids["fact_rate"]

@@ -95,7 +95,7 @@ export const api = {
   memory: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}`),
   history: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}/history`)
     .then((r) => r.versions),
-  details: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}/details`),
+  details: (p, id, params = {}) => request('GET', `/projects/${P(p)}/memories/${P(id)}/details${qs(params)}`),
   memoryAudit: (p, id, params = {}) =>
     request('GET', `/projects/${P(p)}/memories/${P(id)}/audit${qs(params)}`),
   addMemory: (p, draft) => request('POST', `/projects/${P(p)}/memories`, draft),

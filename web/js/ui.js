@@ -40,6 +40,15 @@ export function reviewBadge(memory) {
     'data-testid': 'review-flag' }, 'review');
 }
 
+/** A recorded client, short: "Chrome 156" for a browser's User-Agent, the full text on hover. */
+export function clientLabel(client) {
+  if (!client) return '—';
+  const browser = /^Mozilla\//.test(client) && client.match(/(Firefox|Edg|HeadlessChrome|Chrome|Safari)\/(\d+)/);
+  const text = browser ? `${browser[1].replace('HeadlessChrome', 'Chrome (headless)')} ${browser[2]}`
+    : client.length > 40 ? client.slice(0, 39) + '…' : client;
+  return h('span', { class: 'client', title: client }, text);
+}
+
 export function pinBadge() {
   return h('span', { class: 'badge pinned', title: 'pinned: always ranked first' }, '★ pinned');
 }

@@ -4,7 +4,7 @@
 import { api, isAbort } from '../api.js';
 import { absoluteTime, h, fill, link, timeEl } from '../dom.js';
 import { meta } from '../session.js';
-import { button, emptyState, pageHeader, setCrumbs } from '../ui.js';
+import { button, clientLabel, emptyState, pageHeader, setCrumbs } from '../ui.js';
 
 const TEXT_FILTERS = ['action', 'channel', 'principal', 'client', 'memory_id', 'since', 'until'];
 
@@ -119,7 +119,7 @@ function eventRows(projectId, e) {
     h('td', { class: 'mono muted' }, String(e.seq)),
     h('td', {}, timeEl(e.ts)),
     h('td', {}, e.principal),
-    h('td', { class: 'small' }, e.client || '—'),
+    h('td', { class: 'small' }, clientLabel(e.client)),
     h('td', {}, h('span', { class: 'badge channel' }, e.channel)),
     h('td', { class: 'mono' }, e.action),
     h('td', {}, h('span', { class: `badge outcome-${e.outcome}` }, e.outcome)),

@@ -3,16 +3,16 @@
 // All of it comes from one request (GET …/memories/{id}/details).
 import { api } from '../api.js';
 import { diffText } from '../diff.js';
-import { absoluteTime, h, fill, link, plural, timeEl } from '../dom.js';
+import { absoluteTime, append, h, fill, link, plural, timeEl } from '../dom.js';
 import { canChange, meta } from '../session.js';
 import {
-  act, button, confirmAction, kindBadge, memoryHeading, pageHeader, pinBadge, reviewBadge,
+  act, button, clientLabel, confirmAction, kindBadge, memoryHeading, pageHeader, pinBadge, reviewBadge,
   setCrumbs, statusBadge, tagChip,
 } from '../ui.js';
 import { editMemory, supersedeMemory } from './editor.js';
 
 export async function memoryView({ root, params: [projectId, memoryId], rerender, isCurrent }) {
-  const details = await api.details(projectId, memoryId);
+  const details = await api.details(projectId, memoryId, { audit_hide_reads_from: 'web' });
   const { project, memory, versions, chain } = details;
   const heading = memoryHeading(memory);
   setCrumbs(['Projects', '#/'], [project.name, link('p', projectId)], [memoryHeading(memory, 40)]);
@@ -20,7 +20,7 @@ export async function memoryView({ root, params: [projectId, memoryId], rerender
   const deleted = memory.status === 'deleted';
   const content = h('pre', { class: 'content', 'data-testid': 'memory-content' }, memory.content);
   root.dataset.memoryId = memory.id;
-  root.append(
+  append(root, [
     pageHeader({
       title: heading,
       meta: h('div', { class: 'meta-line' }, kindBadge(memory.kind), statusBadge(memory.status),
@@ -40,7 +40,7 @@ export async function memoryView({ root, params: [projectId, memoryId], rerender
         chain.length > 1 ? chainPanel(projectId, memory, chain) : null,
         auditPanel(projectId, memory.id, details.audit, isCurrent)),
       h('aside', { class: 'detail-side' }, detailsPanel(projectId, memory), provenancePanel(memory))),
-  );
+  ]);
 }
 
 function deletedNotice(versions) {
@@ -221,24 +221,36 @@ function auditPanel(projectId, memoryId, first, isCurrent) {
   }
   const body = h('tbody');
   const more = button('Older events', () => load(), { kind: 'ghost', testid: 'memory-audit-more' });
+  // The first page came with the details, without the inspector's own reads.
+  const showWeb = h('input', { type: 'checkbox', 'data-testid': 'memory-audit-show-web-reads' });
   let cursor = null;
+  let loads = 0;
   const show = (page) => {
     body.append(...page.events.map((e) => h('tr', {},
-      h('td', {}, timeEl(e.ts)), h('td', {}, e.principal), h('td', {}, e.client || '—'),
+      h('td', {}, timeEl(e.ts)), h('td', {}, e.principal), h('td', { class: 'small' }, clientLabel(e.client)),
       h('td', {}, e.channel), h('td', { class: 'mono' }, e.action),
       h('td', {}, h('span', { class: `badge outcome-${e.outcome}` }, e.outcome)))));
     cursor = page.next_cursor;
     more.hidden = !cursor;
   };
   const load = async () => {
+    const mine = loads;
+    const params = { limit: 50, cursor, hide_reads_from: showWeb.checked ? undefined : 'web' };
     try {
-      const page = await api.memoryAudit(projectId, memoryId, { limit: 50, cursor });
-      if (isCurrent()) show(page);
+      const page = await api.memoryAudit(projectId, memoryId, params);
+      if (mine === loads && isCurrent()) show(page);
     } catch (err) {
-      if (isCurrent()) panel.append(h('p', { class: 'error-text' }, err.detail || String(err)));
+      if (mine === loads && isCurrent()) panel.append(h('p', { class: 'error-text' }, err.detail || String(err)));
     }
   };
-  panel.append(h('p', { class: 'muted small' }, 'Every read and write that touched or returned this memory, newest first.'),
+  showWeb.addEventListener('change', () => {
+    loads += 1;
+    cursor = null;
+    body.replaceChildren();
+    load();
+  });
+  panel.append(h('p', { class: 'muted small' }, 'Every read and write that touched or returned this memory, newest first. ',
+    h('label', { class: 'inline toggle' }, showWeb, ' show the inspector’s own reads')),
     h('table', { class: 'table compact' }, h('thead', {}, h('tr', {},
       ['When', 'Who', 'Client', 'Channel', 'Action', 'Outcome'].map((t) => h('th', { scope: 'col' }, t)))), body),
     more);
