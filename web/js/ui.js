@@ -1,6 +1,6 @@
 // Shared pieces: badges, toasts, dialogs, page headers, error and empty states.
-import { h, fill, excerpt } from './dom.js';
-import { meta } from './session.js';
+import { h, fill, excerpt, link } from './dom.js';
+import { can, meta } from './session.js';
 
 // Kinds and statuses are the server's (GET /meta); only their display names live here.
 const PLURAL = { preference: 'Preferences', handoff: 'Handoffs' };
@@ -95,6 +95,22 @@ export function pageHeader({ title, subtitle, meta, actions }) {
       subtitle ? h('p', { class: 'subtitle' }, subtitle) : null,
       meta || null),
     actions && actions.length ? h('div', { class: 'actions' }, actions) : null);
+}
+
+/** A project's sections as tabs. One list, so a "Fleet" section (per-agent activity,
+ * once the core exposes per-agent statistics) is one more entry here and one route. */
+export function projectNav(projectId, current, { review } = {}) {
+  const sections = [
+    { id: 'memories', label: 'Memories', href: link('p', projectId) },
+    { id: 'review', label: 'Review queue', href: link('p', projectId, 'review'), count: review,
+      testid: 'review-link' },
+    can(projectId, 'curator') ? { id: 'audit', label: 'Audit log', href: link('p', projectId, 'audit'),
+      testid: 'audit-link' } : null,
+  ].filter(Boolean);
+  return h('nav', { class: 'section-nav', 'aria-label': 'Project sections' }, sections.map((s) => h('a', {
+    class: `section-tab${s.id === current ? ' is-current' : ''}`, href: s.href,
+    'aria-current': s.id === current ? 'page' : undefined, 'data-testid': s.testid,
+  }, s.label, s.count ? h('span', { class: 'pill' }, String(s.count)) : null)));
 }
 
 export function setCrumbs(...items) {

@@ -4,7 +4,7 @@
 import { api, isAbort } from '../api.js';
 import { absoluteTime, h, fill, link, timeEl } from '../dom.js';
 import { meta } from '../session.js';
-import { button, clientLabel, emptyState, pageHeader, setCrumbs } from '../ui.js';
+import { button, clientLabel, emptyState, pageHeader, projectNav, setCrumbs } from '../ui.js';
 
 const TEXT_FILTERS = ['action', 'channel', 'principal', 'client', 'memory_id', 'since', 'until'];
 
@@ -84,6 +84,7 @@ export async function auditView({ root, params: [projectId], query, isCurrent })
 
   root.append(
     pageHeader({ title: 'Audit log', subtitle: 'One event per operation, reads included; each project’s events form a SHA-256 hash chain.' }),
+    projectNav(projectId, 'audit'),
     h('form', { class: 'toolbar audit-filters', on: { submit: apply } },
       inputs.action, inputs.channel, inputs.principal, inputs.client, inputs.memory_id,
       h('label', { class: 'inline' }, 'since ', inputs.since),

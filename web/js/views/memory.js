@@ -75,7 +75,7 @@ function curationActions(projectId, memory, rerender, isCurrent) {
   if (active && meta().immutable_kinds.includes(memory.kind)) {
     actions.push(button('Supersede', live(async () => {
       const created = await supersedeMemory(projectId, memory);
-      if (created) location.hash = link('p', projectId, 'm', created.id);
+      if (created && isCurrent()) location.hash = link('p', projectId, 'm', created.id);
     }), { testid: 'supersede' }));
   }
   if (active || memory.status === 'archived') {
@@ -249,8 +249,9 @@ function auditPanel(projectId, memoryId, first, isCurrent) {
     body.replaceChildren();
     load();
   });
-  panel.append(h('p', { class: 'muted small' }, 'Every read and write that touched or returned this memory, newest first. ',
-    h('label', { class: 'inline toggle' }, showWeb, ' show the inspector’s own reads')),
+  panel.append(h('div', { class: 'panel-bar' },
+    h('p', { class: 'muted small' }, 'Every read and write that touched or returned this memory, newest first.'),
+    h('label', { class: 'toggle small' }, showWeb, ' show the inspector’s own reads')),
     h('table', { class: 'table compact' }, h('thead', {}, h('tr', {},
       ['When', 'Who', 'Client', 'Channel', 'Action', 'Outcome'].map((t) => h('th', { scope: 'col' }, t)))), body),
     more);

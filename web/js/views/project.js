@@ -4,7 +4,7 @@ import { api, isAbort } from '../api.js';
 import { h, fill, link, plural } from '../dom.js';
 import { can } from '../session.js';
 import {
-  kindLabel, kinds, statuses, act, button, emptyState, loading, pageHeader, setCrumbs,
+  kindLabel, kinds, statuses, act, button, emptyState, loading, pageHeader, projectNav, setCrumbs,
 } from '../ui.js';
 import { newMemory } from './editor.js';
 import { memoryRow, scoreParts } from './memrow.js';
@@ -163,8 +163,9 @@ export async function projectView({ root, params: [projectId], query, isCurrent 
       meta: h('div', { class: 'meta-line' },
         h('span', { class: 'mono' }, project.id),
         project.root_paths.map((p) => h('span', { class: 'mono path' }, p))),
-      actions: headerActions(projectId, stats),
+      actions: headerActions(projectId, isCurrent),
     }),
+    projectNav(projectId, 'memories', { review: stats.review }),
     kindTabs,
     h('div', { class: 'toolbar' }, searchForm, h('div', { class: 'filters' }, statusSelect, tagSelect)),
     results,
@@ -173,18 +174,15 @@ export async function projectView({ root, params: [projectId], query, isCurrent 
   await load();
 }
 
-function headerActions(projectId, stats) {
+function headerActions(projectId, isCurrent) {
   const actions = [];
   if (can(projectId, 'writer')) {
     actions.push(button('New memory', async () => {
       const created = await newMemory(projectId);
-      if (created) location.hash = link('p', projectId, 'm', created.id);
+      if (created && isCurrent()) location.hash = link('p', projectId, 'm', created.id);
     }, { kind: 'primary', testid: 'new-memory' }));
   }
-  actions.push(h('a', { class: 'btn btn-secondary', href: link('p', projectId, 'review'), 'data-testid': 'review-link' },
-    'Review queue', stats.review ? h('span', { class: 'pill' }, String(stats.review)) : null));
   if (can(projectId, 'curator')) {
-    actions.push(h('a', { class: 'btn btn-secondary', href: link('p', projectId, 'audit') }, 'Audit log'));
     const exportButton = button('Export', () => act(exportButton, () => download(projectId), 'Export downloaded'),
       { title: 'Download memories and audit log as JSON', testid: 'export' });
     actions.push(exportButton);

@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { append, h, fill, link, plural, timeEl } from '../dom.js';
 import { can, meta } from '../session.js';
 import {
-  act, button, confirmAction, emptyState, kindBadge, memoryHeading, pageHeader, pinBadge, setCrumbs,
+  act, button, confirmAction, emptyState, kindBadge, pageHeader, pinBadge, projectNav, setCrumbs,
   statusBadge, tagChip,
 } from '../ui.js';
 
@@ -59,7 +59,7 @@ export async function reviewView({ root, params: [projectId], isCurrent }) {
     title: 'Review queue',
     subtitle: `Flagged at write time: near-duplicates (cosine ≥ ${meta().near_duplicate_cosine}) and new rules or decisions close to an active one of the same kind (cosine ≥ ${meta().conflict_cosine}: possible conflicts).`,
     meta: h('p', { class: 'muted' }, count),
-  }), curator ? null : h('p', { class: 'notice' }, 'Curators resolve the queue; you can look.'), list, more]);
+  }), projectNav(projectId, 'review'), curator ? null : h('p', { class: 'notice' }, 'Curators resolve the queue; you can look.'), list, more]);
   await load();
 }
 
@@ -104,7 +104,7 @@ function side(title, projectId, memory) {
     h('div', { class: 'meta-line' }, kindBadge(memory.kind), statusBadge(memory.status),
       memory.pinned ? pinBadge() : null,
       h('a', { class: 'mono small', href: link('p', projectId, 'm', memory.id) }, memory.id.slice(-8))),
-    h('p', { class: 'side-title' }, memoryHeading(memory)),
+    memory.title ? h('p', { class: 'side-title' }, memory.title) : null,
     h('pre', { class: 'content small-content' }, memory.content),
     memory.tags.length ? h('div', { class: 'mem-meta' }, memory.tags.map((t) => tagChip(t))) : null,
     h('p', { class: 'muted small' }, `${prov.agent || prov.principal} via ${prov.channel} · `, timeEl(memory.created_at)));
