@@ -159,3 +159,23 @@ def test_the_audit_log_filters_by_channel_principal_and_client(
     page.get_by_test_id("audit-filter").click()
     expect(rows).to_have_count(0)
     expect(page.get_by_test_id("audit-status")).to_contain_text("No events match")
+
+
+def test_the_audit_log_groups_events_by_who_and_a_click_narrows_to_one(
+    page: Page, inspector: Inspector
+) -> None:
+    page.goto(f"{inspector.url}/ui/#/p/acme-api/audit")
+    rows = page.get_by_test_id("audit-table").locator("tbody tr:not(.event-detail)")
+    expect(rows.first).to_be_visible()
+    texts = rows.all_inner_texts()
+    groups = page.get_by_test_id("audit-groups")
+    codex = groups.locator("[data-testid=group-client][data-value=codex-cli]")
+    expect(codex.locator("b")).to_have_text(str(sum("\tcodex-cli\t" in t for t in texts)))
+    expect(groups.locator("[data-testid=group-channel][data-value=mcp] b")).to_have_text(
+        str(sum("\tmcp\t" in t for t in texts))
+    )
+    codex.click()
+    expect(page.get_by_test_id("audit-client")).to_have_value("codex-cli")
+    expect(rows.filter(has_not_text="codex-cli")).to_have_count(0)
+    expect(groups.locator("[data-testid=group-client]")).to_have_count(1)
+    assert "client=codex-cli" in page.url

@@ -37,9 +37,11 @@ export async function auditView({ root, params: [projectId], query, isCurrent })
   const body = h('tbody');
   const more = button('Older events', () => load(), { kind: 'ghost', testid: 'audit-more' });
   const status = h('p', { class: 'muted small', 'data-testid': 'audit-status' });
+  const groups = h('div', { class: 'audit-groups', 'data-testid': 'audit-groups' });
   let cursor = null;
   let count = 0;
   let loads = 0;
+  let loaded = [];
 
   const params = () => {
     const out = {};
@@ -63,6 +65,8 @@ export async function auditView({ root, params: [projectId], query, isCurrent })
     if (mine !== loads || !isCurrent()) return;
     cursor = page.next_cursor;
     count += page.events.length;
+    loaded = loaded.concat(page.events);
+    renderGroups();
     body.append(...page.events.flatMap((e) => eventRows(projectId, e)));
     more.hidden = !cursor;
     const hidden = filters.web_reads === 'show' ? '' : ' The inspector’s own reads are hidden.';
@@ -77,10 +81,35 @@ export async function auditView({ root, params: [projectId], query, isCurrent })
     loads += 1;
     cursor = null;
     count = 0;
+    loaded = [];
     body.replaceChildren();
     load();
   };
   showWebReads.addEventListener('change', apply);
+
+  // Who did what among the events loaded so far; a click narrows the log to that value.
+  function renderGroups() {
+    const by = (key) => {
+      const counts = new Map();
+      for (const e of loaded) counts.set(e[key] || '', (counts.get(e[key] || '') || 0) + 1);
+      return [...counts].sort((a, b) => b[1] - a[1]);
+    };
+    const group = (key, label) => {
+      const rows = by(key);
+      if (!rows.length) return null;
+      return h('div', { class: 'audit-group' }, h('span', { class: 'audit-group-label' }, label),
+        rows.map(([value, n]) => value ? h('button', {
+          type: 'button', class: 'chip', title: `Show only ${label.toLowerCase()} ${value}`,
+          'data-testid': `group-${key}`, dataset: { value },
+          on: { click: () => { inputs[key].value = value; apply(); } },
+        }, key === 'client' ? clientLabel(value) : value, h('b', {}, n.toLocaleString()))
+          : h('span', { class: 'chip muted' }, '—', h('b', {}, n.toLocaleString()))));
+    };
+    fill(groups, loaded.length ? [
+      h('span', { class: 'muted small' }, `In the ${loaded.length.toLocaleString()} events shown:`),
+      group('channel', 'Channel'), group('principal', 'Principal'), group('client', 'Client'),
+    ] : null);
+  }
 
   root.append(
     pageHeader({ title: 'Audit log', subtitle: 'One event per operation, reads included; each project’s events form a SHA-256 hash chain.' }),
@@ -93,6 +122,7 @@ export async function auditView({ root, params: [projectId], query, isCurrent })
       h('label', { class: 'inline toggle', title: 'Reads made through this inspector (channel web)' },
         showWebReads, ' show the inspector’s own reads')),
     status,
+    groups,
     h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'audit-table' },
       h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Client', 'Channel', 'Action', 'Outcome', 'Memories', '']
         .map((t) => h('th', { scope: 'col' }, t)))),
