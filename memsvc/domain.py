@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "PROJECT_ID_RE",
+    "READ_ACTIONS",
+    "WRITE_ACTIONS",
     "Actor",
     "AddResult",
     "AuditEvent",
@@ -388,10 +390,56 @@ class AuditEvent(BaseModel):
     hash: str
 
 
+READ_ACTIONS = frozenset(
+    {
+        "get_memory",
+        "list_memories",
+        "memory_history",
+        "search_memories",
+        "get_context",
+        "open_project",
+        "open_last_project",
+        "list_projects",
+        "get_project",
+        "project_stats",
+        "list_review_queue",
+        "list_audit_events",
+        "export_project",
+        "export_audit",
+        "list_tokens",
+        "whoami",
+    }
+)
+"""Audit actions that change nothing; ``AuditQuery.hide_reads_from`` leaves them out."""
+
+WRITE_ACTIONS = frozenset(
+    {
+        "create_project",
+        "update_project",
+        "add_memory",
+        "add_memories",
+        "update_memory",
+        "supersede_memory",
+        "delete_memory",
+        "write_handoff",
+        "resolve_review",
+        "create_token",
+        "revoke_token",
+    }
+)
+"""Audit actions that change state."""
+
+
 class AuditQuery(_Wire):
     action: str | None = None
     principal: str | None = None
     memory_id: str | None = None
+    channel: Channel | None = None
+    client: str | None = None
+    """The calling client as recorded (an MCP client name or HTTP User-Agent): per agent."""
+    hide_reads_from: list[Channel] | None = None
+    """Leave out read actions (``READ_ACTIONS``) made over these channels, e.g. ``web``:
+    the inspector's own browsing otherwise buries what agents did."""
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100

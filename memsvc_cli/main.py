@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -66,9 +67,8 @@ def _warm_in_background(embedder: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from memsvc_cli.serving import serve
-
     from memsvc.retrieval.embedder import make_embedder
+    from memsvc_cli.serving import serve
 
     settings = _settings(args, host=args.host, port=args.port)
     embedder = make_embedder(

@@ -11,12 +11,20 @@ import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import and_, func, insert, not_
 from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import GENESIS, event_hash
 from memsvc.clock import as_utc, utcnow
-from memsvc.domain import Actor, AuditEvent, AuditPage, AuditQuery, Channel, Outcome
+from memsvc.domain import (
+    READ_ACTIONS,
+    Actor,
+    AuditEvent,
+    AuditPage,
+    AuditQuery,
+    Channel,
+    Outcome,
+)
 from memsvc.store.database import AUDITED, ledger_lock
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
@@ -133,6 +141,20 @@ class AuditLog:
             stmt = stmt.where(AuditEventRow.action == query.action)
         if query.principal:
             stmt = stmt.where(AuditEventRow.principal == query.principal)
+        if query.channel:
+            stmt = stmt.where(AuditEventRow.channel == query.channel.value)
+        if query.client:
+            stmt = stmt.where(AuditEventRow.client == query.client)
+        if query.hide_reads_from:
+            channels = [c.value for c in query.hide_reads_from]
+            stmt = stmt.where(
+                not_(
+                    and_(
+                        col(AuditEventRow.channel).in_(channels),
+                        col(AuditEventRow.action).in_(sorted(READ_ACTIONS)),
+                    )
+                )
+            )
         if query.memory_id:
             stmt = stmt.where(
                 col(AuditEventRow.seq).in_(

@@ -60,13 +60,14 @@ class Inspector:
         return f"{self.url}/ui/#/p/{self.seeded.project}/m/{self.seeded.ids[key]}"
 
 
-def serve(tmp_path: Path, authenticate: Any = None) -> Iterator[Inspector]:
+def serve(tmp_path: Path, authenticate: Any = None, wrap: Any = None) -> Iterator[Inspector]:
+    """A live server over the demo data; ``wrap`` may wrap the ASGI app (e.g. to slow it)."""
     port = free_port()
     settings = make_settings(tmp_path / "data", port=port)
     with build_service(settings, embedder=HashEmbedder(64)) as svc:
         seeded = seed_demo(svc)
         app = create_app(svc, settings, authenticate=authenticate)
-        with LiveServer(app, port) as server:
+        with LiveServer(wrap(app) if wrap else app, port) as server:
             yield Inspector(server.url, svc, seeded)
 
 

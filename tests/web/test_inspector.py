@@ -155,12 +155,13 @@ def test_a_memory_shows_the_audit_events_that_touched_it(page: Page, inspector: 
     page.goto(inspector.memory_url("fact_rate"))
     audit = page.get_by_test_id("memory-audit")
     expect(audit.locator("tbody tr").first).to_be_visible()
-    expect(audit).to_contain_text("get_memory")
     expect(audit).to_contain_text("update_memory")
     expect(audit).to_contain_text("add_memory")
     rows = audit.locator("tbody tr")
-    assert any("web" in t for t in rows.all_inner_texts())
-    assert any("mcp" in t for t in rows.all_inner_texts())
+    assert any("\tmcp\t" in t for t in rows.all_inner_texts())
+    assert not any("\tweb\t" in t for t in rows.all_inner_texts())  # the inspector's reads
+    page.get_by_test_id("memory-audit-show-web-reads").check()
+    expect(rows.filter(has_text="get_memory").filter(has_text="web").first).to_be_visible()
 
 
 def test_audit_log_filters_by_action(page: Page, inspector: Inspector) -> None:

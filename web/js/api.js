@@ -23,11 +23,26 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-export async function request(method, path, body, { raw = false } = {}) {
+// The signal of the page on screen: app.js replaces it on every navigation and aborts
+// the old one, so reads started by a page the user left never land on the next page.
+let viewSignal = null;
+
+export function setViewSignal(signal) {
+  viewSignal = signal;
+}
+
+export function isAbort(err) {
+  return Boolean(err) && (err.name === 'AbortError' || err.error === 'Aborted');
+}
+
+export async function request(method, path, body, { raw = false, signal, read = false } = {}) {
   const headers = { 'X-Memsvc-Ui': '1', Accept: 'application/json' };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
+  // Reads belong to the page that asked; a write, once sent, is left to finish.
+  const bound = signal || (method === 'GET' || read ? viewSignal : null);
+  if (bound) init.signal = bound;
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -36,11 +51,12 @@ export async function request(method, path, body, { raw = false } = {}) {
   try {
     res = await fetch('/api/v1' + path, init);
   } catch (err) {
+    if (isAbort(err)) throw new ApiError(0, 'Aborted', 'The page changed before this loaded.');
     throw new ApiError(0, 'NetworkError', 'memsvc is not reachable; is `memsvc serve` running?');
   }
   if (!res.ok) {
     let payload = {};
-    try { payload = await res.json(); } catch { /* not JSON: keep the status text */ }
+    try { payload = await res.json(); } catch { /* not JSON (or aborted): keep the status */ }
     const error = new ApiError(res.status, payload.error || 'HTTPError',
       payload.detail || `${res.status} ${res.statusText}`);
     if (res.status === 401) window.dispatchEvent(new CustomEvent('memsvc:unauthenticated'));
@@ -48,7 +64,12 @@ export async function request(method, path, body, { raw = false } = {}) {
   }
   if (raw) return res;
   if (res.status === 204) return null;
-  return res.json();
+  try {
+    return await res.json();
+  } catch (err) {
+    if (isAbort(err)) throw new ApiError(0, 'Aborted', 'The page changed before this loaded.');
+    throw err;
+  }
 }
 
 const P = encodeURIComponent;
@@ -64,6 +85,7 @@ function qs(params) {
 }
 
 export const api = {
+  meta: () => request('GET', '/meta'),
   whoami: () => request('GET', '/whoami'),
   projects: () => request('GET', '/projects').then((r) => r.projects),
   createProject: (body) => request('POST', '/projects', body),
@@ -73,6 +95,7 @@ export const api = {
   memory: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}`),
   history: (p, id) => request('GET', `/projects/${P(p)}/memories/${P(id)}/history`)
     .then((r) => r.versions),
+  details: (p, id, params = {}) => request('GET', `/projects/${P(p)}/memories/${P(id)}/details${qs(params)}`),
   memoryAudit: (p, id, params = {}) =>
     request('GET', `/projects/${P(p)}/memories/${P(id)}/audit${qs(params)}`),
   addMemory: (p, draft) => request('POST', `/projects/${P(p)}/memories`, draft),
@@ -80,7 +103,7 @@ export const api = {
   deleteMemory: (p, id) => request('DELETE', `/projects/${P(p)}/memories/${P(id)}`),
   supersede: (p, id, draft) =>
     request('POST', `/projects/${P(p)}/memories/${P(id)}/supersede`, draft),
-  search: (p, query) => request('POST', `/projects/${P(p)}/search`, query),
+  search: (p, query) => request('POST', `/projects/${P(p)}/search`, query, { read: true }),
   review: (p, params = {}) => request('GET', `/projects/${P(p)}/review${qs(params)}`),
   resolve: (p, id, action) => request('POST', `/projects/${P(p)}/review/${P(id)}`, { action }),
   audit: (p, params) => request('GET', `/projects/${P(p)}/audit${qs(params)}`),

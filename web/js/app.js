@@ -1,15 +1,21 @@
 // Boot and hash routing. Each route renders into a fresh container that replaces the
 // page only once its data arrived, so a slow request never shows a half-built page.
-import { getToken, setToken } from './api.js';
+// Stale-view safety: every navigation takes a new token and AbortController; the page
+// being left is made inert at once (its buttons cannot be pressed while the next one
+// loads), its open dialogs are cancelled, its reads are aborted, and anything it still
+// tries to render or act on is dropped because its token is no longer current.
+import { getToken, isAbort, setToken, setViewSignal } from './api.js';
 import { h, fill } from './dom.js';
 import { session, loadIdentity } from './session.js';
-import { button, errorPanel, loading, openDialog, toast } from './ui.js';
+import { button, cancelDialogs, errorPanel, loading, openDialog, toast } from './ui.js';
 import { projectsView } from './views/projects.js';
 import { projectView } from './views/project.js';
 import { memoryView } from './views/memory.js';
 import { reviewView } from './views/review.js';
 import { auditView } from './views/audit.js';
 
+// A "Fleet" tab (per-agent activity) slots in here and in NAV once the core exposes
+// per-agent statistics.
 const ROUTES = [
   [/^\/?$/, projectsView],
   [/^\/p\/([^/]+)\/?$/, projectView],
@@ -19,6 +25,7 @@ const ROUTES = [
 ];
 
 let current = 0;
+let controller = null;
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '');
@@ -26,26 +33,44 @@ function parseHash() {
   return { path, query: new URLSearchParams(search) };
 }
 
+function leaveCurrentView(main) {
+  if (controller) controller.abort();
+  controller = new AbortController();
+  setViewSignal(controller.signal);
+  cancelDialogs();
+  const old = main.firstElementChild;
+  if (old) {
+    old.inert = true;
+    old.classList.add('is-stale');
+  }
+  main.setAttribute('aria-busy', 'true');
+  return controller.signal;
+}
+
 async function render() {
   const seq = ++current;
   const main = document.getElementById('main');
+  const signal = leaveCurrentView(main);
   const { path, query } = parseHash();
   const route = ROUTES.find(([pattern]) => pattern.test(path));
-  const root = h('div', { class: 'view' });
-  const timer = setTimeout(() => { if (seq === current) fill(main, loading()); }, 150);
+  const root = h('div', { class: 'view', dataset: { route: path || '/' } });
+  const isCurrent = () => seq === current;
+  const timer = setTimeout(() => { if (isCurrent()) fill(main, loading()); }, 150);
   try {
     if (!session.who) await loadIdentity();
     renderIdentity();
     if (!route) throw Object.assign(new Error('No such page.'), { status: 404 });
     const params = route[1] ? path.match(route[0]).slice(1).map(decodeURIComponent) : [];
-    await route[1]({ root, params, query, rerender: render });
+    await route[1]({ root, params, query, signal, isCurrent, rerender: render });
   } catch (err) {
+    if (!isCurrent() || isAbort(err)) return;
     fill(root, errorPanel(err));
   } finally {
     clearTimeout(timer);
   }
-  if (seq !== current) return;
+  if (!isCurrent()) return;
   fill(main, root);
+  main.removeAttribute('aria-busy');
   main.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }

@@ -1,12 +1,28 @@
 // Shared pieces: badges, toasts, dialogs, page headers, error and empty states.
-import { h, fill, excerpt } from './dom.js';
+import { h, fill, excerpt, link } from './dom.js';
+import { can, meta } from './session.js';
 
-export const KINDS = ['rule', 'preference', 'decision', 'fact', 'handoff'];
-export const KIND_LABELS = {
-  rule: 'Rules', preference: 'Preferences', decision: 'Decisions', fact: 'Facts',
-  handoff: 'Handoffs',
-};
-export const STATUSES = ['active', 'superseded', 'archived', 'deleted'];
+// Kinds and statuses are the server's (GET /meta); only their display names live here.
+const PLURAL = { preference: 'Preferences', handoff: 'Handoffs' };
+
+export function kinds() {
+  return meta().kinds;
+}
+
+export function kindLabel(kind) {
+  return PLURAL[kind] || kind.charAt(0).toUpperCase() + kind.slice(1) + 's';
+}
+
+export function statuses() {
+  return meta().statuses;
+}
+
+/** What identifies a memory to a person: its title, else its first line of content. */
+export function memoryHeading(memory, max = 90) {
+  if (memory.title) return memory.title;
+  const line = String(memory.content || '').split('\n').find((l) => l.trim()) || '';
+  return excerpt(line, max) || `(empty ${memory.kind})`;
+}
 
 export function kindBadge(kind) {
   return h('span', { class: `badge kind kind-${kind}`, title: `kind: ${kind}` }, kind);
@@ -14,6 +30,23 @@ export function kindBadge(kind) {
 
 export function statusBadge(status) {
   return h('span', { class: `badge status status-${status}`, title: `status: ${status}` }, status);
+}
+
+/** Waiting in the review queue (flagged as a possible duplicate or conflict). */
+export function reviewBadge(memory) {
+  if (!memory.duplicate_of && !memory.conflicts_with) return null;
+  const what = memory.duplicate_of ? 'possible duplicate' : 'possible conflict';
+  return h('span', { class: 'badge flag', title: `waiting in the review queue: ${what}`,
+    'data-testid': 'review-flag' }, 'review');
+}
+
+/** A recorded client, short: "Chrome 156" for a browser's User-Agent, the full text on hover. */
+export function clientLabel(client) {
+  if (!client) return '—';
+  const browser = /^Mozilla\//.test(client) && client.match(/(Firefox|Edg|HeadlessChrome|Chrome|Safari)\/(\d+)/);
+  const text = browser ? `${browser[1].replace('HeadlessChrome', 'Chrome (headless)')} ${browser[2]}`
+    : client.length > 40 ? client.slice(0, 39) + '…' : client;
+  return h('span', { class: 'client', title: client }, text);
 }
 
 export function pinBadge() {
@@ -64,6 +97,22 @@ export function pageHeader({ title, subtitle, meta, actions }) {
     actions && actions.length ? h('div', { class: 'actions' }, actions) : null);
 }
 
+/** A project's sections as tabs. One list, so a "Fleet" section (per-agent activity,
+ * once the core exposes per-agent statistics) is one more entry here and one route. */
+export function projectNav(projectId, current, { review } = {}) {
+  const sections = [
+    { id: 'memories', label: 'Memories', href: link('p', projectId) },
+    { id: 'review', label: 'Review queue', href: link('p', projectId, 'review'), count: review,
+      testid: 'review-link' },
+    can(projectId, 'curator') ? { id: 'audit', label: 'Audit log', href: link('p', projectId, 'audit'),
+      testid: 'audit-link' } : null,
+  ].filter(Boolean);
+  return h('nav', { class: 'section-nav', 'aria-label': 'Project sections' }, sections.map((s) => h('a', {
+    class: `section-tab${s.id === current ? ' is-current' : ''}`, href: s.href,
+    'aria-current': s.id === current ? 'page' : undefined, 'data-testid': s.testid,
+  }, s.label, s.count ? h('span', { class: 'pill' }, String(s.count)) : null)));
+}
+
 export function setCrumbs(...items) {
   const nav = document.getElementById('crumbs');
   const parts = [];
@@ -75,13 +124,27 @@ export function setCrumbs(...items) {
   document.title = items.length ? `${items[items.length - 1][0]} · memsvc` : 'memsvc inspector';
 }
 
-/** A modal <dialog>; resolves with the value given to close(), or null when cancelled. */
-export function openDialog(build, { wide = false } = {}) {
+const openDialogs = new Set();
+
+/** Navigation calls this: a dialog opened for the page being left is cancelled, so
+ * confirming it can never act on what the next page shows. */
+export function cancelDialogs() {
+  for (const close of [...openDialogs]) close(null);
+}
+
+/** A modal <dialog>; resolves with the value given to close(), or null when cancelled
+ * (also when the page changes under it). */
+export function openDialog(build, { wide = false, testid } = {}) {
   return new Promise((resolve) => {
-    const dialog = h('dialog', { class: `dialog${wide ? ' dialog-wide' : ''}` });
+    const dialog = h('dialog', { class: `dialog${wide ? ' dialog-wide' : ''}`, 'data-testid': testid });
     let result = null;
-    const close = (value) => { result = value; dialog.close(); };
-    dialog.addEventListener('close', () => { dialog.remove(); resolve(result); });
+    const close = (value) => {
+      result = value;
+      openDialogs.delete(close);
+      if (dialog.open) dialog.close(); else { dialog.remove(); resolve(result); }
+    };
+    openDialogs.add(close);
+    dialog.addEventListener('close', () => { openDialogs.delete(close); dialog.remove(); resolve(result); });
     dialog.addEventListener('click', (event) => { if (event.target === dialog) close(null); });
     append(dialog, build(close));
     document.body.append(dialog);
@@ -95,18 +158,22 @@ function append(el, child) {
   el.append(...[child].flat().filter(Boolean));
 }
 
-/** Ask before losing information. Resolves true only on an explicit confirmation. */
-export function confirmAction({ title, message, quote, confirm = 'Confirm', danger = false }) {
+/** Ask before losing information. Resolves true only on an explicit confirmation.
+ * ``subject`` (a memory) puts its id and heading in the dialog, which is bound to it. */
+export function confirmAction({ title, message, quote, confirm = 'Confirm', danger = false, subject }) {
   return openDialog((close) => h('form', { method: 'dialog', class: 'dialog-body', on: {
     submit: (event) => { event.preventDefault(); close(true); },
-  } },
+  }, dataset: subject ? { memoryId: subject.id } : undefined },
   h('h2', {}, title),
+  subject ? h('p', { class: 'dialog-subject' },
+    h('b', { 'data-testid': 'dialog-subject-title' }, memoryHeading(subject)), ' ',
+    h('span', { class: 'mono muted small', 'data-testid': 'dialog-subject-id' }, subject.id)) : null,
   h('p', {}, message),
   quote ? h('blockquote', { class: 'quote' }, excerpt(quote, 400)) : null,
   h('div', { class: 'dialog-actions' },
     button('Cancel', () => close(false), { testid: 'cancel' }),
     h('button', { type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`,
-      'data-testid': 'confirm', autofocus: true }, confirm)))).then(Boolean);
+      'data-testid': 'confirm', autofocus: true }, confirm))), { testid: 'confirm-dialog' }).then(Boolean);
 }
 
 /** Run an API action with a busy button and a toast; returns the result or null. */

@@ -1,75 +1,130 @@
-// The project's audit log: every operation, reads included, with filters and paging.
-import { api } from '../api.js';
+// The project's audit log: every operation, reads included, filtered server-side by
+// action, channel, principal, client (the agent's MCP client or User-Agent), memory and
+// time. The inspector's own reads are hidden by default; one click shows them.
+import { api, isAbort } from '../api.js';
 import { absoluteTime, h, fill, link, timeEl } from '../dom.js';
-import { button, emptyState, pageHeader, setCrumbs } from '../ui.js';
+import { meta } from '../session.js';
+import { button, clientLabel, emptyState, pageHeader, projectNav, setCrumbs } from '../ui.js';
 
-const ACTIONS = [
-  'add_memory', 'add_memories', 'update_memory', 'supersede_memory', 'delete_memory',
-  'get_memory', 'list_memories', 'memory_history', 'search_memories', 'get_context',
-  'write_handoff', 'open_project', 'open_last_project', 'resolve_review', 'list_review_queue',
-  'export_project', 'list_audit_events', 'project_stats', 'get_project', 'update_project',
-  'create_project',
-];
+const TEXT_FILTERS = ['action', 'channel', 'principal', 'client', 'memory_id', 'since', 'until'];
 
-export async function auditView({ root, params: [projectId], query }) {
+export async function auditView({ root, params: [projectId], query, isCurrent }) {
   const project = await api.project(projectId);
   setCrumbs(['Projects', '#/'], [project.name, link('p', projectId)], ['Audit log']);
-  const filters = {
-    action: query.get('action') || '', principal: query.get('principal') || '',
-    memory_id: query.get('memory_id') || '', since: query.get('since') || '', until: query.get('until') || '',
-  };
+  const { read_actions: reads, write_actions: writes, channels } = meta();
+  const filters = Object.fromEntries(TEXT_FILTERS.map((k) => [k, query.get(k) || '']));
+  filters.web_reads = query.get('web_reads') === 'show' ? 'show' : '';
+  const option = (value, selected) => h('option', { value, selected: value === selected }, value);
   const inputs = {
-    action: h('select', { name: 'action', 'data-testid': 'audit-action' },
+    action: h('select', { name: 'action', 'data-testid': 'audit-action', 'aria-label': 'Action' },
       h('option', { value: '' }, 'Any action'),
-      ACTIONS.map((a) => h('option', { value: a, selected: a === filters.action }, a))),
-    principal: h('input', { name: 'principal', value: filters.principal, placeholder: 'principal' }),
-    memory_id: h('input', { name: 'memory_id', value: filters.memory_id, placeholder: 'memory id', class: 'mono' }),
+      h('optgroup', { label: 'Writes' }, writes.map((a) => option(a, filters.action))),
+      h('optgroup', { label: 'Reads' }, reads.map((a) => option(a, filters.action)))),
+    channel: h('select', { name: 'channel', 'data-testid': 'audit-channel', 'aria-label': 'Channel' },
+      h('option', { value: '' }, 'Any channel'), channels.map((c) => option(c, filters.channel))),
+    principal: h('input', { name: 'principal', value: filters.principal, placeholder: 'principal',
+      'aria-label': 'Principal', 'data-testid': 'audit-principal' }),
+    client: h('input', { name: 'client', value: filters.client, placeholder: 'agent client',
+      'aria-label': 'Agent client', title: 'The calling client as recorded: MCP client name or User-Agent',
+      'data-testid': 'audit-client' }),
+    memory_id: h('input', { name: 'memory_id', value: filters.memory_id, placeholder: 'memory id', class: 'mono',
+      'aria-label': 'Memory id' }),
     since: h('input', { name: 'since', type: 'datetime-local', value: filters.since }),
     until: h('input', { name: 'until', type: 'datetime-local', value: filters.until }),
   };
+  const showWebReads = h('input', { type: 'checkbox', name: 'web_reads', checked: filters.web_reads === 'show',
+    'data-testid': 'audit-show-web-reads' });
   const body = h('tbody');
   const more = button('Older events', () => load(), { kind: 'ghost', testid: 'audit-more' });
-  const status = h('p', { class: 'muted small' });
+  const status = h('p', { class: 'muted small', 'data-testid': 'audit-status' });
+  const groups = h('div', { class: 'audit-groups', 'data-testid': 'audit-groups' });
   let cursor = null;
   let count = 0;
+  let loads = 0;
+  let loaded = [];
 
   const params = () => {
     const out = {};
-    for (const [key, value] of Object.entries(filters)) {
+    for (const key of TEXT_FILTERS) {
+      const value = filters[key];
       if (!value) continue;
       out[key] = key === 'since' || key === 'until' ? new Date(value).toISOString() : value;
     }
+    if (filters.web_reads !== 'show') out.hide_reads_from = 'web';
     return out;
   };
   const load = async () => {
-    const page = await api.audit(projectId, { ...params(), limit: 100, cursor });
+    const mine = loads;
+    let page;
+    try {
+      page = await api.audit(projectId, { ...params(), limit: 100, cursor });
+    } catch (err) {
+      if (mine === loads && isCurrent() && !isAbort(err)) fill(status, h('span', { class: 'error-text' }, err.detail || String(err)));
+      return;
+    }
+    if (mine !== loads || !isCurrent()) return;
     cursor = page.next_cursor;
     count += page.events.length;
+    loaded = loaded.concat(page.events);
+    renderGroups();
     body.append(...page.events.flatMap((e) => eventRows(projectId, e)));
     more.hidden = !cursor;
-    fill(status, count ? `${count.toLocaleString()} events shown, newest first${cursor ? '' : ' — that is all'}.` : '');
-    if (!count) fill(status, emptyState('No events match these filters'));
+    const hidden = filters.web_reads === 'show' ? '' : ' The inspector’s own reads are hidden.';
+    fill(status, count ? `${count.toLocaleString()} events shown, newest first${cursor ? '' : ' — that is all'}.${hidden}`
+      : emptyState('No events match these filters', hidden.trim() || null));
   };
   const apply = (event) => {
-    event.preventDefault();
-    for (const key of Object.keys(filters)) filters[key] = inputs[key].value.trim();
+    if (event) event.preventDefault();
+    for (const key of TEXT_FILTERS) filters[key] = inputs[key].value.trim();
+    filters.web_reads = showWebReads.checked ? 'show' : '';
     history.replaceState(null, '', link('p', projectId, 'audit', filters));
+    loads += 1;
     cursor = null;
     count = 0;
+    loaded = [];
     body.replaceChildren();
     load();
   };
+  showWebReads.addEventListener('change', apply);
+
+  // Who did what among the events loaded so far; a click narrows the log to that value.
+  function renderGroups() {
+    const by = (key) => {
+      const counts = new Map();
+      for (const e of loaded) counts.set(e[key] || '', (counts.get(e[key] || '') || 0) + 1);
+      return [...counts].sort((a, b) => b[1] - a[1]);
+    };
+    const group = (key, label) => {
+      const rows = by(key);
+      if (!rows.length) return null;
+      return h('div', { class: 'audit-group' }, h('span', { class: 'audit-group-label' }, label),
+        rows.map(([value, n]) => value ? h('button', {
+          type: 'button', class: 'chip', title: `Show only ${label.toLowerCase()} ${value}`,
+          'data-testid': `group-${key}`, dataset: { value },
+          on: { click: () => { inputs[key].value = value; apply(); } },
+        }, key === 'client' ? clientLabel(value) : value, h('b', {}, n.toLocaleString()))
+          : h('span', { class: 'chip muted' }, '—', h('b', {}, n.toLocaleString()))));
+    };
+    fill(groups, loaded.length ? [
+      h('span', { class: 'muted small' }, `In the ${loaded.length.toLocaleString()} events shown:`),
+      group('channel', 'Channel'), group('principal', 'Principal'), group('client', 'Client'),
+    ] : null);
+  }
 
   root.append(
     pageHeader({ title: 'Audit log', subtitle: 'One event per operation, reads included; each project’s events form a SHA-256 hash chain.' }),
+    projectNav(projectId, 'audit'),
     h('form', { class: 'toolbar audit-filters', on: { submit: apply } },
-      inputs.action, inputs.principal, inputs.memory_id,
+      inputs.action, inputs.channel, inputs.principal, inputs.client, inputs.memory_id,
       h('label', { class: 'inline' }, 'since ', inputs.since),
       h('label', { class: 'inline' }, 'until ', inputs.until),
-      button('Filter', null, { type: 'submit', kind: 'primary', testid: 'audit-filter' })),
+      button('Filter', null, { type: 'submit', kind: 'primary', testid: 'audit-filter' }),
+      h('label', { class: 'inline toggle', title: 'Reads made through this inspector (channel web)' },
+        showWebReads, ' show the inspector’s own reads')),
     status,
+    groups,
     h('div', { class: 'table-wrap' }, h('table', { class: 'table', 'data-testid': 'audit-table' },
-      h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Channel', 'Action', 'Outcome', 'Memories', '']
+      h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Client', 'Channel', 'Action', 'Outcome', 'Memories', '']
         .map((t) => h('th', { scope: 'col' }, t)))),
       body)),
     more,
@@ -79,10 +134,9 @@ export async function auditView({ root, params: [projectId], query }) {
 
 function eventRows(projectId, e) {
   const ids = [...new Set([...e.target_ids, ...e.returned_ids])];
-  const detail = h('tr', { class: 'event-detail', hidden: true }, h('td', { colspan: 8 },
+  const detail = h('tr', { class: 'event-detail', hidden: true }, h('td', { colspan: 9 },
     h('dl', { class: 'facts' },
       h('dt', {}, 'Time'), h('dd', {}, absoluteTime(e.ts), ' ', h('span', { class: 'mono small' }, e.ts)),
-      h('dt', {}, 'Client'), h('dd', {}, e.client || '—'),
       h('dt', {}, 'Request'), h('dd', { class: 'mono' }, e.request_id || '—'),
       h('dt', {}, 'Targets'), h('dd', {}, idLinks(projectId, e.target_ids)),
       h('dt', {}, 'Returned'), h('dd', {}, idLinks(projectId, e.returned_ids)),
@@ -96,6 +150,7 @@ function eventRows(projectId, e) {
     h('td', { class: 'mono muted' }, String(e.seq)),
     h('td', {}, timeEl(e.ts)),
     h('td', {}, e.principal),
+    h('td', { class: 'small' }, clientLabel(e.client)),
     h('td', {}, h('span', { class: 'badge channel' }, e.channel)),
     h('td', { class: 'mono' }, e.action),
     h('td', {}, h('span', { class: `badge outcome-${e.outcome}` }, e.outcome)),

@@ -2,10 +2,10 @@
 // started from, so two curators cannot silently overwrite each other (409 instead).
 import { api } from '../api.js';
 import { h } from '../dom.js';
-import { KINDS, act, button, kindBadge, openDialog } from '../ui.js';
+import { kinds, act, button, kindBadge, openDialog } from '../ui.js';
+import { meta } from '../session.js';
 import { field } from './projects.js';
 
-const IMMUTABLE_TEXT = new Set(['rule', 'decision']);
 
 function list(text) {
   return text.split(/[,\n]/).map((s) => s.trim()).filter(Boolean);
@@ -14,8 +14,8 @@ function list(text) {
 function form({ heading, intro, memory, mode, submitLabel }) {
   return openDialog((close) => {
     const kind = h('select', { name: 'kind', 'data-testid': 'field-kind' },
-      KINDS.map((k) => h('option', { value: k, selected: k === (memory?.kind || 'fact') }, k)));
-    const lockedText = mode === 'edit' && IMMUTABLE_TEXT.has(memory.kind);
+      kinds().map((k) => h('option', { value: k, selected: k === (memory?.kind || 'fact') }, k)));
+    const lockedText = mode === 'edit' && meta().immutable_kinds.includes(memory.kind);
     const content = h('textarea', {
       name: 'content', rows: 9, required: true, value: memory?.content || '', readonly: lockedText,
       'data-testid': 'field-content', autofocus: !lockedText,
@@ -73,7 +73,7 @@ export async function editMemory(project, memory) {
   const values = await form({ heading: 'Edit memory', memory, mode: 'edit', submitLabel: 'Save changes' });
   if (!values) return null;
   const patch = {};
-  if (values.content !== memory.content && !IMMUTABLE_TEXT.has(memory.kind)) patch.content = values.content;
+  if (values.content !== memory.content && !meta().immutable_kinds.includes(memory.kind)) patch.content = values.content;
   if ((values.title || null) !== (memory.title || null)) patch.title = values.title || '';
   if (values.tags.join('\n') !== memory.tags.join('\n')) patch.tags = values.tags;
   if (values.paths.join('\n') !== memory.paths.join('\n')) patch.paths = values.paths;

@@ -1,34 +1,35 @@
 // One memory: its text, provenance, versions with a diff, supersession chain, review
 // flag, and the audit events that touched it (reads included). Curation actions here.
+// All of it comes from one request (GET …/memories/{id}/details).
 import { api } from '../api.js';
 import { diffText } from '../diff.js';
-import { absoluteTime, h, fill, link, plural, timeEl } from '../dom.js';
-import { can, canChange } from '../session.js';
+import { absoluteTime, append, h, fill, link, plural, timeEl } from '../dom.js';
+import { canChange, meta } from '../session.js';
 import {
-  act, button, confirmAction, kindBadge, pageHeader, pinBadge, setCrumbs, statusBadge, tagChip,
+  act, button, clientLabel, confirmAction, kindBadge, memoryHeading, pageHeader, pinBadge, reviewBadge,
+  setCrumbs, statusBadge, tagChip,
 } from '../ui.js';
 import { editMemory, supersedeMemory } from './editor.js';
 
-const CHAINED = new Set(['rule', 'decision']);
+export async function memoryView({ root, params: [projectId, memoryId], rerender, isCurrent }) {
+  const details = await api.details(projectId, memoryId, { audit_hide_reads_from: 'web' });
+  const { project, memory, versions, chain } = details;
+  const heading = memoryHeading(memory);
+  setCrumbs(['Projects', '#/'], [project.name, link('p', projectId)], [memoryHeading(memory, 40)]);
 
-export async function memoryView({ root, params: [projectId, memoryId], rerender }) {
-  const [project, memory, versions] = await Promise.all([
-    api.project(projectId), api.memory(projectId, memoryId), api.history(projectId, memoryId),
-  ]);
-  const chain = await supersessionChain(projectId, memory);
-  const label = memory.title || `${memory.kind} ${memory.id.slice(-6)}`;
-  setCrumbs(['Projects', '#/'], [project.name, link('p', projectId)], [label]);
-
+  const deleted = memory.status === 'deleted';
   const content = h('pre', { class: 'content', 'data-testid': 'memory-content' }, memory.content);
-  root.append(
+  root.dataset.memoryId = memory.id;
+  append(root, [
     pageHeader({
-      title: memory.title || `Untitled ${memory.kind}`,
+      title: heading,
       meta: h('div', { class: 'meta-line' }, kindBadge(memory.kind), statusBadge(memory.status),
-        memory.pinned ? pinBadge() : null,
+        memory.pinned ? pinBadge() : null, reviewBadge(memory),
         h('span', { class: 'badge version', 'data-testid': 'version' }, `v${memory.version}`),
-        h('span', { class: 'mono muted small' }, memory.id)),
-      actions: curationActions(projectId, memory, rerender),
+        h('span', { class: 'mono muted small', 'data-testid': 'memory-id' }, memory.id)),
+      actions: curationActions(projectId, memory, rerender, isCurrent),
     }),
+    deleted ? deletedNotice(versions) : null,
     h('div', { class: 'detail-layout' },
       h('div', { class: 'detail-main' },
         reviewNotice(projectId, memory),
@@ -37,55 +38,73 @@ export async function memoryView({ root, params: [projectId, memoryId], rerender
             `${plural(memory.redactions, 'secret')} redacted before storage.`) : null),
         versionsPanel(versions),
         chain.length > 1 ? chainPanel(projectId, memory, chain) : null,
-        auditPanel(projectId, memory.id)),
+        auditPanel(projectId, memory.id, details.audit, isCurrent)),
       h('aside', { class: 'detail-side' }, detailsPanel(projectId, memory), provenancePanel(memory))),
-  );
+  ]);
 }
 
-function curationActions(projectId, memory, rerender) {
+function deletedNotice(versions) {
+  const last = versions[versions.length - 1];
+  const by = last ? last.changed_by.agent || last.changed_by.principal : null;
+  return h('div', { class: 'notice notice-deleted', role: 'status', 'data-testid': 'deleted-notice' },
+    h('b', {}, 'This memory is deleted. '),
+    'It is out of lists, search and agent context; its versions and audit trail are kept',
+    last ? [' (deleted by ', by, ' ', timeEl(last.changed_at), ')'] : null, '. ',
+    // Restoring needs the lifecycle issue's restore API; until then the control says so.
+    h('button', { type: 'button', class: 'btn btn-secondary', disabled: true, 'data-testid': 'restore',
+      title: 'Restoring deleted memories is not available on this server yet' }, 'Restore (not available yet)'));
+}
+
+function curationActions(projectId, memory, rerender, isCurrent) {
   if (!canChange(projectId, memory) || memory.status === 'deleted') return [];
+  // Every action acts on this page's memory only, and only while this page is shown.
+  const live = (fn) => async (event) => { if (isCurrent()) await fn(event); };
   const actions = [];
   const active = memory.status === 'active';
   if (memory.status !== 'superseded') {
-    actions.push(button('Edit', async () => {
-      if (await editMemory(projectId, memory)) rerender();
-    }, { testid: 'edit' }));
-    const pin = button(memory.pinned ? 'Unpin' : 'Pin', async () => {
+    actions.push(button('Edit', live(async () => {
+      if (await editMemory(projectId, memory) && isCurrent()) rerender();
+    }), { testid: 'edit' }));
+    const pin = button(memory.pinned ? 'Unpin' : 'Pin', live(async () => {
       if (await act(pin, () => api.updateMemory(projectId, memory.id,
         { pinned: !memory.pinned, expected_version: memory.version }),
-      memory.pinned ? 'Unpinned' : 'Pinned')) rerender();
-    }, { testid: 'pin' });
+      memory.pinned ? 'Unpinned' : 'Pinned') && isCurrent()) rerender();
+    }), { testid: 'pin' });
     actions.push(pin);
   }
-  if (active && CHAINED.has(memory.kind)) {
-    actions.push(button('Supersede', async () => {
+  if (active && meta().immutable_kinds.includes(memory.kind)) {
+    actions.push(button('Supersede', live(async () => {
       const created = await supersedeMemory(projectId, memory);
-      if (created) location.hash = link('p', projectId, 'm', created.id);
-    }, { testid: 'supersede' }));
+      if (created && isCurrent()) location.hash = link('p', projectId, 'm', created.id);
+    }), { testid: 'supersede' }));
   }
   if (active || memory.status === 'archived') {
-    const archive = button(active ? 'Archive' : 'Restore', async () => {
+    const archive = button(active ? 'Archive' : 'Restore', live(async () => {
       if (active && !await confirmAction({
-        title: 'Archive this memory?',
+        title: `Archive this ${memory.kind}?`,
         message: 'Archived memories leave search and agent context; you can restore them later.',
-        quote: memory.content, confirm: 'Archive',
+        quote: memory.content, confirm: 'Archive', subject: memory,
       })) return;
+      if (!isCurrent()) return;
       if (await act(archive, () => api.updateMemory(projectId, memory.id,
         { status: active ? 'archived' : 'active', expected_version: memory.version }),
-      active ? 'Archived' : 'Restored')) rerender();
-    }, { testid: 'archive' });
+      active ? 'Archived' : 'Restored') && isCurrent()) rerender();
+    }), { testid: 'archive' });
     actions.push(archive);
   }
-  const del = button('Delete', async () => {
+  const del = button('Delete', live(async () => {
     const ok = await confirmAction({
       title: `Delete this ${memory.kind}?`,
       message: 'It disappears from lists, search and agent context. Its versions and audit trail are kept.',
-      quote: memory.content, confirm: 'Delete', danger: true,
+      quote: memory.content, confirm: 'Delete', danger: true, subject: memory,
     });
-    if (ok && await act(del, () => api.deleteMemory(projectId, memory.id), 'Memory deleted')) {
+    // A dialog is cancelled when the page changes; this check covers a confirmation that
+    // raced a navigation.
+    if (!ok || !isCurrent()) return;
+    if (await act(del, () => api.deleteMemory(projectId, memory.id), 'Memory deleted') && isCurrent()) {
       location.hash = link('p', projectId);
     }
-  }, { kind: 'danger', testid: 'delete' });
+  }), { kind: 'danger', testid: 'delete' });
   actions.push(del);
   return actions;
 }
@@ -183,62 +202,59 @@ function show(value) {
   return value === null || value === undefined ? '—' : String(value);
 }
 
-async function supersessionChain(projectId, memory) {
-  if (!memory.supersedes && !memory.superseded_by) return [memory];
-  const chain = [memory];
-  const seen = new Set([memory.id]);
-  const follow = async (start, key, add) => {
-    let id = start[key];
-    while (id && !seen.has(id) && seen.size < 25) {
-      seen.add(id);
-      try {
-        const next = await api.memory(projectId, id);
-        add(next);
-        id = next[key];
-      } catch {
-        add({ id, missing: true });
-        break;
-      }
-    }
-  };
-  await follow(memory, 'supersedes', (m) => chain.unshift(m));
-  await follow(memory, 'superseded_by', (m) => chain.push(m));
-  return chain;
-}
-
 function chainPanel(projectId, memory, chain) {
   return h('section', { class: 'panel', 'data-testid': 'chain' },
     h('h2', { class: 'panel-title' }, 'Supersession chain'),
     h('ol', { class: 'chain' }, chain.map((m) => h('li', { class: m.id === memory.id ? 'current' : '' },
       m.missing ? h('span', { class: 'muted' }, `${m.id.slice(-8)} (deleted)`) : [
-        h('a', { href: link('p', projectId, 'm', m.id) }, m.title || m.content.slice(0, 80)),
+        h('a', { href: link('p', projectId, 'm', m.id) }, memoryHeading(m, 80)),
         ' ', statusBadge(m.status), h('span', { class: 'muted small' }, ' ', timeEl(m.created_at)),
       ]))));
 }
 
-function auditPanel(projectId, memoryId) {
+function auditPanel(projectId, memoryId, first, isCurrent) {
   const panel = h('section', { class: 'panel', 'data-testid': 'memory-audit' },
     h('h2', { class: 'panel-title' }, 'Audit trail'));
-  if (!can(projectId, 'curator')) {
+  if (!first) {
     panel.append(h('p', { class: 'muted small' }, 'The audit trail is visible to curators.'));
     return panel;
   }
   const body = h('tbody');
-  const more = button('Older events', () => load(), { kind: 'ghost' });
+  const more = button('Older events', () => load(), { kind: 'ghost', testid: 'memory-audit-more' });
+  // The first page came with the details, without the inspector's own reads.
+  const showWeb = h('input', { type: 'checkbox', 'data-testid': 'memory-audit-show-web-reads' });
   let cursor = null;
-  const load = async () => {
-    const page = await api.memoryAudit(projectId, memoryId, { limit: 50, cursor });
+  let loads = 0;
+  const show = (page) => {
     body.append(...page.events.map((e) => h('tr', {},
-      h('td', {}, timeEl(e.ts)), h('td', {}, e.principal), h('td', {}, e.channel),
-      h('td', { class: 'mono' }, e.action),
+      h('td', {}, timeEl(e.ts)), h('td', {}, e.principal), h('td', { class: 'small' }, clientLabel(e.client)),
+      h('td', {}, e.channel), h('td', { class: 'mono' }, e.action),
       h('td', {}, h('span', { class: `badge outcome-${e.outcome}` }, e.outcome)))));
     cursor = page.next_cursor;
     more.hidden = !cursor;
   };
-  panel.append(h('p', { class: 'muted small' }, 'Every read and write that touched or returned this memory, newest first.'),
+  const load = async () => {
+    const mine = loads;
+    const params = { limit: 50, cursor, hide_reads_from: showWeb.checked ? undefined : 'web' };
+    try {
+      const page = await api.memoryAudit(projectId, memoryId, params);
+      if (mine === loads && isCurrent()) show(page);
+    } catch (err) {
+      if (mine === loads && isCurrent()) panel.append(h('p', { class: 'error-text' }, err.detail || String(err)));
+    }
+  };
+  showWeb.addEventListener('change', () => {
+    loads += 1;
+    cursor = null;
+    body.replaceChildren();
+    load();
+  });
+  panel.append(h('div', { class: 'panel-bar' },
+    h('p', { class: 'muted small' }, 'Every read and write that touched or returned this memory, newest first.'),
+    h('label', { class: 'toggle small' }, showWeb, ' show the inspector’s own reads')),
     h('table', { class: 'table compact' }, h('thead', {}, h('tr', {},
-      ['When', 'Who', 'Channel', 'Action', 'Outcome'].map((t) => h('th', { scope: 'col' }, t)))), body),
+      ['When', 'Who', 'Client', 'Channel', 'Action', 'Outcome'].map((t) => h('th', { scope: 'col' }, t)))), body),
     more);
-  load().catch((err) => panel.append(h('p', { class: 'error-text' }, err.detail || String(err))));
+  show(first);
   return panel;
 }

@@ -1,17 +1,23 @@
-// One memory in a list: kind, title or opening words, tags, who wrote it, when.
+// One memory in a list: kind, status, pin and review flags, its heading (title or first
+// line), the rest of its text, tags, who wrote it, when.
 import { h, excerpt, link, timeEl } from '../dom.js';
-import { kindBadge, pinBadge, statusBadge, tagChip } from '../ui.js';
+import { kindBadge, memoryHeading, pinBadge, reviewBadge, statusBadge, tagChip } from '../ui.js';
 
 export function memoryRow(memory, { extra, side } = {}) {
-  const title = memory.title || excerpt(memory.content, 90);
+  const heading = memoryHeading(memory);
   const prov = memory.provenance;
   const who = [prov.agent || prov.principal, prov.client].filter(Boolean).join(' · ');
-  return h('article', { class: `mem-row${memory.pinned ? ' is-pinned' : ''}`, 'data-testid': 'memory-row',
-    dataset: { id: memory.id } },
+  // Without a title the heading is the first line; show the whole text below only when
+  // there is more than that line.
+  const rest = memory.title ? memory.content : memory.content.split('\n').slice(1).join(' ');
+  return h('article', {
+    class: `mem-row${memory.pinned ? ' is-pinned' : ''} status-row-${memory.status}`,
+    'data-testid': 'memory-row', dataset: { id: memory.id, status: memory.status },
+  },
   h('div', { class: 'mem-kind' }, kindBadge(memory.kind)),
   h('div', { class: 'mem-main' },
-    h('a', { class: 'mem-link', href: link('p', memory.project, 'm', memory.id) }, title),
-    memory.title ? h('p', { class: 'mem-content' }, excerpt(memory.content, 260)) : null,
+    h('a', { class: 'mem-link', href: link('p', memory.project, 'm', memory.id) }, heading),
+    rest.trim() ? h('p', { class: 'mem-content' }, excerpt(rest, 260)) : null,
     h('div', { class: 'mem-meta' },
       memory.tags.map((t) => tagChip(t)),
       h('span', { class: 'muted' }, `${who} via ${prov.channel}`),
@@ -19,10 +25,9 @@ export function memoryRow(memory, { extra, side } = {}) {
       memory.version > 1 ? h('span', { class: 'muted' }, `v${memory.version}`) : null),
     extra || null),
   h('div', { class: 'mem-side' },
+    statusBadge(memory.status),
     memory.pinned ? pinBadge() : null,
-    memory.status !== 'active' ? statusBadge(memory.status) : null,
-    memory.duplicate_of || memory.conflicts_with
-      ? h('span', { class: 'badge flag', title: 'waiting in the review queue' }, 'review') : null,
+    reviewBadge(memory),
     side || null));
 }
 

@@ -1,17 +1,17 @@
 // One project: memories filtered by kind, status and tag, pinned first, paged; and the
 // same ranked search agents use, with each hit's score parts on demand.
-import { api } from '../api.js';
+import { api, isAbort } from '../api.js';
 import { h, fill, link, plural } from '../dom.js';
 import { can } from '../session.js';
 import {
-  KINDS, KIND_LABELS, STATUSES, act, button, emptyState, loading, pageHeader, setCrumbs,
+  kindLabel, kinds, statuses, act, button, emptyState, loading, pageHeader, projectNav, setCrumbs,
 } from '../ui.js';
 import { newMemory } from './editor.js';
 import { memoryRow, scoreParts } from './memrow.js';
 
 const PAGE = 50;
 
-export async function projectView({ root, params: [projectId], query }) {
+export async function projectView({ root, params: [projectId], query, isCurrent }) {
   const state = {
     kind: query.get('kind') || '',
     status: query.get('status') || 'active',
@@ -24,7 +24,7 @@ export async function projectView({ root, params: [projectId], query }) {
 
   const results = h('section', { class: 'results', 'aria-live': 'polite' });
   const kindTabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Kind' });
-  const statusSelect = select('status', STATUSES.map((s) => [s, s]), state.status, 'Status');
+  const statusSelect = select('status', statuses().map((s) => [s, s]), state.status, 'Status');
   const tagSelect = select('tag', [['', 'All tags'], ...stats.tags.map((t) => [t.tag, `#${t.tag} (${t.count})`])],
     state.tag, 'Tag');
   const searchInput = h('input', {
@@ -44,8 +44,8 @@ export async function projectView({ root, params: [projectId], query }) {
 
   function renderTabs() {
     const counts = stats.counts[state.status] || {};
-    const all = KINDS.reduce((sum, k) => sum + (counts[k] || 0), 0);
-    fill(kindTabs, [['', 'All', all], ...KINDS.map((k) => [k, KIND_LABELS[k], counts[k] || 0])].map(
+    const all = kinds().reduce((sum, k) => sum + (counts[k] || 0), 0);
+    fill(kindTabs, [['', 'All', all], ...kinds().map((k) => [k, kindLabel(k), counts[k] || 0])].map(
       ([kind, label, n]) => h('button', {
         type: 'button', role: 'tab', class: `tab${kind ? ` tab-${kind}` : ''}`,
         'aria-selected': String(state.kind === kind), 'data-testid': `tab-${kind || 'all'}`,
@@ -53,12 +53,19 @@ export async function projectView({ root, params: [projectId], query }) {
       }, label, h('span', { class: 'tab-count' }, n.toLocaleString()))));
   }
 
+  // Filter changes and page turns race too: only the newest load may fill the list.
+  let loads = 0;
   async function load() {
+    const mine = ++loads;
+    const fresh = () => mine === loads && isCurrent();
     fill(results, loading());
     try {
-      fill(results, state.q ? await searchResults() : await listResults());
+      const content = state.q ? await searchResults() : await listResults();
+      if (fresh()) fill(results, content);
     } catch (err) {
-      fill(results, h('p', { class: 'error-text', role: 'alert' }, err.detail || String(err)));
+      if (fresh() && !isAbort(err)) {
+        fill(results, h('p', { class: 'error-text', role: 'alert' }, err.detail || String(err)));
+      }
     }
   }
 
@@ -70,13 +77,12 @@ export async function projectView({ root, params: [projectId], query }) {
     const cursor = state.cursors[state.cursors.length - 1];
     const first = cursor === null;
     const [pinned, page] = await Promise.all([
-      first ? api.memories(projectId, { ...filters(), pinned: true, limit: 100 }) : null,
+      first ? api.memories(projectId, { ...filters(), pinned: true, limit: PAGE }) : null,
       api.memories(projectId, { ...filters(), pinned: false, limit: PAGE, cursor }),
     ]);
     const out = [];
     if (pinned && pinned.memories.length) {
-      out.push(h('h2', { class: 'section-title' }, 'Pinned'),
-        h('div', { class: 'mem-list' }, pinned.memories.map((m) => memoryRow(m))));
+      out.push(h('h2', { class: 'section-title' }, 'Pinned'), pinnedList(pinned));
     }
     if (page.memories.length) {
       if (pinned && pinned.memories.length) out.push(h('h2', { class: 'section-title' }, 'Newest first'));
@@ -99,6 +105,23 @@ export async function projectView({ root, params: [projectId], query }) {
       older.disabled = !page.next_cursor;
     }
     return out;
+  }
+
+  // Pinned memories are all shown, page by page on request: nothing is silently capped.
+  function pinnedList(firstPage) {
+    const list = h('div', { class: 'mem-list', 'data-testid': 'pinned-list' }, firstPage.memories.map((m) => memoryRow(m)));
+    let next = firstPage.next_cursor;
+    const more = button('More pinned', async () => {
+      const mine = loads;
+      const page = await act(more, () => api.memories(projectId,
+        { ...filters(), pinned: true, limit: PAGE, cursor: next }));
+      if (!page || mine !== loads || !isCurrent()) return;
+      list.append(...page.memories.map((m) => memoryRow(m)));
+      next = page.next_cursor;
+      more.hidden = !next;
+    }, { kind: 'ghost', testid: 'more-pinned' });
+    more.hidden = !next;
+    return [list, more];
   }
 
   async function searchResults() {
@@ -140,8 +163,9 @@ export async function projectView({ root, params: [projectId], query }) {
       meta: h('div', { class: 'meta-line' },
         h('span', { class: 'mono' }, project.id),
         project.root_paths.map((p) => h('span', { class: 'mono path' }, p))),
-      actions: headerActions(projectId, stats),
+      actions: headerActions(projectId, isCurrent),
     }),
+    projectNav(projectId, 'memories', { review: stats.review }),
     kindTabs,
     h('div', { class: 'toolbar' }, searchForm, h('div', { class: 'filters' }, statusSelect, tagSelect)),
     results,
@@ -150,18 +174,15 @@ export async function projectView({ root, params: [projectId], query }) {
   await load();
 }
 
-function headerActions(projectId, stats) {
+function headerActions(projectId, isCurrent) {
   const actions = [];
   if (can(projectId, 'writer')) {
     actions.push(button('New memory', async () => {
       const created = await newMemory(projectId);
-      if (created) location.hash = link('p', projectId, 'm', created.id);
+      if (created && isCurrent()) location.hash = link('p', projectId, 'm', created.id);
     }, { kind: 'primary', testid: 'new-memory' }));
   }
-  actions.push(h('a', { class: 'btn btn-secondary', href: link('p', projectId, 'review'), 'data-testid': 'review-link' },
-    'Review queue', stats.review ? h('span', { class: 'pill' }, String(stats.review)) : null));
   if (can(projectId, 'curator')) {
-    actions.push(h('a', { class: 'btn btn-secondary', href: link('p', projectId, 'audit') }, 'Audit log'));
     const exportButton = button('Export', () => act(exportButton, () => download(projectId), 'Export downloaded'),
       { title: 'Download memories and audit log as JSON', testid: 'export' });
     actions.push(exportButton);

@@ -2,7 +2,7 @@
 import { api } from '../api.js';
 import { h, link, plural, timeEl } from '../dom.js';
 import { can } from '../session.js';
-import { KINDS, act, button, emptyState, kindBadge, openDialog, pageHeader, setCrumbs } from '../ui.js';
+import { kinds, act, button, emptyState, kindBadge, openDialog, pageHeader, setCrumbs } from '../ui.js';
 
 export async function projectsView({ root, rerender }) {
   setCrumbs(['Projects']);
@@ -28,7 +28,7 @@ function countOf(project) {
 }
 
 function projectCard(p) {
-  const counts = KINDS.filter((k) => p.counts[k]).map((k) =>
+  const counts = kinds().filter((k) => p.counts[k]).map((k) =>
     h('span', { class: 'count' }, kindBadge(k), h('b', {}, p.counts[k].toLocaleString())));
   return h('a', { class: 'card project-card', href: link('p', p.id), 'data-testid': 'project-card' },
     h('div', { class: 'card-top' },

@@ -2,8 +2,11 @@
 // conflicts with, an active memory — side by side, settled with one decision each.
 import { api } from '../api.js';
 import { append, h, fill, link, plural, timeEl } from '../dom.js';
-import { can } from '../session.js';
-import { act, button, confirmAction, emptyState, kindBadge, pageHeader, setCrumbs, statusBadge, tagChip } from '../ui.js';
+import { can, meta } from '../session.js';
+import {
+  act, button, confirmAction, emptyState, kindBadge, pageHeader, pinBadge, projectNav, setCrumbs,
+  statusBadge, tagChip,
+} from '../ui.js';
 
 const ACTIONS = [
   {
@@ -24,21 +27,22 @@ const ACTIONS = [
   },
 ];
 
-export async function reviewView({ root, params: [projectId] }) {
+export async function reviewView({ root, params: [projectId], isCurrent }) {
   const project = await api.project(projectId);
   setCrumbs(['Projects', '#/'], [project.name, link('p', projectId)], ['Review queue']);
   const list = h('div', { class: 'review-list' });
   const count = h('span');
-  const more = button('Load more', () => load(), { kind: 'ghost' });
+  const more = button('Load more', () => load().catch(() => null), { kind: 'ghost' });
   let cursor = null;
   let shown = 0;
   const curator = can(projectId, 'curator');
 
   const load = async () => {
     const page = await api.review(projectId, { limit: 20, cursor });
+    if (!isCurrent()) return;
     cursor = page.next_cursor;
     shown += page.items.length;
-    list.append(...page.items.map((item) => reviewCard(projectId, item, curator, () => {
+    list.append(...page.items.map((item) => reviewCard(projectId, item, curator, isCurrent, () => {
       shown -= 1;
       renderCount();
       if (!list.children.length) fill(list, done());
@@ -53,21 +57,23 @@ export async function reviewView({ root, params: [projectId] }) {
 
   append(root, [pageHeader({
     title: 'Review queue',
-    subtitle: 'Flagged at write time: near-duplicates (cosine ≥ 0.95) and new rules or decisions close to an active one of the same kind (possible conflicts).',
+    subtitle: `Flagged at write time: near-duplicates (cosine ≥ ${meta().near_duplicate_cosine}) and new rules or decisions close to an active one of the same kind (cosine ≥ ${meta().conflict_cosine}: possible conflicts).`,
     meta: h('p', { class: 'muted' }, count),
-  }), curator ? null : h('p', { class: 'notice' }, 'Curators resolve the queue; you can look.'), list, more]);
+  }), projectNav(projectId, 'review'), curator ? null : h('p', { class: 'notice' }, 'Curators resolve the queue; you can look.'), list, more]);
   await load();
 }
 
-function reviewCard(projectId, item, curator, onResolved) {
+function reviewCard(projectId, item, curator, isCurrent, onResolved) {
   const { memory, other, reason, similarity } = item;
   const card = h('article', { class: 'card review-card', 'data-testid': 'review-item', dataset: { id: memory.id } });
   const buttons = ACTIONS.filter((a) => other || a.action === 'keep' || a.action === 'delete').map((a) => {
     const el = button(a.label, async () => {
+      if (!isCurrent()) return;
       if (a.confirm && !await confirmAction({
         title: `${a.label}?`, message: a.help, quote: memory.content,
-        confirm: a.label, danger: a.kind === 'danger',
+        confirm: a.label, danger: a.kind === 'danger', subject: memory,
       })) return;
+      if (!isCurrent()) return;
       const kept = await act(el, () => api.resolve(projectId, memory.id, a.action), 'Resolved');
       if (kept) {
         card.remove();
@@ -95,7 +101,8 @@ function side(title, projectId, memory) {
   const prov = memory.provenance;
   return h('div', { class: 'side' },
     h('h3', {}, title),
-    h('div', { class: 'meta-line' }, kindBadge(memory.kind), memory.status !== 'active' ? statusBadge(memory.status) : null,
+    h('div', { class: 'meta-line' }, kindBadge(memory.kind), statusBadge(memory.status),
+      memory.pinned ? pinBadge() : null,
       h('a', { class: 'mono small', href: link('p', projectId, 'm', memory.id) }, memory.id.slice(-8))),
     memory.title ? h('p', { class: 'side-title' }, memory.title) : null,
     h('pre', { class: 'content small-content' }, memory.content),
