@@ -29,7 +29,8 @@ class Rule:
     name: str
     pattern: re.Pattern[str]
     keywords: tuple[str, ...]
-    """Lower-case literals, one of which must occur for the pattern to be tried."""
+    """Lower-case literals, one of which must occur for the pattern to be tried (none:
+    the pattern always runs, so it must be cheap: a literal prefix or a tight class)."""
     group: int = 0
     """The capture group holding the secret (0: the whole match)."""
     accept: Callable[[str], bool] | None = None
@@ -57,7 +58,9 @@ def _mixed(value: str) -> bool:
 _PLACEHOLDERS = re.compile(
     r"(?i)^(?:\[?redacted.*|\*+|x{3,}|\.{3,}|<[^>]*>|\$\{?[\w.]+\}?|\{\{.*\}\}|%[\w]+%|"
     r"none|null|nil|true|false|empty|undefined|unset|required|optional|string|secret|"
-    r"password|token|os\.environ.*|env\[.*|process\.env.*|getenv.*)$"
+    r"password|token|os\.environ.*|env\[.*|process\.env.*|getenv.*|"
+    # auth schemes and paths are what "auth: …" and "pwd: …" name in ordinary config
+    r"o?auth2?|basic|bearer|digest|jwt|saml|oidc|ldap|kerberos|ntlm|mtls|[/~].*)$"
 )
 # Words that follow "password is …" in ordinary prose about passwords.
 _PROSE_TEXT = """a an the not never now still also only just being been stored kept saved set reset
@@ -156,7 +159,23 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "gitlab_token",
         r"\bgl(?:pat|dt|rt|ptt|soat|cbt|ft|imt|agent|oas|ffct|wt)-[A-Za-z0-9_.-]{20,}",
-        ("gl",),
+        tuple(
+            f"gl{p}-"
+            for p in (
+                "pat",
+                "dt",
+                "rt",
+                "ptt",
+                "soat",
+                "cbt",
+                "ft",
+                "imt",
+                "agent",
+                "oas",
+                "ffct",
+                "wt",
+            )
+        ),
     ),
     _rule("bitbucket_app_password", r"\bATBB[A-Za-z0-9_=.-]{20,}", ("atbb",)),
     _rule("atlassian_token", r"\bAT(?:ATT|CTT)3[A-Za-z0-9_=+/.-]{40,}", ("atatt3", "atctt3")),
@@ -197,7 +216,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule("stripe_webhook_secret", r"\bwhsec_[A-Za-z0-9]{20,}", ("whsec_",)),
     _rule("square_token", r"\bsq0(?:atp|csp)-[0-9A-Za-z_-]{22,}", ("sq0",)),
-    _rule("twilio_api_key", r"\bSK[0-9a-fA-F]{32}\b", ("sk",)),
+    _rule("twilio_api_key", r"\bSK[0-9a-fA-F]{32}\b", ()),
     _rule(
         "twilio_auth_token",
         r"(?i)twilio[^\n]{0,60}?\b([0-9a-f]{32})\b",
@@ -206,7 +225,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule("sendgrid_key", r"\bSG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16,64}", ("sg.",)),
     _rule("mailgun_key", r"\bkey-[0-9a-zA-Z]{32}\b", ("key-",)),
-    _rule("mailgun_private_key", r"\b[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}\b", ("-",)),
+    _rule("mailgun_private_key", r"\b[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}\b", ()),
     _rule("mailchimp_key", r"\b[0-9a-f]{32}-us\d{1,2}\b", ("-us",)),
     # --- package registries --------------------------------------------------------------
     _rule("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b", ("npm_",)),
@@ -264,8 +283,9 @@ RULES: tuple[Rule, ...] = (
         "password_in_prose",
         r"(?i)\b(?:password|passphrase|passcode|passwd|pwd|pin|secret|token|api key)"
         r"(?:\s+(?:for|of|on|to|at)\s+(?:the\s+|our\s+|my\s+)?[\w.@-]+(?:\s+[\w.@-]+)?){0,2}"
-        r"\s+(?:is|was|are|becomes|=|set to|changed to|reset to)"
-        r"(?:\s+(?:now|still|currently|actually))?:?\s+"
+        r"\s+(?:(?:is|was|are|has been|becomes)(?:\s+(?:now|still|currently|actually|also))?"
+        r"(?:\s+(?:set|reset|changed|updated|rotated)\s+to)?|=|(?:set|reset|changed|updated)\s+to)"
+        r":?\s+"
         r"[\"'`“]?([^\s\"'`”]{3,128})",
         ("pass", "pwd", "pin", "secret", "token", "api key"),
         group=1,
@@ -273,6 +293,36 @@ RULES: tuple[Rule, ...] = (
         trim=".,;:)",
     ),
 )
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """An alternation factored by prefix (``a(?:kia|sia)|…``): Python's ``re`` tries the
+    alternatives of a flat list one by one at every position; a trie tries one branch."""
+    if "" in words and len(words) == 1:
+        return ""
+    groups: dict[str, list[str]] = {}
+    for w in words:
+        if w:
+            groups.setdefault(w[0], []).append(w[1:])
+    branches = [re.escape(c) + _trie_pattern(rest) for c, rest in sorted(groups.items())]
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    # a keyword ending here while longer ones go on: the longer ones are tried first
+    return f"(?:{body})?" if "" in words else body
+
+
+def _keyword_index(rules: tuple[Rule, ...]) -> tuple[re.Pattern[str], dict[str, set[int]]]:
+    """One alternation of every keyword (found in a single scan of the text) and, for each
+    keyword as matched, the rules it enables: a match also enables the rules of every
+    keyword inside it, since the scan reports only the longest at a position."""
+    keywords = sorted({k for r in rules for k in r.keywords}, key=len, reverse=True)
+    enables: dict[str, set[int]] = {}
+    for k in keywords:
+        enables[k] = {i for i, r in enumerate(rules) if any(kw in k for kw in r.keywords)}
+    return re.compile(_trie_pattern(keywords)), enables
+
+
+_KEYWORDS, _ENABLES = _keyword_index(RULES)
+_ALWAYS = frozenset(i for i, r in enumerate(RULES) if not r.keywords)
 
 
 def _secret_span(rule: Rule, m: re.Match[str]) -> tuple[int, int] | None:
@@ -286,11 +336,12 @@ def _secret_span(rule: Rule, m: re.Match[str]) -> tuple[int, int] | None:
 
 def find_secrets(text: str) -> list[Finding]:
     """Every secret in ``text``, overlaps merged, in order of position."""
-    low = text.lower()
+    enabled = set(_ALWAYS)
+    for k in set(_KEYWORDS.findall(text.lower())):
+        enabled |= _ENABLES[k]
     found: list[Finding] = []
-    for rule in RULES:
-        if not any(k in low for k in rule.keywords):
-            continue
+    for i in sorted(enabled):  # rule order: specific rules first, ties go to them
+        rule = RULES[i]
         for m in rule.pattern.finditer(text):
             span = _secret_span(rule, m)
             if span is not None and rule.trim:
