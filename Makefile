@@ -48,10 +48,11 @@ test-only: install browser ## the pytest suite alone
 
 test: lint typecheck test-only ## lint, type check and the whole test suite
 
-bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost
+bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost, secret redaction
 	$(BIN)/python benchmarks/bench_latency.py
 	$(BIN)/python benchmarks/bench_mcp.py
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_secrets.py --out benchmarks/results/secrets.md
 
 bench-quality: install ## LoCoMo retrieval quality (needs ../shared/bench/locomo_dev.json)
 	$(BIN)/python benchmarks/bench_quality.py --data ../shared/bench/locomo_dev.json

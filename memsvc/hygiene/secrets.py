@@ -98,8 +98,10 @@ def _rule(
     return Rule(name, re.compile(pattern, flags), keywords, group, accept, trim)
 
 
+# The end of a key name (``DB_PASSWORD``, ``githubToken``): what comes before it does not
+# matter, and leaving it out keeps the expression from retrying at every word.
 _KEY_NAMES = (
-    r"(?:[a-z0-9]+[_.-])*(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|token"
+    r"(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|token"
     r"|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret"
     r"|credentials?|auth)"
 )
@@ -265,7 +267,8 @@ RULES: tuple[Rule, ...] = (
     # --- connection strings --------------------------------------------------------------
     _rule(
         "connection_password",
-        r"(?i)\b[a-z][a-z0-9+.-]{1,30}://[^/\s:@]{0,128}:([^/\s@]{1,256})@",
+        # anchored on "://" (a literal the engine scans for fast); the scheme is irrelevant
+        r"://[^/\s:@]{0,128}:([^/\s@]{1,256})@",
         ("://",),
         group=1,
         accept=lambda v: _not_placeholder(v),
@@ -273,7 +276,7 @@ RULES: tuple[Rule, ...] = (
     # --- assignments and prose -----------------------------------------------------------
     _rule(
         "assigned_secret",
-        r"(?i)(?<![A-Za-z0-9])" + _KEY_NAMES + r"[\"']?\s*(?:=|:=|=>|:)\s*"
+        r"(?i)" + _KEY_NAMES + r"[\"']?\s*(?:=|:=|=>|:)\s*"
         r"(?:\"([^\"\n]{3,200})\"|'([^'\n]{3,200})'|([^\s\"',;]{4,200}))",
         ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
         group=-1,  # whichever of the three value groups matched

@@ -21,7 +21,14 @@ import unicodedata
 
 from memsvc.hygiene.secrets import redact_secrets
 
-__all__ = ["check_text", "clean_text", "invalid_text", "normalize", "redact_secrets"]
+__all__ = [
+    "check_text",
+    "clean_text",
+    "invalid_text",
+    "normalize",
+    "redact_secrets",
+    "renderable",
+]
 
 # Non-characters: U+FDD0..U+FDEF and the last two code points of every plane.
 _NONCHARS = "\ufdd0-\ufdef" + "".join(
@@ -113,6 +120,20 @@ def normalize(text: str) -> str:
         elif not _drop(ch):
             out.append(ch)
     return "".join(out).strip()
+
+
+def renderable(value: object) -> object:
+    """``value`` (a str, or lists and dicts of them) with every character :func:`invalid_text`
+    refuses replaced by U+FFFD, for rows stored before the doors refused them: JSON cannot
+    encode a lone surrogate, so one such row would otherwise fail every read of a project.
+    Returns ``value`` itself when nothing needs replacing (the common case costs a scan)."""
+    if isinstance(value, str):
+        return _INVALID.sub("\ufffd", value) if _INVALID.search(value) else value
+    if isinstance(value, list):
+        return [renderable(v) for v in value]
+    if isinstance(value, dict):
+        return {renderable(k): renderable(v) for k, v in value.items()}
+    return value
 
 
 def clean_text(text: str) -> tuple[str, int]:

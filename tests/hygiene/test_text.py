@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from memsvc.hygiene.text import check_text, invalid_text, normalize
+from memsvc.hygiene.text import check_text, invalid_text, normalize, renderable
 
 # Persian "mi-khaham" (I want): the ZWNJ separates the prefix from the verb within one word
 PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
@@ -76,3 +78,12 @@ def test_normalisation_unifies_line_ends_drops_controls_and_composes() -> None:
     assert normalize("a\r\nb\rc\x7f\x85") == "a\nb\nc"
     assert normalize("cafe\u0301") == "caf\u00e9"
     assert normalize("  keep\tinner  ") == "keep\tinner"
+
+
+def test_stored_text_with_a_lone_surrogate_becomes_renderable() -> None:
+    row = {"agent": "bot-\ud83d", "tags": ["ok", "x\x00"], "n": 3}
+    fixed = renderable(row)
+    assert fixed == {"agent": "bot-\ufffd", "tags": ["ok", "x\ufffd"], "n": 3}
+    json.dumps(fixed, ensure_ascii=False).encode()  # what a JSON response does; no error
+    clean = {"agent": "bot", "tags": ["a"]}
+    assert renderable("fine") == "fine" and renderable(clean) == clean
