@@ -478,6 +478,12 @@ def main() -> None:
         "text changes at all. Engine: `memsvc.hygiene.secrets.redact_secrets` after "
         "`normalize` (the write path).",
         "",
+        "Caveat: the rules and this generator were written together, from the vendors' "
+        "documented formats, so the recall below is in-distribution: it shows every listed "
+        "format is covered in these contexts, not how the engine fares on variants nobody "
+        "generated. Look-alikes were chosen to be hard (hex near `aws`/`secret`, prose "
+        "about passwords, placeholders such as `${DB_PASSWORD}`).",
+        "",
         "## Totals",
         "",
         "| measure | value |",

@@ -49,6 +49,15 @@ _KEEP_FORMAT = frozenset(
 # U+E0020..U+E007E and the cancel tag U+E007F. Tags anywhere else are hidden ASCII.
 _TAG_SEQUENCE = re.compile("[\U0001f3f4][\U000e0020-\U000e007e]+\U000e007f")
 _ASCII_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+# Every control (Cc) and format (Cf) character of Unicode 14 (Python 3.11's tables), so
+# text with none of them skips the per-character pass; a test checks the list still covers
+# the running Python's tables.
+_SUSPECT = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd"
+    "\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
 
 
 def invalid_text(text: str) -> str | None:
@@ -101,6 +110,8 @@ def normalize(text: str) -> str:
     if text.isascii():  # the common case, and ASCII has nothing invisible but controls
         return _ASCII_CONTROLS.sub("", text).strip()
     text = unicodedata.normalize("NFC", text)
+    if _SUSPECT.search(text) is None:
+        return text.strip()
     keep_spans = [m.span() for m in _TAG_SEQUENCE.finditer(text)] if "\U000e007f" in text else []
     out: list[str] = []
     span_i = 0

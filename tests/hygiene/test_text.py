@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
 
 import pytest
 
-from memsvc.hygiene.text import check_text, invalid_text, normalize, renderable
+from memsvc.hygiene.text import _SUSPECT, check_text, invalid_text, normalize, renderable
 
 # Persian "mi-khaham" (I want): the ZWNJ separates the prefix from the verb within one word
 PERSIAN = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
@@ -87,3 +89,14 @@ def test_stored_text_with_a_lone_surrogate_becomes_renderable() -> None:
     json.dumps(fixed, ensure_ascii=False).encode()  # what a JSON response does; no error
     clean = {"agent": "bot", "tags": ["a"]}
     assert renderable("fine") == "fine" and renderable(clean) == clean
+
+
+def test_the_fast_path_knows_every_control_and_format_character() -> None:
+    # normalize() skips its per-character pass when _SUSPECT finds nothing: a Unicode
+    # update adding a format character must fail here, not slip through
+    missing = [
+        f"U+{cp:04X}"
+        for cp in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(cp)) in ("Cc", "Cf") and not _SUSPECT.match(chr(cp))
+    ]
+    assert missing == []
