@@ -236,6 +236,8 @@ FORMATS: dict[str, tuple[Maker, list[str]]] = {
             "token={s}",
             "api_key = '{s}'",
             "set client_secret={s} in the env",
+            '{{"accessToken": "{s}"}}',
+            "login pw: {s}",
         ],
     ),
     "password_in_prose": (
@@ -323,6 +325,8 @@ LOOKALIKES: dict[str, tuple[Callable[[random.Random], str], list[str]]] = {
                 "the secret is in 1Password",
                 "password must be at least 12 characters",
                 "token: 3 retries then fail",
+                "oauth: enabled for the admin console",
+                "max_tokens=4096 and token_count: 512",
             ]
         ),
         ["{s}", "note: {s}"],

@@ -101,7 +101,7 @@ def _rule(
 # The end of a key name (``DB_PASSWORD``, ``githubToken``): what comes before it does not
 # matter, and leaving it out keeps the expression from retrying at every word.
 _KEY_NAMES = (
-    r"(?:password|passwd|passphrase|pwd|secret|secret[_-]?key|token"
+    r"(?:password|passwd|passphrase|pwd|pw|secret|secret[_-]?key|token"
     r"|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret"
     r"|credentials?|auth)"
 )
@@ -276,9 +276,11 @@ RULES: tuple[Rule, ...] = (
     # --- assignments and prose -----------------------------------------------------------
     _rule(
         "assigned_secret",
-        r"(?i)" + _KEY_NAMES + r"[\"']?\s*(?:=|:=|=>|:)\s*"
+        # the key starts a word or a camelCase hump (DB_PASSWORD, accessToken), never the
+        # middle of one ("oauth: enabled" names no secret)
+        r"(?:(?<![a-z])|(?=[A-Z]))(?i:" + _KEY_NAMES + r")[\"']?\s*(?:=|:=|=>|:)\s*"
         r"(?:\"([^\"\n]{3,200})\"|'([^'\n]{3,200})'|([^\s\"',;]{4,200}))",
-        ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
+        ("pass", "pw", "secret", "token", "key", "credential", "auth"),
         group=-1,  # whichever of the three value groups matched
         accept=lambda v: _not_placeholder(v) and (len(v) >= 6 or not v.isalpha()),
     ),

@@ -28,6 +28,9 @@ GH = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" * 2
         ("the admin password is hunter2!", "hunter2!", "password_in_prose"),
         ("password=correct-horse-9", "correct-horse-9", "assigned_secret"),
         ('secret: "two words 42"', "two words 42", "assigned_secret"),
+        ('{"accessToken": "Zx81kQpLm2"}', "Zx81kQpLm2", "assigned_secret"),
+        ("DB_PASSWORD=Sommer2025", "Sommer2025", "assigned_secret"),
+        ("login pw: hunter22", "hunter22", "assigned_secret"),
     ],
 )
 def test_a_secret_in_prose_is_redacted_and_named(text: str, secret: str, rule: str) -> None:
@@ -50,6 +53,8 @@ def test_a_secret_in_prose_is_redacted_and_named(text: str, secret: str, rule: s
         "password=${DB_PASSWORD} and token: <your-token>",
         "connect to postgres://db.internal:5432/app as yourself",
         "PasswordResetTokenRepository handles refresh_token_expiry_seconds",
+        "oauth: enabled for the admin console",
+        "max_tokens=4096 and token_count: 512",
     ],
 )
 def test_look_alikes_are_left_alone(text: str) -> None:
