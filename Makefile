@@ -73,10 +73,11 @@ test-fast: install ## inner loop: ruff + the tests not marked slow or browser
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
-bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost
+bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost, secret redaction
 	$(BIN)/python benchmarks/bench_latency.py
 	$(BIN)/python benchmarks/bench_mcp.py
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_secrets.py --out benchmarks/results/secrets.md
 
 bench-quality: install ## LoCoMo retrieval quality (needs ../shared/bench/locomo_dev.json)
 	$(BIN)/python benchmarks/bench_quality.py --data ../shared/bench/locomo_dev.json

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from memsvc.hygiene.text import check_text
 
 __all__ = [
     "PROJECT_ID_RE",
@@ -20,8 +22,10 @@ __all__ = [
     "AuditQuery",
     "Change",
     "Channel",
+    "CleanText",
     "ContextPack",
     "ContextRequest",
+    "HandoffDraft",
     "ImportReport",
     "IssuedToken",
     "Kind",
@@ -55,6 +59,12 @@ __all__ = [
 
 PROJECT_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 MEMORY_ID_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+CleanText = Annotated[str, AfterValidator(check_text)]
+"""Every text field a caller sends: lone surrogates, Unicode non-characters and C0 controls
+other than tab and line ends are refused by validation (a 422 naming the field), so such
+text never reaches storage, JSON rendering or the audit log. Normalisation and secret
+redaction happen later, on the write path (memsvc.hygiene)."""
 
 
 class Kind(StrEnum):
@@ -123,11 +133,11 @@ class Actor(BaseModel):
     principal: str
     channel: Channel
     grants: dict[str, Role] = Field(default_factory=dict)
-    client: str | None = None
-    client_version: str | None = None
-    agent: str | None = None
-    session: str | None = None
-    request_id: str | None = None
+    client: CleanText | None = None
+    client_version: CleanText | None = None
+    agent: CleanText | None = None
+    session: CleanText | None = None
+    request_id: CleanText | None = None
 
     @classmethod
     def local(cls, channel: Channel, **kw: Any) -> Actor:
@@ -145,11 +155,11 @@ class Actor(BaseModel):
 class ProvenanceIn(_Wire):
     """What a caller may say about where a memory came from."""
 
-    agent: str | None = None
-    session: str | None = None
-    client: str | None = None
-    client_version: str | None = None
-    origin: str | None = None
+    agent: CleanText | None = None
+    session: CleanText | None = None
+    client: CleanText | None = None
+    client_version: CleanText | None = None
+    origin: CleanText | None = None
     """Where the knowledge came from: a file path, commit, URL or conversation id."""
     origin_type: Literal["file", "commit", "url", "conversation", "other"] | None = None
 
@@ -187,16 +197,16 @@ class Provenance(BaseModel):
 class ProjectCreate(_Wire):
     """A new project: its id, and optionally a name, description and root paths."""
 
-    id: str
-    name: str | None = None
-    description: str | None = None
-    root_paths: list[str] = Field(default_factory=list)
+    id: CleanText
+    name: CleanText | None = None
+    description: CleanText | None = None
+    root_paths: list[CleanText] = Field(default_factory=list)
 
 
 class ProjectPatch(_Wire):
-    name: str | None = None
-    description: str | None = None
-    root_paths: list[str] | None = None
+    name: CleanText | None = None
+    description: CleanText | None = None
+    root_paths: list[CleanText] | None = None
 
 
 class Project(BaseModel):
@@ -218,10 +228,10 @@ class MemoryDraft(_Wire):
     """A memory as a caller writes it, before validation and redaction."""
 
     kind: Kind
-    content: str
-    title: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    paths: list[str] = Field(default_factory=list)
+    content: CleanText
+    title: CleanText | None = None
+    tags: list[CleanText] = Field(default_factory=list)
+    paths: list[CleanText] = Field(default_factory=list)
     pinned: bool = False
     importance: float = Field(default=0.5, ge=0.0, le=1.0)
     valid_from: datetime | None = None
@@ -232,10 +242,10 @@ class MemoryDraft(_Wire):
 class MemoryPatch(_Wire):
     """Any draft field; content changes are refused for rules and decisions (supersede)."""
 
-    content: str | None = None
-    title: str | None = None
-    tags: list[str] | None = None
-    paths: list[str] | None = None
+    content: CleanText | None = None
+    title: CleanText | None = None
+    tags: list[CleanText] | None = None
+    paths: list[CleanText] | None = None
     pinned: bool | None = None
     importance: float | None = Field(default=None, ge=0.0, le=1.0)
     valid_from: datetime | None = None
@@ -277,7 +287,8 @@ class Memory(BaseModel):
     """Set when a new rule or decision was close to (not a duplicate of) this active one of
     the same kind at write time: a possible contradiction for a curator to review."""
     redactions: int = 0
-    """How many secrets were redacted from the content before it was stored."""
+    """How many secrets were redacted from the content, title, tags and paths before it was
+    stored."""
 
 
 class AddResult(BaseModel):
@@ -316,10 +327,10 @@ class MemoryPage(BaseModel):
 class SearchQuery(_Wire):
     """A recall request: the query text and its filters."""
 
-    query: str
+    query: CleanText
     kinds: list[Kind] | None = None
-    tags: list[str] | None = None
-    paths: list[str] | None = None
+    tags: list[CleanText] | None = None
+    paths: list[CleanText] | None = None
     status: list[Status] | None = None
     """Default: active only."""
     as_of: datetime | None = None
@@ -339,10 +350,19 @@ class SearchHit(BaseModel):
 class ContextRequest(_Wire):
     """A request for a context pack: the task and a token budget."""
 
-    task: str | None = None
+    task: CleanText | None = None
     budget_tokens: int = 2000
-    paths: list[str] | None = None
+    paths: list[CleanText] | None = None
     """Files being worked on: rules scoped to other paths are left out."""
+
+
+class HandoffDraft(_Wire):
+    """A session's closing summary, as REST and MCP take it (validated like every draft)."""
+
+    summary: CleanText
+    done: list[CleanText] = Field(default_factory=list)
+    next: list[CleanText] = Field(default_factory=list)
+    open_questions: list[CleanText] = Field(default_factory=list)
 
 
 class Omitted(BaseModel):

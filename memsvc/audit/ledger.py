@@ -25,6 +25,7 @@ from memsvc.domain import (
     Channel,
     Outcome,
 )
+from memsvc.hygiene.secrets import redact_secrets
 from memsvc.store.database import AUDITED, ledger_lock
 from memsvc.store.models import AuditEventRow, AuditRefRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
@@ -74,9 +75,16 @@ class AuditLog:
         self.checkpoints = checkpoints
 
     def query_detail(self, query: str) -> str:
+        """A search query or context task as the audit keeps it: secrets redacted first
+        (an event is append-only, so a token logged here could never be removed), then
+        hashed or cut to 500 characters. The hash is of the redacted text, so it cannot
+        be brute-forced back to a short password."""
+        redacted = redact_secrets(query)[0]
         if self.hash_queries:
-            return "sha256:" + hashlib.sha256(query.encode()).hexdigest()
-        return query[:500]
+            # surrogatepass: never fail the audited call over text a door should have refused
+            digest = hashlib.sha256(redacted.encode("utf-8", "surrogatepass")).hexdigest()
+            return "sha256:" + digest
+        return redacted[:500]
 
     def record(
         self,

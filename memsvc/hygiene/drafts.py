@@ -19,7 +19,7 @@ from memsvc.domain import (
     ProvenanceIn,
 )
 from memsvc.errors import InvalidInput, PayloadTooLarge
-from memsvc.hygiene.text import clean_text, normalize
+from memsvc.hygiene.text import clean_text, normalize, redact_secrets
 from memsvc.settings import Limits
 
 __all__ = [
@@ -76,27 +76,42 @@ def prepare_content(content: str, limits: Limits) -> tuple[str, int]:
     return cleaned, redactions
 
 
-def prepare_title(title: str | None, limits: Limits) -> str | None:
+def _title(title: str | None, limits: Limits) -> tuple[str | None, int]:
     if title is None:
-        return None
+        return None, 0
     cleaned = normalize(title).replace("\n", " ")
     if len(cleaned) > limits.title_chars:
         raise InvalidInput(f"title is longer than {limits.title_chars} characters")
-    return cleaned or None
+    cleaned, redactions = redact_secrets(cleaned)
+    return cleaned or None, redactions
 
 
-def prepare_str_list(values: list[str], what: str, most: int, chars: int) -> list[str]:
+def prepare_title(title: str | None, limits: Limits) -> str | None:
+    """The title normalised to one line, length-checked, secrets redacted."""
+    return _title(title, limits)[0]
+
+
+def _str_list(values: list[str], what: str, most: int, chars: int) -> tuple[list[str], int]:
     if len(values) > most:
         raise InvalidInput(f"at most {most} {what} per memory; got {len(values)}")
     out: dict[str, None] = {}
+    redactions = 0
     for value in values:
         cleaned = normalize(value)
         if not cleaned:
             raise InvalidInput(f"{what} must not be empty strings")
         if len(cleaned) > chars or "\n" in cleaned:
             raise InvalidInput(f"each of {what} is one line of at most {chars} characters")
+        # a token pasted as a tag or path is as stored as one in the content
+        cleaned, n = redact_secrets(cleaned)
+        redactions += n
         out.setdefault(cleaned, None)
-    return list(out)
+    return list(out), redactions
+
+
+def prepare_str_list(values: list[str], what: str, most: int, chars: int) -> list[str]:
+    """One-line values (tags, paths, roots) normalised, checked, redacted, deduplicated."""
+    return _str_list(values, what, most, chars)[0]
 
 
 def check_window(start: datetime | None, end: datetime | None) -> None:
@@ -112,14 +127,17 @@ def prepare_draft(draft: MemoryDraft, limits: Limits) -> PreparedDraft:
     check_window(valid_from, valid_until)
     if draft.provenance is not None:
         _check_provenance(draft.provenance, limits)
+    title, in_title = _title(draft.title, limits)
+    tags, in_tags = _str_list(draft.tags, "tags", limits.tags, limits.tag_chars)
+    paths, in_paths = _str_list(draft.paths, "paths", limits.paths, limits.path_chars)
     return PreparedDraft(
         kind=draft.kind,
         content=content,
         content_hash=content_hash(content),
-        redactions=redactions,
-        title=prepare_title(draft.title, limits),
-        tags=prepare_str_list(draft.tags, "tags", limits.tags, limits.tag_chars),
-        paths=prepare_str_list(draft.paths, "paths", limits.paths, limits.path_chars),
+        redactions=redactions + in_title + in_tags + in_paths,
+        title=title,
+        tags=tags,
+        paths=paths,
         pinned=draft.pinned,
         importance=draft.importance,
         valid_from=valid_from,
@@ -136,18 +154,27 @@ def _check_provenance(p: ProvenanceIn, limits: Limits) -> None:
             )
 
 
+def _label(value: str | None) -> str | None:
+    """A caller-given provenance label as kept: normalised, secrets redacted."""
+    if value is None:
+        return None
+    cleaned = redact_secrets(normalize(value).replace("\n", " "))[0]
+    return cleaned or None
+
+
 def merge_provenance(actor: Actor, given: ProvenanceIn | None) -> dict[str, Any]:
-    """The caller's claims merged with what the server knows; the server's fields win."""
+    """The caller's claims merged with what the server knows; the server's fields win.
+    Every free-text label is normalised and redacted: agents paste tokens anywhere."""
     claims = given or ProvenanceIn()
     merged = Provenance(
         principal=actor.principal,
         channel=actor.channel,
-        request_id=actor.request_id,
-        client=actor.client or claims.client,
-        client_version=actor.client_version or claims.client_version,
-        agent=claims.agent or actor.agent,
-        session=claims.session or actor.session,
-        origin=claims.origin,
+        request_id=_label(actor.request_id),
+        client=_label(actor.client or claims.client),
+        client_version=_label(actor.client_version or claims.client_version),
+        agent=_label(claims.agent or actor.agent),
+        session=_label(claims.session or actor.session),
+        origin=_label(claims.origin),
         origin_type=claims.origin_type,
     )
     return merged.model_dump(mode="json")
@@ -161,6 +188,7 @@ def prepare_project(body: ProjectCreate, limits: Limits) -> ProjectCreate:
     description = normalize(body.description or "")
     if len(description) > 4000:
         raise InvalidInput("project description must be at most 4000 characters")
+    name, description = redact_secrets(name)[0], redact_secrets(description)[0]
     roots = prepare_str_list(body.root_paths, "root_paths", limits.paths, limits.path_chars)
     for root in roots:
         if not root.startswith("/") and not (len(root) > 2 and root[1] == ":"):

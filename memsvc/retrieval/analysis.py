@@ -1,6 +1,9 @@
 """Text analysis for the lexical index: lower-cased ``\\w+`` words (identifiers also split at
-``_``), English stop words dropped, Snowball (Porter 2) stems. Queries and memories go
-through the same function."""
+``_``), English stop words dropped, Snowball (Porter 2) stems. Chinese, Japanese and Korean
+runs, which have no spaces between words, become overlapping character bigrams (a lone
+character stays a unigram), so a two-character word matches inside a longer sentence.
+Emoji (with their modifiers and ZWJ sequences) are tokens of their own. Queries and
+memories go through the same function."""
 
 from __future__ import annotations
 
@@ -11,7 +14,22 @@ from typing import Any
 
 __all__ = ["STOP_WORDS", "analyze"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Scripts written without spaces between words: Han (with extensions and compatibility
+# ideographs), Hiragana, Katakana (full and half width) and Hangul.
+_CJK = (
+    "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+# Emoji bases: pictographs, symbols, dingbats, regional indicators (flags come in pairs).
+_EMOJI = "\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"
+# After a base: skin tones, variation selectors, the keycap mark, tags, or a ZWJ and
+# another base (family, profession and flag sequences stay one token).
+_EMOJI_TAIL = "[\U0001f3fb-\U0001f3ff\ufe0e\ufe0f\u20e3\U000e0020-\U000e007f]"
+_TOKEN = re.compile(
+    f"(?P<cjk>[{_CJK}]+)"
+    f"|(?P<emoji>[\U0001f1e6-\U0001f1ff]{{2}}|[{_EMOJI}]{_EMOJI_TAIL}*(?:\u200d[{_EMOJI}]{_EMOJI_TAIL}*)*)"
+    f"|(?P<word>[^\\W{_CJK}]+)"
+)
 MAX_WORD_CHARS = 40
 
 # A classic English stop list (function words only: no content words, nothing fitted).
@@ -183,12 +201,33 @@ def _stem(word: str) -> str:
         return str(_stemmer_instance().stemWord(word))
 
 
+def _is_flag(term: str) -> bool:
+    return "\U0001f1e6" <= term[0] <= "\U0001f1ff"
+
+
+def _cjk_terms(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)]
+
+
 def analyze(text: str) -> list[str]:
     """The index terms of ``text``, in order, repeats kept (they are term frequencies)."""
     _stemmer_instance()
     out: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        core = word.strip("_")
+    for m in _TOKEN.finditer(text.lower()):
+        kind, token = m.lastgroup, m.group()
+        if kind == "cjk":
+            out.extend(_cjk_terms(token))
+            continue
+        if kind == "emoji":
+            # text and emoji presentation (U+FE0E/U+FE0F) are the same symbol to a reader
+            term = token.replace("\ufe0f", "").replace("\ufe0e", "")[:MAX_WORD_CHARS]
+            out.append(term)
+            if len(term) > 1 and not _is_flag(term):
+                out.append(term[0])  # 👍🏽 is also found by 👍, a family by its first member
+            continue
+        core = token.strip("_")
         # identifiers count whole and by their parts: `user_id` also matches "user id"
         parts = [p for p in core.split("_") if p] if "_" in core else []
         for term in (core, *parts):
