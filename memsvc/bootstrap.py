@@ -93,7 +93,9 @@ def build_components(
         audit = AuditLog(settings.hash_audit_queries, Checkpointer.from_settings(settings))
     checkpoints = audit.checkpoints
     db = Database(settings.sqlalchemy_url)
-    emb = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
+    emb = embedder or make_embedder(
+        settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
+    )
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)

@@ -451,11 +451,11 @@ WRITE_ACTIONS = frozenset(
 
 
 class AuditQuery(_Wire):
-    action: str | None = None
-    principal: str | None = None
-    memory_id: str | None = None
+    action: CleanText | None = None
+    principal: CleanText | None = None
+    memory_id: CleanText | None = None
     channel: Channel | None = None
-    client: str | None = None
+    client: CleanText | None = None
     """The calling client as recorded (an MCP client name or HTTP User-Agent): per agent."""
     hide_reads_from: list[Channel] | None = None
     """Leave out read actions (``READ_ACTIONS``) made over these channels, e.g. ``web``:
@@ -463,7 +463,7 @@ class AuditQuery(_Wire):
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
-    cursor: str | None = None
+    cursor: CleanText | None = None
 
 
 class AuditPage(BaseModel):

@@ -318,15 +318,6 @@ class MemoryService:
         session, request_id for provenance). Audits only a refusal (``authenticate``)."""
         return self._p.access.authenticate(token, channel, allow_local=allow_local, **extra)
 
-    @staticmethod
-    def bearer_token(authorization: str | None) -> str | None:
-        """The token of an ``Authorization`` header value; any other scheme is kept as an
-        unknown token so it is refused rather than silently ignored."""
-        if not authorization:
-            return None
-        scheme, _, value = authorization.partition(" ")
-        return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
-
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
         """Grant principal ``name`` a role and issue a token. Admin. Audits
         ``create_token`` (never the secret)."""

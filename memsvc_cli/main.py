@@ -102,7 +102,9 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     from memsvc.retrieval.embedder import make_embedder
 
     settings = _settings(args, project=args.project)
-    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = make_embedder(
+        settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
+    )
     with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
         warm = getattr(embedder, "warm", None)
         if warm is not None:

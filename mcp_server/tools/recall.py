@@ -14,7 +14,7 @@ from mcp_server.caller import AgentArg, Caller, ProjectArg, SessionArg
 from mcp_server.results import AuditResult, ContextResult, MemoryResult, SearchResult
 from mcp_server.roots import RootsArg
 from mcp_server.tools import READ, WRITE
-from memsvc.domain import AuditQuery, ContextRequest, Kind, SearchQuery
+from memsvc.domain import AuditQuery, ContextRequest, HandoffDraft, Kind, SearchQuery
 
 __all__ = ["register"]
 
@@ -95,8 +95,14 @@ class RecallTools:
         newest handoff leads every context pack of the project, so the next session (yours
         or another agent's) starts where this one ended."""
         with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
+            h = HandoffDraft(
+                summary=summary,
+                done=done or [],
+                next=next_steps or [],
+                open_questions=open_questions or [],
+            )
             added = self.service.write_handoff(
-                c.actor, c.project, summary, done, next_steps, open_questions
+                c.actor, c.project, h.summary, h.done, h.next, h.open_questions
             )
         text = render.memory_text(added.memory, c.head + " Handoff stored.")
         return c.reply(text, MemoryResult, memory=added.memory, created=added.created)

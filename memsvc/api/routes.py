@@ -19,6 +19,7 @@ from memsvc.domain import (
     Channel,
     ContextPack,
     ContextRequest,
+    HandoffDraft,
     Kind,
     Memory,
     MemoryDraft,
@@ -109,15 +110,6 @@ class OpenByNameBody(OpenBody):
     """The project to open, by id, name or unique prefix."""
 
     name: str
-
-
-class HandoffBody(_Body):
-    """A session's summary, what was done, next steps and open questions."""
-
-    summary: str
-    done: list[str] = Field(default_factory=list)
-    next: list[str] = Field(default_factory=list)
-    open_questions: list[str] = Field(default_factory=list)
 
 
 class ReviewBody(_Body):
@@ -269,7 +261,7 @@ def get_context(
 
 @router.post("/projects/{project}/handoffs", status_code=201, tags=["recall"])
 def write_handoff(
-    project: str, body: HandoffBody, service: ServiceDep, actor: ActorDep
+    project: str, body: HandoffDraft, service: ServiceDep, actor: ActorDep
 ) -> WrittenMemory:
     """Store a session handoff: what was done, what is next, open questions."""
     result = service.write_handoff(

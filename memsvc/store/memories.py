@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from memsvc.clock import as_utc
 from memsvc.domain import Change, Kind, Memory, MemoryPage, MemoryVersion, Provenance, Status
 from memsvc.errors import MemoryNotFound
+from memsvc.hygiene.text import renderable
 from memsvc.store.models import IndexOutboxRow, MemoryRow, MemoryTagRow, MemoryVersionRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
@@ -36,16 +37,25 @@ __all__ = [
 ]
 
 
+def _text(value: str | None) -> Any:
+    return renderable(value) if value else value
+
+
+def _texts(values: list[str]) -> list[str]:
+    return [str(renderable(v)) for v in values]
+
+
 def to_memory(row: MemoryRow | SimpleNamespace) -> Memory:
     """The domain form of a memory row (or of the column values of one being inserted)."""
     return Memory(
         id=row.id,
         project=row.project_id,
         kind=Kind(row.kind),
-        content=row.content,
-        title=row.title,
-        tags=list(row.tags),
-        paths=list(row.paths),
+        # rows stored before the doors refused invalid Unicode must still render
+        content=_text(row.content),
+        title=_text(row.title),
+        tags=_texts(row.tags),
+        paths=_texts(row.paths),
         status=Status(row.status),
         pinned=row.pinned,
         importance=row.importance,
@@ -56,7 +66,7 @@ def to_memory(row: MemoryRow | SimpleNamespace) -> Memory:
         valid_until=as_utc(row.valid_until),
         created_at=as_utc(row.created_at) or row.created_at,
         updated_at=as_utc(row.updated_at) or row.updated_at,
-        provenance=Provenance.model_validate(row.provenance),
+        provenance=Provenance.model_validate(renderable(row.provenance)),
         content_hash=row.content_hash,
         token_count=row.token_count,
         embedding_model=row.embedding_model,

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from memsvc.clock import as_utc
 from memsvc.domain import Project
 from memsvc.errors import ProjectNotFound
+from memsvc.hygiene.text import renderable
 from memsvc.store.models import (
     IndexOutboxRow,
     MemoryRow,
@@ -64,9 +65,9 @@ def active_counts(session: Session, projects: list[str]) -> dict[str, dict[str, 
 def to_project(row: ProjectRow, counts: dict[str, int] | None = None) -> Project:
     return Project(
         id=row.id,
-        name=row.name,
-        description=row.description,
-        root_paths=list(row.root_paths),
+        name=str(renderable(row.name)),
+        description=str(renderable(row.description)),
+        root_paths=[str(renderable(p)) for p in row.root_paths],
         created_at=as_utc(row.created_at) or row.created_at,
         last_active_at=as_utc(row.last_active_at) or row.last_active_at,
         counts=counts or {},

@@ -104,11 +104,6 @@ def test_project_and_memory_updates_refuse_invalid_unicode(
     assert (got["title"], got["content"], got["version"]) == (None, "kept", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="memsvc/api/routes.py HandoffBody is plain str: it must become domain.HandoffDraft "
-    "(integrator); until then the service's own MemoryDraft raises inside the call",
-)
 def test_a_handoff_with_invalid_unicode_is_a_422(client: httpx.Client, project: str) -> None:
     r = _post(client, f"/projects/{project}/handoffs", '{"summary":"s%s"}'.replace("%s", SURROGATE))
     assert r.status_code == 422

@@ -50,11 +50,6 @@ async def test_mcp_tools_refuse_invalid_unicode_naming_the_field(
     assert structured(listed)["memories"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mcp_server/tools/recall.py write_handoff passes plain str to the service: it must "
-    "validate through domain.HandoffDraft (MCP helper / integrator)",
-)
 async def test_a_handoff_with_invalid_unicode_is_a_tool_error_naming_summary(
     mcp: MCPServer, acme: str
 ) -> None:
