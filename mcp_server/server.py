@@ -9,7 +9,7 @@ import memsvc
 from mcp_server import render
 from mcp_server.caller import Caller
 from mcp_server.roots import watch_roots
-from mcp_server.tools import memories, projects, recall
+from mcp_server.tools import lifecycle, memories, projects, recall
 from memsvc.errors import MemsvcError
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
@@ -40,6 +40,7 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
     projects.register(mcp, caller)
     memories.register(mcp, caller)
     recall.register(mcp, caller)
+    lifecycle.register(mcp, caller)
 
     @mcp.prompt(
         name="open-last-project",

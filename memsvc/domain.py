@@ -428,6 +428,7 @@ READ_ACTIONS = frozenset(
         "export_audit",
         "list_tokens",
         "whoami",
+        "export_memories",
     }
 )
 """Audit actions that change nothing; ``AuditQuery.hide_reads_from`` leaves them out."""
@@ -445,6 +446,11 @@ WRITE_ACTIONS = frozenset(
         "resolve_review",
         "create_token",
         "revoke_token",
+        "archive_project",
+        "unarchive_project",
+        "delete_project",
+        "restore_memory",
+        "import_memories",
     }
 )
 """Audit actions that change state."""

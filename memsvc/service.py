@@ -284,6 +284,13 @@ class MemoryService:
         Audits ``import_memories`` per batch."""
         return self._p.transfer.import_drafts(actor, project, drafts)
 
+    def import_file(
+        self, actor: Actor, project: str, fmt: str, text: str, source: str
+    ) -> list[AddResult]:
+        """``import_drafts`` of a file in another tool's format (``mcp-memory``, ``mem0``,
+        ``basic-memory``, ``instructions``), each memory's origin set to ``source``."""
+        return self._p.transfer.import_file(actor, project, fmt, text, source)
+
     # -- audit ------------------------------------------------------------------------
 
     def list_audit_events(self, actor: Actor, project: str, query: AuditQuery) -> AuditPage:

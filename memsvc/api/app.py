@@ -10,6 +10,7 @@ from memsvc import __version__
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
+from memsvc.api.lifecycle import lifecycle_router
 from memsvc.api.probes import install_probes
 from memsvc.api.routes import router
 from memsvc.api.security import GuardMiddleware
@@ -42,6 +43,7 @@ def create_app(
     app.state.allow_local = settings.loopback_only
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(lifecycle_router)
     mount_inspector(app)
     install_probes(app)
     app.add_middleware(

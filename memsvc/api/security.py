@@ -112,6 +112,9 @@ class GuardMiddleware:
         return f"request body over {self.max_body} bytes; send fewer memories per request"
 
 
+NDJSON = "application/x-ndjson"
+
+
 def _cross_site_refusal(headers: dict[str, str]) -> tuple[int, str, str] | None:
     """Why a state-changing API request cannot be trusted as same-site, or None.
 
@@ -123,7 +126,8 @@ def _cross_site_refusal(headers: dict[str, str]) -> tuple[int, str, str] | None:
     ctype = headers.get("content-type")
     if ctype is not None:
         media = ctype.split(";", 1)[0].strip().lower()
-        if media != "application/json" and not media.endswith("+json"):
+        # x-ndjson (imports) is no form encoding either: a browser preflights it
+        if media not in ("application/json", NDJSON) and not media.endswith("+json"):
             return 415, "UnsupportedMediaType", "send the request body as application/json"
     elif headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
         return 415, "UnsupportedMediaType", "send the request body as application/json"

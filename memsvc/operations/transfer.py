@@ -31,6 +31,7 @@ from memsvc.settings import Limits
 from memsvc.store import outbox
 from memsvc.store import transfer as rows
 from memsvc.store.models import MemoryRow, MemoryVersionRow, ProjectRow
+from memsvc.transfer.importers import convert
 from memsvc.transfer.jsonl import FORMAT, FORMAT_VERSION, ProjectBlock, dump_line, read_blocks
 
 __all__ = ["Transfer"]
@@ -157,6 +158,12 @@ class Transfer:
         return row
 
     # -- drafts from other tools ------------------------------------------------------
+
+    def import_file(
+        self, actor: Actor, project: str, fmt: str, text: str, source: str
+    ) -> list[AddResult]:
+        """Convert another tool's file and store its memories (see ``import_drafts``)."""
+        return self.import_drafts(actor, project, convert(fmt, text, source))
 
     def import_drafts(
         self, actor: Actor, project: str, drafts: list[MemoryDraft]

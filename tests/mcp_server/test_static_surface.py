@@ -30,6 +30,9 @@ EXPECTED = {
     "memory_history",
     "write_handoff",
     "list_audit_events",
+    "archive_project",
+    "delete_project",
+    "restore_memory",
 }
 
 
