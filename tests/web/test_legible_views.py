@@ -83,7 +83,7 @@ def test_pinned_memories_are_paged_not_capped(page: Page, inspector: Inspector) 
     assert len(shown) == 120
 
 
-def test_a_deleted_memory_page_says_deleted_and_offers_no_fake_restore(
+def test_a_deleted_memory_page_says_deleted_and_restores_it(
     page: Page, inspector: Inspector
 ) -> None:
     memory_id = inspector.seeded.ids["fact_rate"]
@@ -92,10 +92,14 @@ def test_a_deleted_memory_page_says_deleted_and_offers_no_fake_restore(
     expect(page.locator("h1")).to_have_text("Rate limit")
     expect(page.get_by_test_id("deleted-notice")).to_contain_text("This memory is deleted")
     expect(page.locator(".page-header .badge.status")).to_have_text("deleted")
-    expect(page.get_by_test_id("restore")).to_be_disabled()
     for action in ("edit", "pin", "delete", "archive"):
         expect(page.get_by_test_id(action)).to_have_count(0)
     expect(page.get_by_test_id("versions")).to_contain_text("delete")
+    page.get_by_test_id("restore").click()
+    expect(page.get_by_test_id("deleted-notice")).to_have_count(0)
+    expect(page.locator(".page-header .badge.status")).to_have_count(0)
+    restored = inspector.service.get_memory(Actor.local(Channel.CLI), "acme-api", memory_id)
+    assert restored.status == "active"
 
 
 def test_the_memory_page_loads_in_one_api_call(page: Page, inspector: Inspector) -> None:

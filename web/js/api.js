@@ -101,6 +101,7 @@ export const api = {
   addMemory: (p, draft) => request('POST', `/projects/${P(p)}/memories`, draft),
   updateMemory: (p, id, patch) => request('PATCH', `/projects/${P(p)}/memories/${P(id)}`, patch),
   deleteMemory: (p, id) => request('DELETE', `/projects/${P(p)}/memories/${P(id)}`),
+  restoreMemory: (p, id) => request('POST', `/projects/${P(p)}/memories/${P(id)}/restore`),
   supersede: (p, id, draft) =>
     request('POST', `/projects/${P(p)}/memories/${P(id)}/supersede`, draft),
   search: (p, query) => request('POST', `/projects/${P(p)}/search`, query, { read: true }),

@@ -29,7 +29,7 @@ export async function memoryView({ root, params: [projectId, memoryId], rerender
         h('span', { class: 'mono muted small', 'data-testid': 'memory-id' }, memory.id)),
       actions: curationActions(projectId, memory, rerender, isCurrent),
     }),
-    deleted ? deletedNotice(versions) : null,
+    deleted ? deletedNotice(projectId, memory, versions, rerender, isCurrent) : null,
     h('div', { class: 'detail-layout' },
       h('div', { class: 'detail-main' },
         reviewNotice(projectId, memory),
@@ -43,16 +43,24 @@ export async function memoryView({ root, params: [projectId, memoryId], rerender
   ]);
 }
 
-function deletedNotice(versions) {
+function deletedNotice(projectId, memory, versions, rerender, isCurrent) {
   const last = versions[versions.length - 1];
   const by = last ? last.changed_by.agent || last.changed_by.principal : null;
   return h('div', { class: 'notice notice-deleted', role: 'status', 'data-testid': 'deleted-notice' },
     h('b', {}, 'This memory is deleted. '),
     'It is out of lists, search and agent context; its versions and audit trail are kept',
     last ? [' (deleted by ', by, ' ', timeEl(last.changed_at), ')'] : null, '. ',
-    // Restoring needs the lifecycle issue's restore API; until then the control says so.
-    h('button', { type: 'button', class: 'btn btn-secondary', disabled: true, 'data-testid': 'restore',
-      title: 'Restoring deleted memories is not available on this server yet' }, 'Restore (not available yet)'));
+    canChange(projectId, memory) ? restoreButton(projectId, memory, rerender, isCurrent) : null);
+}
+
+function restoreButton(projectId, memory, rerender, isCurrent) {
+  // bound to this page's memory id, acting only while this page is shown
+  const restore = button('Restore', async () => {
+    if (!isCurrent()) return;
+    if (await act(restore, () => api.restoreMemory(projectId, memory.id), 'Restored')
+      && isCurrent()) rerender();
+  }, { testid: 'restore' });
+  return restore;
 }
 
 function curationActions(projectId, memory, rerender, isCurrent) {
