@@ -1,5 +1,6 @@
 """Text embedders. ``MiniLMEmbedder`` is the bundled all-MiniLM-L6-v2 (loaded from its
-package path, offline); ``HashEmbedder`` is a small deterministic stand-in for tests."""
+package path, offline) on ONNX Runtime or torch; ``HashEmbedder`` is a small deterministic
+stand-in for tests."""
 
 from __future__ import annotations
 
