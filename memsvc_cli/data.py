@@ -267,6 +267,9 @@ def run_restore(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
     return 0
 
 
+Command = Callable[[str, Callable[..., int], str], argparse.ArgumentParser]
+
+
 def add_data_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser],
     data_dir: AddDataDir,
@@ -280,10 +283,16 @@ def add_data_commands(
         p.set_defaults(func=partial(run, settings_for=settings_for))
         return p
 
-    def json_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--json", action="store_true", help="print JSON")
+    _add_reading_commands(command)
+    _add_moving_commands(command)
 
-    json_flag(command("projects", run_projects, "list projects"))
+
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _add_reading_commands(command: Command) -> None:
+    _json_flag(command("projects", run_projects, "list projects"))
     add = command("add", run_add, "store one memory ('-' reads the text from stdin)")
     add.add_argument("--project", required=True)
     add.add_argument("--kind", default="fact", choices=[k.value for k in Kind])
@@ -291,17 +300,20 @@ def add_data_commands(
     add.add_argument("--tag", action="append", default=[])
     add.add_argument("--create", action="store_true", help="create the project if missing")
     add.add_argument("content")
-    json_flag(add)
+    _json_flag(add)
     search = command("search", run_search, "search a project's memories")
     search.add_argument("--project", required=True)
     search.add_argument("--limit", type=int, default=10)
     search.add_argument("query")
-    json_flag(search)
+    _json_flag(search)
     listing = command("list", run_list, "list a project's memories")
     listing.add_argument("--project", required=True)
     listing.add_argument("--kind", choices=[k.value for k in Kind])
     listing.add_argument("--limit", type=int, default=50)
-    json_flag(listing)
+    _json_flag(listing)
+
+
+def _add_moving_commands(command: Command) -> None:
     export = command("export", run_export, "export projects as memsvc JSONL (lossless)")
     export.add_argument("--project", action="append", help="a project (default: all)")
     export.add_argument("--out", default="-", help="file to write ('-': stdout)")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from memsvc import __version__
+from memsvc.api.curation_routes import curation_router
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
@@ -43,6 +44,7 @@ def create_app(
     app.state.allow_local = settings.loopback_only
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(curation_router)
     app.include_router(lifecycle_router)
     mount_inspector(app)
     install_probes(app)

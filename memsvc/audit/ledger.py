@@ -108,12 +108,7 @@ class AuditLog:
         chain = project or ""
         ledger_lock(session)
         session.info[AUDITED] = True  # this transaction may commit (Database.write)
-        last = session.exec(
-            select(AuditEventRow.hash)
-            .where(AuditEventRow.chain == chain)
-            .order_by(col(AuditEventRow.seq).desc())
-            .limit(1)
-        ).first()
+        last = _head_hash(session, chain)
         row = AuditEventRow(
             seq=_next_seq(session),
             chain=chain,
@@ -195,6 +190,16 @@ def _next_seq(session: Session) -> int:
     """
     top = session.exec(select(func.max(AuditEventRow.seq))).one()
     return int(top or 0) + 1
+
+
+def _head_hash(session: Session, chain: str) -> str | None:
+    """The hash of the chain's newest event (call it holding ``ledger_lock``)."""
+    return session.exec(
+        select(AuditEventRow.hash)
+        .where(AuditEventRow.chain == chain)
+        .order_by(col(AuditEventRow.seq).desc())
+        .limit(1)
+    ).first()
 
 
 def to_event(row: AuditEventRow) -> AuditEvent:

@@ -87,7 +87,7 @@ def test_memory_details_never_cross_projects(inspector: Inspector) -> None:
 
 def test_memory_details_leave_out_the_audit_below_curator(inspector: Inspector) -> None:
     reader = Actor(principal="ro", channel=Channel.REST, grants={"acme-api": Role.READER})
-    from memsvc.api.routes import memory_details
+    from memsvc.api.curation_routes import memory_details
 
     details = memory_details(
         "acme-api", inspector.seeded.ids["fact_rate"], inspector.service, reader, 50, None
