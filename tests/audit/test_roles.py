@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from memsvc import MemoryDraft, MemoryService, ProjectCreate, Role, build_service
 from memsvc.api import create_app
 from memsvc.retrieval.embedder import HashEmbedder
+from memsvc_cli import serving
 from memsvc_cli.main import main
 from tests.audit.helpers import CLI, actor, events_after, last_seq, unique
 from tests.conftest import LiveServer, make_settings
@@ -250,7 +250,7 @@ def test_serve_refuses_a_public_bind_without_tokens_and_allows_it_with(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran: list[str] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, **kw: ran.append(host))
+    monkeypatch.setattr(serving, "serve", lambda app, host, **kw: ran.append(host))
     monkeypatch.setenv("MEMSVC_EMBEDDER", "hash")
     monkeypatch.setenv("MEMSVC_BACKGROUND", "false")
     data = str(tmp_path / "data")

@@ -243,8 +243,6 @@ def test_serve_loads_the_model_before_any_request(
 ) -> None:
     import importlib
 
-    import uvicorn
-
     from memsvc.retrieval import embedder as embedder_module
 
     # the module, not the `main` function the package re-exports under the same name
@@ -270,7 +268,7 @@ def test_serve_loads_the_model_before_any_request(
         served.append(made[-1].ready)
 
     monkeypatch.setattr(embedder_module, "make_embedder", make)
-    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setattr(serving, "serve", run)
     monkeypatch.setattr(cli, "WARM_DELAY_S", 0.0)
     monkeypatch.setenv("MEMSVC_EMBEDDER", "minilm")
     monkeypatch.setenv("MEMSVC_EMBEDDER_BACKEND", "onnx")
