@@ -247,6 +247,7 @@ def test_serve_loads_the_model_before_any_request(
 
     # the module, not the `main` function the package re-exports under the same name
     cli = importlib.import_module("memsvc_cli.main")
+    serving = importlib.import_module("memsvc_cli.serving")
 
     made: list[MiniLMEmbedder] = []
     real_make = embedder_module.make_embedder
