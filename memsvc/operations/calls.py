@@ -21,13 +21,19 @@ from sqlmodel import Session
 
 from memsvc.audit.ledger import AuditLog
 from memsvc.clock import utcnow
-from memsvc.domain import Actor, Outcome, Role
+from memsvc.domain import Actor, Channel, Outcome, Role
 from memsvc.errors import MemsvcError, PermissionDenied, Unauthenticated, Unavailable
+from memsvc.store import fleet as fleet_store
 from memsvc.store import projects as proj_store
 from memsvc.store.database import AUDITED, Database
 from memsvc.store.models import MemoryRow, ProjectRow
 
-__all__ = ["Call", "Calls"]
+__all__ = ["WORK_READS", "Call", "Calls"]
+
+WORK_READS = frozenset({"get_context", "open_project", "open_last_project"})
+"""Reads that count as an agent working in a project (with every write): what
+``open_last_project`` and "since you were last here" go by. Other reads (searches, lists,
+the inspector's browsing) do not move an agent's place."""
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class Call:
     returned: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
     recorded: bool = False
+    wrote: bool = False
 
     def require(self, role: Role, project: str | None = None) -> None:
         """Raise ``PermissionDenied`` unless the actor holds ``role`` on the project."""
@@ -76,6 +83,7 @@ class Call:
         """The call's write transaction; its audit event is recorded inside it."""
         with self._calls.db.write() as s:
             yield s
+            self.wrote = True
             self._calls.record(s, self, Outcome.OK)
         self.recorded = True
 
@@ -119,7 +127,11 @@ class Calls:
         )
         session.info[AUDITED] = True
         if outcome is Outcome.OK and call.project is not None:
-            proj_store.touch_activity(session, call.project, call.actor.principal, utcnow())
+            now = utcnow()
+            proj_store.touch_activity(session, call.project, call.actor.principal, now)
+            actor = call.actor
+            if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
+                fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)
 
     def record_denial(self, call: Call) -> None:
         """Record a refused call that ran outside ``call`` (authentication)."""

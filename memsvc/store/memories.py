@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from memsvc.clock import as_utc
 from memsvc.domain import Change, Kind, Memory, MemoryPage, MemoryVersion, Provenance, Status
 from memsvc.errors import MemoryNotFound
+from memsvc.store.fleet import provenance_identity
 from memsvc.store.models import IndexOutboxRow, MemoryRow, MemoryTagRow, MemoryVersionRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
@@ -27,6 +28,7 @@ __all__ = [
     "history",
     "insert_new",
     "list_page",
+    "one_line",
     "review_page",
     "set_status",
     "set_tags",
@@ -279,20 +281,46 @@ def stats(
     return counts, [(t, int(n)) for t, n in tags], int(review)
 
 
+def one_line(text: str, chars: int = 160) -> str:
+    """``text`` on one line, cut at ``chars`` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= chars else flat[: chars - 1].rstrip() + "…"
+
+
 def changes_since(
-    session: Session, project: str, since: Any, exclude_principal: str | None, limit: int = 50
+    session: Session,
+    project: str,
+    since: Any,
+    exclude: tuple[str, str] | None,
+    limit: int = 50,
 ) -> list[Change]:
+    """Versions written after ``since``, newest first, with a one-line summary of each
+    memory's text and of what it superseded; ``exclude`` (principal, agent identity) leaves
+    out the caller's own changes."""
     stmt = (
-        select(MemoryVersionRow, MemoryRow.kind, MemoryRow.title)
+        select(
+            MemoryVersionRow,
+            MemoryRow.kind,
+            MemoryRow.title,
+            MemoryRow.content,
+            MemoryRow.status,
+            MemoryRow.supersedes,
+        )
         .join(MemoryRow, col(MemoryRow.id) == col(MemoryVersionRow.memory_id))
-        .where(MemoryVersionRow.project_id == project, MemoryVersionRow.changed_at > since)
+        .where(
+            MemoryVersionRow.project_id == project,
+            MemoryVersionRow.changed_at > since,
+            col(MemoryRow.status) != Status.QUARANTINED.value,
+        )
         .order_by(col(MemoryVersionRow.changed_at).desc())
         .limit(limit)
     )
     out = []
-    for version, kind, title in session.exec(stmt):
+    for version, kind, title, content, status, supersedes in session.exec(stmt):
         by = Provenance.model_validate(version.changed_by)
-        if exclude_principal is not None and by.principal == exclude_principal:
+        if exclude is not None and (by.principal, provenance_identity(version.changed_by)) == (
+            exclude
+        ):
             continue
         out.append(
             Change(
@@ -303,8 +331,15 @@ def changes_since(
                 version=version.version,
                 at=as_utc(version.changed_at) or version.changed_at,
                 by=by.line(),
+                summary=one_line(content),
+                status=status,
+                supersedes=supersedes,
             )
         )
+    replaced = get_rows(session, project, [c.supersedes for c in out if c.supersedes])
+    for c in out:
+        if c.supersedes and c.supersedes in replaced:
+            c.supersedes_summary = one_line(replaced[c.supersedes].content)
     return out
 
 
