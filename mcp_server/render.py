@@ -101,6 +101,8 @@ def _change(change: Change) -> str:
     return (
         f"- {change.at:%Y-%m-%d %H:%M}Z {change.change} {change.kind.value} "
         f"{change.memory_id}{title} (v{change.version}) by {change.by}"
+        + (f": {_q(change.summary)}" if change.summary else "")
+        + (f" replacing {_q(change.supersedes_summary)}" if change.supersedes_summary else "")
     )
 
 

@@ -8,7 +8,7 @@ from mcp.server.mcpserver.prompts.base import UserMessage
 import memsvc
 from mcp_server import render
 from mcp_server.caller import Caller
-from mcp_server.tools import memories, projects, recall
+from mcp_server.tools import fleet, memories, projects, recall
 from memsvc.errors import MemsvcError
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
@@ -38,6 +38,7 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
     projects.register(mcp, caller)
     memories.register(mcp, caller)
     recall.register(mcp, caller)
+    fleet.register(mcp, caller)
 
     @mcp.prompt(
         name="open-last-project",

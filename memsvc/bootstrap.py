@@ -15,6 +15,7 @@ from memsvc.operations.access import Access
 from memsvc.operations.audit import AuditReads
 from memsvc.operations.calls import Calls
 from memsvc.operations.curation import Curation
+from memsvc.operations.fleet import Fleet
 from memsvc.operations.maintenance import Maintenance
 from memsvc.operations.projects import Projects
 from memsvc.operations.recall import Recall
@@ -146,6 +147,7 @@ def _collaborators(
         audit=AuditReads(calls, audit, KeyPaths.from_settings(settings)),
         access=Access(calls),
         maintenance=Maintenance(db, sync, emb.identity),
+        fleet=Fleet(calls, sync, tokens, limits),
     )
 
 

@@ -33,8 +33,12 @@ from memsvc.domain import (
     ProjectExport,
     ProjectPatch,
     ProjectStats,
+    ProposalEdit,
+    Quarantine,
+    QuarantineCreate,
     ReviewAction,
     ReviewPage,
+    ReviewPolicy,
     SearchHit,
     SearchQuery,
     Status,
@@ -50,6 +54,7 @@ if TYPE_CHECKING:
     from memsvc.operations.access import Access
     from memsvc.operations.audit import AuditReads
     from memsvc.operations.curation import Curation
+    from memsvc.operations.fleet import Fleet
     from memsvc.operations.maintenance import Maintenance
     from memsvc.operations.projects import Projects
     from memsvc.operations.recall import Recall
@@ -70,6 +75,7 @@ class Collaborators:
     audit: AuditReads
     access: Access
     maintenance: Maintenance
+    fleet: Fleet
 
 
 class MemoryService:
@@ -239,6 +245,41 @@ class MemoryService:
         """Every memory but the deleted, and the audit chain. Curator. Audits
         ``export_project``."""
         return self._p.curation.export_project(actor, project)
+
+    # -- fleet: review before trust, quarantine ---------------------------------------
+
+    def get_review_policy(self, actor: Actor, project: str) -> ReviewPolicy:
+        """Which writes land ``proposed``. Reader. Audits ``get_review_policy``."""
+        return self._p.fleet.policy(actor, project)
+
+    def set_review_policy(self, actor: Actor, project: str, policy: ReviewPolicy) -> ReviewPolicy:
+        """Replace the project's review policy. Admin. Audits ``set_review_policy`` with it."""
+        return self._p.fleet.set_policy(actor, project, policy)
+
+    def approve_memory(
+        self, actor: Actor, project: str, memory_id: str, edit: ProposalEdit | None = None
+    ) -> Memory:
+        """Make a proposed memory active, edited first if ``edit`` is given. Curator.
+        Audits ``approve_memory`` with the decision and who made it."""
+        return self._p.fleet.approve(actor, project, memory_id, edit)
+
+    def reject_memory(self, actor: Actor, project: str, memory_id: str, reason: str = "") -> Memory:
+        """Tombstone a proposed memory. Curator. Audits ``reject_memory`` with the reason."""
+        return self._p.fleet.reject(actor, project, memory_id, reason)
+
+    def quarantine_memories(self, actor: Actor, project: str, body: QuarantineCreate) -> Quarantine:
+        """Hide every memory one agent, principal or session wrote (optionally since a time)
+        from search and context. Curator. Audits ``quarantine_memories`` with the ids."""
+        return self._p.fleet.quarantine(actor, project, body)
+
+    def restore_quarantine(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
+        """Undo a quarantine: each memory gets its former status back. Curator. Audits
+        ``restore_quarantine``."""
+        return self._p.fleet.restore(actor, project, quarantine_id)
+
+    def list_quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
+        """The project's quarantines, newest first. Curator. Audits ``list_quarantines``."""
+        return self._p.fleet.quarantines(actor, project)
 
     # -- audit ------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from memsvc.api import fleet
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import install_error_handlers
@@ -40,6 +41,7 @@ def create_app(
     app.state.allow_local = settings.loopback_only
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(fleet.router)
     mount_inspector(app)
     app.add_middleware(
         GuardMiddleware,  # type: ignore[arg-type]

@@ -25,8 +25,8 @@ from memsvc.operations.calls import Call, Calls
 from memsvc.operations.recall import check_budget
 from memsvc.retrieval.context import ContextBuilder
 from memsvc.settings import Limits
-from memsvc.store import memories as mem_store
 from memsvc.store import fleet as fleet_store
+from memsvc.store import memories as mem_store
 from memsvc.store import projects as proj_store
 from memsvc.store.models import ProjectRow
 

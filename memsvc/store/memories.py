@@ -6,7 +6,8 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import and_, func, insert, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
@@ -228,15 +229,22 @@ def list_page(
     return MemoryPage(memories=[to_memory(r) for r in rows], next_cursor=next_cursor)
 
 
+def _waiting_for_review() -> Any:
+    """Proposed memories, and active ones flagged at write time (duplicate or conflict)."""
+    flagged = or_(
+        col(MemoryRow.duplicate_of).is_not(None), col(MemoryRow.conflicts_with).is_not(None)
+    )
+    return or_(
+        col(MemoryRow.status) == Status.PROPOSED.value,
+        and_(col(MemoryRow.status) == Status.ACTIVE.value, flagged),
+    )
+
+
 def review_page(
     session: Session, project: str, limit: int, cursor: str | None
 ) -> tuple[list[MemoryRow], str | None]:
-    """Active memories flagged at write time (duplicate or conflict), newest first."""
-    stmt = select(MemoryRow).where(
-        MemoryRow.project_id == project,
-        MemoryRow.status == Status.ACTIVE.value,
-        or_(col(MemoryRow.duplicate_of).is_not(None), col(MemoryRow.conflicts_with).is_not(None)),
-    )
+    """Memories waiting for a curator (proposed, or flagged at write time), newest first."""
+    stmt = select(MemoryRow).where(MemoryRow.project_id == project, _waiting_for_review())
     after = decode_cursor(cursor, "before")
     if after:
         stmt = stmt.where(col(MemoryRow.id) < str(after["before"]))
@@ -269,14 +277,7 @@ def stats(
         .limit(max_tags)
     ).all()
     review = session.exec(
-        select(func.count()).where(
-            MemoryRow.project_id == project,
-            MemoryRow.status == Status.ACTIVE.value,
-            or_(
-                col(MemoryRow.duplicate_of).is_not(None),
-                col(MemoryRow.conflicts_with).is_not(None),
-            ),
-        )
+        select(func.count()).where(MemoryRow.project_id == project, _waiting_for_review())
     ).one()
     return counts, [(t, int(n)) for t, n in tags], int(review)
 
@@ -298,25 +299,25 @@ def changes_since(
     memory's text and of what it superseded; ``exclude`` (principal, agent identity) leaves
     out the caller's own changes."""
     stmt = (
-        select(
+        sa_select(
             MemoryVersionRow,
-            MemoryRow.kind,
-            MemoryRow.title,
-            MemoryRow.content,
-            MemoryRow.status,
-            MemoryRow.supersedes,
+            col(MemoryRow.kind),
+            col(MemoryRow.title),
+            col(MemoryRow.content),
+            col(MemoryRow.status),
+            col(MemoryRow.supersedes),
         )
         .join(MemoryRow, col(MemoryRow.id) == col(MemoryVersionRow.memory_id))
         .where(
-            MemoryVersionRow.project_id == project,
-            MemoryVersionRow.changed_at > since,
+            col(MemoryVersionRow.project_id) == project,
+            col(MemoryVersionRow.changed_at) > since,
             col(MemoryRow.status) != Status.QUARANTINED.value,
         )
         .order_by(col(MemoryVersionRow.changed_at).desc())
         .limit(limit)
     )
     out = []
-    for version, kind, title, content, status, supersedes in session.exec(stmt):
+    for version, kind, title, content, status, supersedes in session.execute(stmt).all():
         by = Provenance.model_validate(version.changed_by)
         if exclude is not None and (by.principal, provenance_identity(version.changed_by)) == (
             exclude
@@ -358,8 +359,10 @@ def set_status(row: MemoryRow, status: Status, now: datetime) -> MemoryRow:
 
 
 def flagged_against(row: MemoryRow) -> str:
-    """The memory a flagged row may duplicate or contradict ('' when not flagged)."""
-    return row.duplicate_of or row.conflicts_with or ""
+    """The memory a flagged row may duplicate or contradict, or the one a proposed row
+    would replace ('' when neither)."""
+    proposed = row.supersedes if row.status == Status.PROPOSED else None
+    return row.duplicate_of or row.conflicts_with or proposed or ""
 
 
 def exportable_rows(session: Session, project: str) -> list[MemoryRow]:
