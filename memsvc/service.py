@@ -305,7 +305,8 @@ class MemoryService:
     # -- access -----------------------------------------------------------------------
 
     def tokens_configured(self) -> bool:
-        """True once any unrevoked token exists: then every transport requires one."""
+        """Whether every transport requires a token: a persisted setting, switched on by
+        the first token; revoking tokens never turns it off."""
         return self._p.access.tokens_configured()
 
     def authenticate(
@@ -325,9 +326,15 @@ class MemoryService:
         return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
 
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
-        """Grant principal ``name`` a role and issue a token. Admin. Audits
-        ``create_token`` (never the secret)."""
+        """Issue principal ``name`` a token holding one role in ``project`` (an existing
+        project or ``*``); other tokens keep their rights. Admin. Audits ``create_token``
+        (never the secret)."""
         return self._p.access.create_token(actor, name, project, role)
+
+    def set_require_tokens(self, actor: Actor, required: bool) -> bool:
+        """Require tokens from every caller, or not. Global admin. Audits
+        ``set_require_tokens``."""
+        return self._p.access.require_tokens(actor, required)
 
     def list_tokens(self, actor: Actor) -> list[TokenInfo]:
         """Every token without its secret. Global admin. Audits ``list_tokens``."""
