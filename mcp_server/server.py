@@ -6,7 +6,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
 import memsvc
-from mcp_server import render
+from mcp_server import render, resources
 from mcp_server.caller import Caller
 from mcp_server.tools import fleet, memories, projects, recall
 from memsvc.errors import MemsvcError
@@ -33,12 +33,14 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
         instructions=INSTRUCTIONS,
         version=memsvc.__version__,
         log_level="WARNING",
+        subscriptions=(bus := resources.LiveBus()),
     )
     caller = Caller(service, settings)
     projects.register(mcp, caller)
     memories.register(mcp, caller)
     recall.register(mcp, caller)
     fleet.register(mcp, caller)
+    resources.register(mcp, caller, bus)
 
     @mcp.prompt(
         name="open-last-project",

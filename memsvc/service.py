@@ -9,6 +9,7 @@ is denied or fails (``memsvc.operations.calls``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -280,6 +281,12 @@ class MemoryService:
     def list_quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
         """The project's quarantines, newest first. Curator. Audits ``list_quarantines``."""
         return self._p.fleet.quarantines(actor, project)
+
+    def on_memory_changes(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
+        """Call ``listener(project, "rules" | "handoff")`` after each committed change to a
+        project's rules or handoffs (live rules for MCP subscriptions); returns the
+        unsubscribe. Not audited: it reads nothing."""
+        return self._p.projects.calls.events.subscribe(listener)
 
     # -- audit ------------------------------------------------------------------------
 

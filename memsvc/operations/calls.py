@@ -23,6 +23,7 @@ from memsvc.audit.ledger import AuditLog
 from memsvc.clock import utcnow
 from memsvc.domain import Actor, Channel, Outcome, Role
 from memsvc.errors import MemsvcError, PermissionDenied, Unauthenticated, Unavailable
+from memsvc.operations.events import RuleEvents
 from memsvc.store import fleet as fleet_store
 from memsvc.store import projects as proj_store
 from memsvc.store.database import AUDITED, Database
@@ -51,6 +52,8 @@ class Call:
     detail: dict[str, Any] = field(default_factory=dict)
     recorded: bool = False
     wrote: bool = False
+    kinds: set[str] = field(default_factory=set)
+    """Kinds of the memories this call changed: rules and handoffs reach live listeners."""
 
     def require(self, role: Role, project: str | None = None) -> None:
         """Raise ``PermissionDenied`` unless the actor holds ``role`` on the project."""
@@ -91,9 +94,10 @@ class Call:
 class Calls:
     """Runs service calls: role checks, audit events, the project look-up with its hint."""
 
-    def __init__(self, db: Database, audit: AuditLog) -> None:
+    def __init__(self, db: Database, audit: AuditLog, events: RuleEvents | None = None) -> None:
         self.db = db
         self.audit = audit
+        self.events = events or RuleEvents()
 
     @contextmanager
     def call(self, actor: Actor, action: str, project: str | None = None) -> Iterator[Call]:
@@ -112,6 +116,8 @@ class Calls:
             raise
         if not call.recorded:
             self._record_alone(call, Outcome.OK, strict=True)
+        if call.wrote and call.kinds and call.project is not None:
+            self.events.publish(call.project, call.kinds)
 
     def record(self, session: Session, call: Call, outcome: Outcome) -> None:
         """Append the call's event in ``session`` (and mark the project active on success)."""

@@ -122,6 +122,7 @@ class Curation:
                 row.duplicate_of = row.conflicts_with = None
                 other = mem_store.get_rows(s, project, [other_id]).get(other_id)
                 kept, queued = _resolve(merge_provenance(actor, None), s, row, other, action)
+                call.kinds.update(r.kind for r, _ in queued)
                 entries = outbox.queue_many(s, queued, utcnow())
             self.sync.apply_rows(project, entries, [r for r, _ in queued])
             return kept

@@ -97,6 +97,7 @@ class Fleet:
                     mem_store.add_version(s, old, "superseded", by)
                     queued.append((old, "meta"))
                     call.targets.append(old.id)
+                call.kinds.update(r.kind for r, _ in queued)
                 entries = outbox.queue_many(s, queued, utcnow())
             self.sync.apply_rows(project, entries, [r for r, _ in queued])
             return mem_store.to_memory(row)
@@ -113,6 +114,7 @@ class Fleet:
                 mem_store.set_status(row, Status.DELETED, utcnow())
                 s.add(row)
                 mem_store.add_version(s, row, "reject", merge_provenance(actor, None))
+                call.kinds.add(row.kind)
                 entries = outbox.queue_many(s, [(row, "delete")], utcnow())
             self.sync.apply_rows(project, entries, [row])
             return mem_store.to_memory(row)
@@ -177,6 +179,7 @@ class Fleet:
                     memories=before,
                 )
                 s.add(q)
+                call.kinds.update(r.kind for r in rows.values())
                 entries = outbox.queue_many(s, [(r, "meta") for r in rows.values()], now)
                 call.targets = [q.id, *before]
                 call.detail["memories"] = len(before)
@@ -204,6 +207,7 @@ class Fleet:
                     mem_store.add_version(s, row, "restore", by)
                 q.restored_at, q.restored_by = now, actor.principal
                 s.add(q)
+                call.kinds.update(r.kind for r in back)
                 entries = outbox.queue_many(s, [(r, "meta") for r in back], now)
                 call.targets.extend(r.id for r in back)
                 call.detail["memories"] = len(back)

@@ -83,6 +83,7 @@ class Writes:
                 for p, dup, c in zip(prepared, near, conflicts, strict=True)
             ]
             results, entries, written = self._insert(call, prepared, fresh)
+            call.kinds.update(r.kind for r in written)
             call.detail["created"] = sum(r.created for r in results)
             by_id = {v["id"]: vec for v, vec in zip(fresh, vectors, strict=True)}
             self.sync.apply_rows(project, entries, written, by_id)
@@ -212,6 +213,7 @@ class Writes:
                 s.add(row)
                 mem_store.set_tags(s, row, old_tags if patch.tags is not None else list(row.tags))
                 mem_store.add_version(s, row, change, merge_provenance(actor, patch.provenance))
+                call.kinds.add(row.kind)
                 if index_op:
                     queued.append((row, index_op))
                 entries = outbox.queue_many(s, queued, utcnow())
@@ -249,6 +251,7 @@ class Writes:
                     mem_store.add_version(s, old, "superseded", new.provenance)
                     queued.append((old, "meta"))
                 call.targets.append(new.id)
+                call.kinds.update((new.kind, old.kind))
                 entries = outbox.queue_many(s, queued, utcnow())
             self.sync.apply_rows(project, entries, [r for r, _ in queued], {new.id: vec[0]})
             return mem_store.to_memory(new)
@@ -265,6 +268,7 @@ class Writes:
                 mem_store.set_status(row, Status.DELETED, utcnow())
                 s.add(row)
                 mem_store.add_version(s, row, "delete", merge_provenance(actor, None))
+                call.kinds.add(row.kind)
                 entries = outbox.queue_many(s, [(row, "delete")], utcnow())
             self.sync.apply_rows(project, entries, [row])
 

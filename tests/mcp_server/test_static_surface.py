@@ -30,6 +30,13 @@ EXPECTED = {
     "memory_history",
     "write_handoff",
     "list_audit_events",
+    "list_review_queue",
+    "approve_memory",
+    "reject_memory",
+    "quarantine_memories",
+    "restore_quarantine",
+    "list_quarantines",
+    "set_review_policy",
 }
 
 
