@@ -35,6 +35,12 @@ class QuarantineList(BaseModel):
     quarantines: list[Quarantine]
 
 
+class RequireTokens(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    required: bool
+
+
 @router.get("/projects/{project}/review-policy")
 def get_review_policy(project: str, service: ServiceDep, actor: ActorDep) -> ReviewPolicy:
     """Which kinds written through which channels and roles land ``proposed``."""
@@ -93,3 +99,9 @@ def restore_quarantine(
 ) -> Quarantine:
     """Give every memory of the quarantine its former status back (curator)."""
     return service.restore_quarantine(actor, project, quarantine_id)
+
+
+@router.put("/settings/require-tokens")
+def set_require_tokens(body: RequireTokens, service: ServiceDep, actor: ActorDep) -> RequireTokens:
+    """Whether every caller needs a bearer token (global admin; persisted)."""
+    return RequireTokens(required=service.set_require_tokens(actor, body.required))

@@ -63,8 +63,12 @@ def test_revoking_the_last_token_keeps_the_server_closed(fleet: Fleet) -> None:
     assert svc.tokens_configured()
     assert anonymous.get("/projects").status_code == 401
     assert anonymous.post("/projects", json={"id": "sneaky"}).status_code == 401
-    # only an explicit admin decision reopens local mode
-    svc.set_require_tokens(ADMIN, False)
+    # only an explicit admin decision reopens local mode (over REST: a global admin token)
+    root = svc.create_token(ADMIN, "root", "*", "admin")
+    reader = svc.create_token(ADMIN, "rita", "acme", "reader")
+    body = {"required": False}
+    assert bearer(fleet, reader.token).put("/settings/require-tokens", json=body).status_code == 403
+    assert ok(bearer(fleet, root.token).put("/settings/require-tokens", json=body)) == body
     ok(anonymous.get("/projects"))
 
 
