@@ -116,6 +116,8 @@ def opened_text(opened: OpenedProject) -> str:
         lines += [_change(c) for c in opened.since]
     else:
         lines.append(f"Nothing changed since you were last here ({opened.last_seen_at:%Y-%m-%d}).")
+    if opened.workspace_project and opened.workspace_project != p.id:
+        lines.append(f"Your workspace matches project {opened.workspace_project}: open_project it.")
     lines.append(context_text(opened.context))
     return "\n".join(lines)
 

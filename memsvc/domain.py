@@ -370,6 +370,9 @@ class OpenedProject(BaseModel):
     """The agent identity the project was resolved for (``""``: none was given)."""
     since_omitted: int = 0
     """Changes left out of ``since`` to stay within the token budget."""
+    workspace_project: str | None = None
+    """The project whose root paths hold the caller's workspace, when one does (an agent
+    started in a checkout almost always wants that one): offered, not opened."""
 
 
 class AuditEvent(BaseModel):

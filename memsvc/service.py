@@ -120,10 +120,13 @@ class MemoryService:
         caller was last there. Reader. Audits ``open_project`` with the ids packed."""
         return self._p.projects.open(actor, name, budget_tokens)
 
-    def open_last_project(self, actor: Actor, budget_tokens: int = 2000) -> OpenedProject:
-        """``open_project`` on the project the caller was last active in. Reader. Audits
-        ``open_last_project``."""
-        return self._p.projects.open_last(actor, budget_tokens)
+    def open_last_project(
+        self, actor: Actor, budget_tokens: int = 2000, workspace: list[str] | None = None
+    ) -> OpenedProject:
+        """``open_project`` on the project this agent identity last worked in (writes,
+        handoffs, context loads; never the inspector's browsing), naming the project its
+        ``workspace`` paths match, if any. Reader. Audits ``open_last_project``."""
+        return self._p.projects.open_last(actor, budget_tokens, workspace)
 
     # -- reading ----------------------------------------------------------------------
 

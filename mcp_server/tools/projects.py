@@ -9,7 +9,7 @@ from mcp_types import CallToolResult, ListRootsResult, ToolAnnotations
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import Caller, roots_to_paths, tool_errors
+from mcp_server.caller import AgentArg, Caller, roots_to_paths, tool_errors
 from mcp_server.results import ProjectList
 from memsvc.domain import OpenedProject, Project, ProjectCreate
 
@@ -26,6 +26,11 @@ async def _roots_unless_given(ctx: Context, root_paths: list[str] | None) -> Lis
     if root_paths is not None or caps is None or caps.roots is None:
         return None
     return ListRoots()
+
+
+async def _roots_for_offer(ctx: Context) -> ListRoots | None:
+    caps = ctx.client_capabilities
+    return None if caps is None or caps.roots is None else ListRoots()
 
 
 def register(mcp: MCPServer, caller: Caller) -> None:
@@ -80,11 +85,18 @@ def register(mcp: MCPServer, caller: Caller) -> None:
 
     @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def open_last_project(
-        ctx: Context, budget_tokens: Budget = 2000
+        ctx: Context,
+        roots: Annotated[ListRootsResult | None, Resolve(_roots_for_offer)],
+        budget_tokens: Budget = 2000,
+        agent: AgentArg = None,
     ) -> Annotated[CallToolResult, OpenedProject]:
-        """Resume where you left off: the project you were last active in, its context pack
-        (rules, newest handoff, relevant decisions and preferences) and what others added,
-        changed or superseded in it since then. Call it at the start of a session."""
+        """Resume where you left off: the project YOU (this agent identity: the `agent`
+        argument, else `memsvc mcp --agent`, else your client's name) last worked in — your
+        writes, handoffs and context loads count; searches, humans browsing the inspector
+        and other agents do not. Returns its context pack (rules, newest handoff, relevant
+        memories), what others changed since you were last there, and the project your
+        workspace roots match, if any. Call it at the start of a session."""
         with tool_errors():
-            opened = service.open_last_project(caller.actor(ctx), budget_tokens)
+            actor = caller.actor(ctx, agent)
+            opened = service.open_last_project(actor, budget_tokens, roots_to_paths(roots))
         return render.result(render.opened_text(opened), opened)

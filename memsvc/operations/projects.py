@@ -127,7 +127,9 @@ class Projects:
                 call.project = self._match(actor, s, name)
             return self._open(call, budget_tokens)
 
-    def open_last(self, actor: Actor, budget_tokens: int) -> OpenedProject:
+    def open_last(
+        self, actor: Actor, budget_tokens: int, workspace: list[str] | None = None
+    ) -> OpenedProject:
         """The project this agent identity last worked in (its writes, handoffs and context
         loads), with its context pack. An identity with no history gets the project its
         principal's agents last worked in; the inspector's browsing never counts."""
@@ -148,7 +150,9 @@ class Projects:
                     "open one with open_project, or create one with create_project"
                     + (f" (readable: {', '.join(readable[:20])})" if readable else "")
                 )
-            return self._open(call, budget_tokens)
+            opened = self._open(call, budget_tokens)
+            opened.workspace_project = self.resolve_by_paths(actor, workspace or [])
+            return opened
 
     def _open(self, call: Call, budget: int) -> OpenedProject:
         assert call.project is not None

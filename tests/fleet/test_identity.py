@@ -4,11 +4,14 @@ here" are kept per identity: two agents in two projects and a human browsing a t
 from __future__ import annotations
 
 import pytest
+from mcp.client import Client
+from mcp_types import Implementation
 
+from mcp_server import create_mcp_server
 from memsvc import Actor, Channel, MemoryDraft, MemoryService
 from memsvc.domain import Kind, ProjectCreate
 from tests.fleet.conftest import Fleet, ok
-from tests.mcp_server.conftest import call, structured, text
+from tests.mcp_server.conftest import call, roots_callback, structured, text
 
 pytestmark = pytest.mark.anyio
 
@@ -105,3 +108,26 @@ def test_a_fresh_agent_falls_back_to_its_principals_agents_not_the_inspector(
     service.list_memories(web, "browsed")
     fresh = Actor.local(Channel.MCP, client="new-agent")
     assert service.open_last_project(fresh).project.id == "worked"
+
+
+async def test_open_last_project_offers_the_project_of_the_workspace_roots(
+    fleet: Fleet,
+) -> None:
+    human = fleet.human()
+    ok(human.post("/projects", json={"id": "api", "root_paths": ["/src/api"]}), 201)
+    ok(human.post("/projects", json={"id": "web", "root_paths": ["/src/web"]}), 201)
+    server = create_mcp_server(fleet.service, fleet.settings)
+    async with Client(
+        server,
+        list_roots_callback=roots_callback("/src/web/app"),
+        client_info=Implementation(name="codex", version="1"),
+    ) as c:
+        await call(c, "add_memory", project="api", kind="fact", content="api fact", agent="sub-1")
+        opened = await call(c, "open_last_project", agent="sub-1")
+    data = structured(opened)
+    assert (data["project"]["id"], data["agent"], data["workspace_project"]) == (
+        "api",
+        "sub-1",
+        "web",
+    )
+    assert "Your workspace matches project web" in text(opened)
