@@ -113,7 +113,7 @@ class Caller:
         extra: dict[str, Any] = {
             "client": info.name[:100] if info else None,
             "client_version": info.version[:50] if info else None,
-            "agent": agent,
+            "agent": agent or self.settings.agent,
             "session": session or (headers or {}).get("mcp-session-id"),
             "request_id": ctx.request_id[:100] if ctx.request_context.request_id else None,
         }

@@ -89,6 +89,8 @@ def _change(change: Change) -> str:
     return (
         f"- {change.at:%Y-%m-%d %H:%M}Z {change.change} {change.kind.value} "
         f"{change.memory_id}{title} (v{change.version}) by {change.by}"
+        + (f": {_q(change.summary)}" if change.summary else "")
+        + (f" replacing {_q(change.supersedes_summary)}" if change.supersedes_summary else "")
     )
 
 
@@ -103,6 +105,8 @@ def opened_text(opened: OpenedProject) -> str:
         lines += [_change(c) for c in opened.since]
     else:
         lines.append(f"Nothing changed since you were last here ({opened.last_seen_at:%Y-%m-%d}).")
+    if opened.workspace_project and opened.workspace_project != p.id:
+        lines.append(f"Your workspace matches project {opened.workspace_project}: open_project it.")
     lines.append(context_text(opened.context))
     return "\n".join(lines)
 

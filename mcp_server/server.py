@@ -6,10 +6,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import UserMessage
 
 import memsvc
-from mcp_server import render
+from mcp_server import render, resources
 from mcp_server.caller import Caller
 from mcp_server.roots import watch_roots
-from mcp_server.tools import lifecycle, memories, projects, recall
+from mcp_server.tools import fleet, lifecycle, memories, projects, recall
 from memsvc.errors import MemsvcError
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
@@ -34,6 +34,7 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
         instructions=INSTRUCTIONS,
         version=memsvc.__version__,
         log_level="WARNING",
+        subscriptions=(bus := resources.LiveBus()),
     )
     watch_roots(mcp)
     caller = Caller(service, settings)
@@ -41,6 +42,8 @@ def create_mcp_server(service: MemoryService, settings: Settings) -> MCPServer:
     memories.register(mcp, caller)
     recall.register(mcp, caller)
     lifecycle.register(mcp, caller)
+    fleet.register(mcp, caller)
+    resources.register(mcp, caller, bus)
 
     @mcp.prompt(
         name="open-last-project",

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from memsvc.hygiene.text import check_text
 
 __all__ = [
+    "DEFAULT_REVIEW_POLICY",
     "PROJECT_ID_RE",
     "READ_ACTIONS",
     "WRITE_ACTIONS",
@@ -43,11 +44,16 @@ __all__ = [
     "ProjectImport",
     "ProjectPatch",
     "ProjectStats",
+    "ProposalEdit",
     "Provenance",
     "ProvenanceIn",
+    "Quarantine",
+    "QuarantineCreate",
     "ReviewAction",
     "ReviewItem",
     "ReviewPage",
+    "ReviewPolicy",
+    "ReviewRule",
     "Role",
     "SearchHit",
     "SearchQuery",
@@ -84,6 +90,10 @@ class Status(StrEnum):
     SUPERSEDED = "superseded"
     ARCHIVED = "archived"
     DELETED = "deleted"
+    PROPOSED = "proposed"
+    """Written under a review policy: searchable on request, never served as a rule."""
+    QUARANTINED = "quarantined"
+    """Hidden because of who wrote it (``quarantine_memories``) until restored."""
 
 
 class Channel(StrEnum):
@@ -143,6 +153,17 @@ class Actor(BaseModel):
     def local(cls, channel: Channel, **kw: Any) -> Actor:
         """The implicit single user of local mode: admin everywhere."""
         return cls(principal="local", channel=channel, grants={"*": Role.ADMIN}, **kw)
+
+    @property
+    def identity(self) -> str:
+        """The agent identity this call's activity is kept under: the explicit ``agent``,
+        else (over MCP) the client's ``clientInfo`` name; ``""`` when none is known. The
+        inspector (channel ``web``) is a human, never an agent."""
+        if self.channel is Channel.WEB:
+            return ""
+        if self.agent:
+            return self.agent[:200]
+        return (self.client or "")[:200] if self.channel is Channel.MCP else ""
 
     def role_in(self, project: str) -> Role | None:
         return self.grants.get(project) or self.grants.get("*")
@@ -309,6 +330,13 @@ class Change(BaseModel):
     version: int
     at: datetime
     by: str
+    summary: str = ""
+    """The memory's text in one line (truncated), enough to act on without fetching it."""
+    status: str | None = None
+    """The memory's status now (``proposed`` changes are not yet rules)."""
+    supersedes: str | None = None
+    supersedes_summary: str | None = None
+    """What the memory replaced, in one line."""
 
 
 class MemoryVersion(BaseModel):
@@ -387,8 +415,16 @@ class OpenedProject(BaseModel):
     project: Project
     context: ContextPack
     since: list[Change]
-    """What changed in the project since the caller was last active in it."""
+    """What changed in the project since this agent identity was last active in it (other
+    principals' and other agents' changes), within the token budget."""
     last_seen_at: datetime | None
+    agent: str = ""
+    """The agent identity the project was resolved for (``""``: none was given)."""
+    since_omitted: int = 0
+    """Changes left out of ``since`` to stay within the token budget."""
+    workspace_project: str | None = None
+    """The project whose root paths hold the caller's workspace, when one does (an agent
+    started in a checkout almost always wants that one): offered, not opened."""
 
 
 class AuditEvent(BaseModel):
@@ -517,7 +553,7 @@ class ReviewItem(BaseModel):
     memory: Memory
     other: Memory | None
     """None when the other memory has since been deleted."""
-    reason: Literal["duplicate", "conflict"]
+    reason: Literal["duplicate", "conflict", "proposed"]
     similarity: float | None
 
 
@@ -542,7 +578,8 @@ class TokenInfo(BaseModel):
     token_id: str
     principal: str
     grants: dict[str, Role]
-    """The principal's roles (shared by all its tokens): project id or ``*`` → role."""
+    """This token's roles: project id or ``*`` → role (tokens from before per-token grants
+    carry their principal's)."""
     created_at: datetime
     revoked_at: datetime | None
 
@@ -567,3 +604,72 @@ class ImportReport(BaseModel):
     """What an import did, project by project."""
 
     projects: list[ProjectImport]
+
+
+class ReviewRule(_Wire):
+    """Writes matching every given field land ``proposed`` (an omitted field matches all)."""
+
+    kinds: list[Kind]
+    channels: list[Channel] | None = None
+    roles: list[Role] | None = None
+    """The writer's role in the project."""
+
+
+class ReviewPolicy(_Wire):
+    """Which writes need a curator's approval before they are trusted."""
+
+    propose: list[ReviewRule] = Field(default_factory=list)
+    show_proposed: bool = True
+    """Context packs show proposed memories in their own ``proposed, not reviewed`` section
+    (True) or leave them out (False). They are never served as rules either way."""
+
+    def proposes(self, kind: Kind, channel: Channel, role: Role | None) -> bool:
+        """Whether a memory of ``kind`` written through ``channel`` at ``role`` is proposed."""
+        return any(
+            kind in r.kinds
+            and (r.channels is None or channel in r.channels)
+            and (r.roles is None or (role is not None and role in r.roles))
+            for r in self.propose
+        )
+
+
+DEFAULT_REVIEW_POLICY = ReviewPolicy(
+    propose=[ReviewRule(kinds=[Kind.RULE, Kind.DECISION], channels=[Channel.MCP])]
+)
+"""Rules and decisions written by agents over MCP wait for review; humans in the inspector,
+REST and CLI callers (curators and scripts) write active."""
+
+
+class ProposalEdit(_Wire):
+    """Edit-then-approve: what a curator changes in a proposed memory as it is approved."""
+
+    content: CleanText | None = None
+    title: CleanText | None = None
+    tags: list[CleanText] | None = None
+    pinned: bool | None = None
+    importance: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class QuarantineCreate(_Wire):
+    """Hide every memory of the project written by this agent, principal or session."""
+
+    agent: CleanText | None = None
+    principal: CleanText | None = None
+    session: CleanText | None = None
+    since: datetime | None = None
+    """Only memories written at or after this time."""
+    reason: CleanText = Field(default="", max_length=500)
+
+
+class Quarantine(BaseModel):
+    id: str
+    project: str
+    field: Literal["agent", "principal", "session"]
+    value: str
+    since: datetime | None
+    reason: str
+    created_at: datetime
+    created_by: str
+    memory_ids: list[str]
+    restored_at: datetime | None
+    restored_by: str | None

@@ -9,7 +9,7 @@ is denied or fails (``memsvc.operations.calls``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +35,12 @@ from memsvc.domain import (
     ProjectExport,
     ProjectPatch,
     ProjectStats,
+    ProposalEdit,
+    Quarantine,
+    QuarantineCreate,
     ReviewAction,
     ReviewPage,
+    ReviewPolicy,
     SearchHit,
     SearchQuery,
     Status,
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
     from memsvc.operations.access import Access
     from memsvc.operations.audit import AuditReads
     from memsvc.operations.curation import Curation
+    from memsvc.operations.fleet import Fleet
     from memsvc.operations.lifecycle import Lifecycle
     from memsvc.operations.maintenance import Maintenance
     from memsvc.operations.projects import Projects
@@ -77,6 +82,7 @@ class Collaborators:
     maintenance: Maintenance
     transfer: Transfer
     lifecycle: Lifecycle
+    fleet: Fleet
 
 
 class MemoryService:
@@ -122,10 +128,13 @@ class MemoryService:
         caller was last there. Reader. Audits ``open_project`` with the ids packed."""
         return self._p.projects.open(actor, name, budget_tokens)
 
-    def open_last_project(self, actor: Actor, budget_tokens: int = 2000) -> OpenedProject:
-        """``open_project`` on the project the caller was last active in. Reader. Audits
-        ``open_last_project``."""
-        return self._p.projects.open_last(actor, budget_tokens)
+    def open_last_project(
+        self, actor: Actor, budget_tokens: int = 2000, workspace: list[str] | None = None
+    ) -> OpenedProject:
+        """``open_project`` on the project this agent identity last worked in (writes,
+        handoffs, context loads; never the inspector's browsing), naming the project its
+        ``workspace`` paths match, if any. Reader. Audits ``open_last_project``."""
+        return self._p.projects.open_last(actor, budget_tokens, workspace)
 
     def archive_project(self, actor: Actor, project: str, archived: bool = True) -> Project:
         """Archive a project (read-only, skipped by ``open_last_project``) or, with
@@ -291,6 +300,47 @@ class MemoryService:
         ``basic-memory``, ``instructions``), each memory's origin set to ``source``."""
         return self._p.transfer.import_file(actor, project, fmt, text, source)
 
+    # -- fleet: review before trust, quarantine ---------------------------------------
+
+    def get_review_policy(self, actor: Actor, project: str) -> ReviewPolicy:
+        """Which writes land ``proposed``. Reader. Audits ``get_review_policy``."""
+        return self._p.fleet.policy(actor, project)
+
+    def set_review_policy(self, actor: Actor, project: str, policy: ReviewPolicy) -> ReviewPolicy:
+        """Replace the project's review policy. Admin. Audits ``set_review_policy`` with it."""
+        return self._p.fleet.set_policy(actor, project, policy)
+
+    def approve_memory(
+        self, actor: Actor, project: str, memory_id: str, edit: ProposalEdit | None = None
+    ) -> Memory:
+        """Make a proposed memory active, edited first if ``edit`` is given. Curator.
+        Audits ``approve_memory`` with the decision and who made it."""
+        return self._p.fleet.approve(actor, project, memory_id, edit)
+
+    def reject_memory(self, actor: Actor, project: str, memory_id: str, reason: str = "") -> Memory:
+        """Tombstone a proposed memory. Curator. Audits ``reject_memory`` with the reason."""
+        return self._p.fleet.reject(actor, project, memory_id, reason)
+
+    def quarantine_memories(self, actor: Actor, project: str, body: QuarantineCreate) -> Quarantine:
+        """Hide every memory one agent, principal or session wrote (optionally since a time)
+        from search and context. Curator. Audits ``quarantine_memories`` with the ids."""
+        return self._p.fleet.quarantine(actor, project, body)
+
+    def restore_quarantine(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
+        """Undo a quarantine: each memory gets its former status back. Curator. Audits
+        ``restore_quarantine``."""
+        return self._p.fleet.restore(actor, project, quarantine_id)
+
+    def list_quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
+        """The project's quarantines, newest first. Curator. Audits ``list_quarantines``."""
+        return self._p.fleet.quarantines(actor, project)
+
+    def on_memory_changes(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
+        """Call ``listener(project, "rules" | "handoff")`` after each committed change to a
+        project's rules or handoffs (live rules for MCP subscriptions); returns the
+        unsubscribe. Not audited: it reads nothing."""
+        return self._p.projects.calls.events.subscribe(listener)
+
     # -- audit ------------------------------------------------------------------------
 
     def list_audit_events(self, actor: Actor, project: str, query: AuditQuery) -> AuditPage:
@@ -315,7 +365,8 @@ class MemoryService:
     # -- access -----------------------------------------------------------------------
 
     def tokens_configured(self) -> bool:
-        """True once any unrevoked token exists: then every transport requires one."""
+        """Whether every transport requires a token: a persisted setting, switched on by
+        the first token; revoking tokens never turns it off."""
         return self._p.access.tokens_configured()
 
     def authenticate(
@@ -326,9 +377,15 @@ class MemoryService:
         return self._p.access.authenticate(token, channel, allow_local=allow_local, **extra)
 
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
-        """Grant principal ``name`` a role and issue a token. Admin. Audits
-        ``create_token`` (never the secret)."""
+        """Issue principal ``name`` a token holding one role in ``project`` (an existing
+        project or ``*``); other tokens keep their rights. Admin. Audits ``create_token``
+        (never the secret)."""
         return self._p.access.create_token(actor, name, project, role)
+
+    def set_require_tokens(self, actor: Actor, required: bool) -> bool:
+        """Require tokens from every caller, or not. Global admin. Audits
+        ``set_require_tokens``."""
+        return self._p.access.require_tokens(actor, required)
 
     def list_tokens(self, actor: Actor) -> list[TokenInfo]:
         """Every token without its secret. Global admin. Audits ``list_tokens``."""

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     bundled weights, same vectors), else torch; ``torch`` forces torch."""
     project: str | None = None
     """Default project for MCP when neither the argument nor the client's roots decide."""
+    agent: str | None = Field(default=None, max_length=200)
+    """This process's agent identity on stdio MCP (``memsvc mcp --agent``) when a tool call
+    names none; otherwise the client's ``clientInfo`` name is the identity."""
     host: str = "127.0.0.1"
     port: int = 8765
     allowed_hosts: list[str] = Field(default_factory=list)

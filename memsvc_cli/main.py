@@ -101,7 +101,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     from mcp_server import create_mcp_server
     from memsvc.retrieval.embedder import make_embedder
 
-    settings = _settings(args, project=args.project)
+    settings = _settings(args, project=args.project, agent=args.agent)
     embedder = make_embedder(
         settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
     )
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mcp = sub.add_parser("mcp", help="speak MCP on stdio (for editors and agent CLIs)")
     mcp.add_argument("--project", help="default project when neither argument nor roots decide")
+    mcp.add_argument("--agent", help="this agent's identity (else MEMSVC_AGENT, else clientInfo)")
     data_dir(mcp)
     mcp.set_defaults(func=cmd_mcp)
 

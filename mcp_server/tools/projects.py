@@ -9,7 +9,7 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server import render
-from mcp_server.caller import Caller, tool_errors
+from mcp_server.caller import AgentArg, Caller, tool_errors
 from mcp_server.results import ProjectList, envelope
 from mcp_server.roots import RootsArg, roots_to_paths
 from mcp_server.tools import READ, WRITE
@@ -77,13 +77,22 @@ class ProjectTools:
         return envelope(render.opened_text(opened), opened)
 
     def open_last_project(
-        self, ctx: Context, budget_tokens: Budget = 2000
+        self,
+        ctx: Context,
+        roots: RootsArg,
+        budget_tokens: Budget = 2000,
+        agent: AgentArg = None,
     ) -> Annotated[CallToolResult, OpenedProject]:
-        """Resume where you left off: the project you were last active in, its context pack
-        (rules, newest handoff, relevant decisions and preferences) and what others added,
-        changed or superseded in it since then. Call it at the start of a session."""
+        """Resume where you left off: the project YOU (this agent identity: the `agent`
+        argument, else `memsvc mcp --agent`, else your client's name) last worked in — your
+        writes, handoffs and context loads count; searches, humans browsing the inspector
+        and other agents do not. Returns its context pack (rules, newest handoff, relevant
+        memories), what others changed since you were last there, and the project your
+        workspace roots match, if any. Call it at the start of a session."""
         with tool_errors():
-            opened = self.service.open_last_project(self.caller.actor(ctx), budget_tokens)
+            actor = self.caller.actor(ctx, agent)
+            workspace = roots_to_paths(roots)
+            opened = self.service.open_last_project(actor, budget_tokens, workspace)
         return envelope(render.opened_text(opened), opened)
 
 

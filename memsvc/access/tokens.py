@@ -2,7 +2,10 @@
 
 A token reads ``msv_<id>_<secret>``: the id finds the row, the SHA-256 of the whole token
 is compared in constant time. The token itself is never stored, so it is shown only once.
-Roles belong to the principal, so every token of a principal carries the same grants.
+Each token carries its own grants, so issuing a token never changes what another token
+of the same principal may do (tokens issued before that carry their principal's grants).
+Whether the server requires tokens at all is an explicit persisted setting, switched on
+by the first token and never inferred from which tokens exist.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from memsvc.domain import PROJECT_ID_RE, IssuedToken, Role, TokenInfo
 from memsvc.errors import InvalidInput, NotFound
+from memsvc.store import fleet as fleet_store
 from memsvc.store.models import AccessTokenRow, PrincipalGrantRow, PrincipalRow
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "list_tokens",
     "public_id",
     "revoke_token",
+    "set_tokens_required",
     "tokens_configured",
 ]
 
@@ -68,16 +73,25 @@ class TokenCheck:
 
 
 def tokens_configured(session: Session) -> bool:
-    """True once any unrevoked token exists: from then on every caller needs one."""
-    found = session.exec(
-        select(AccessTokenRow.id).where(col(AccessTokenRow.revoked_at).is_(None)).limit(1)
-    ).first()
-    return found is not None
+    """Whether this server requires a token from every caller: the persisted setting
+    (revoking the last token does not turn it off; only an admin does, explicitly)."""
+    return bool(fleet_store.get_setting(session, fleet_store.REQUIRE_TOKENS))
+
+
+def set_tokens_required(session: Session, required: bool, now: datetime) -> None:
+    fleet_store.set_setting(session, fleet_store.REQUIRE_TOKENS, required, now)
 
 
 def grants_of(session: Session, principal: str) -> dict[str, Role]:
     rows = session.exec(select(PrincipalGrantRow).where(PrincipalGrantRow.principal == principal))
     return {r.project: Role(r.role) for r in rows}
+
+
+def token_grants(session: Session, row: AccessTokenRow) -> dict[str, Role]:
+    """The token's own grants; a token from before per-token grants has its principal's."""
+    if row.grants is None:
+        return grants_of(session, row.principal)
+    return {project: Role(role) for project, role in row.grants.items()}
 
 
 def check_token(session: Session, token: str) -> TokenCheck:
@@ -91,7 +105,7 @@ def check_token(session: Session, token: str) -> TokenCheck:
         return TokenCheck(None, {}, token_id, "unknown")
     if row.revoked_at is not None:
         return TokenCheck(None, {}, token_id, "revoked")
-    return TokenCheck(row.principal, grants_of(session, row.principal), token_id, None)
+    return TokenCheck(row.principal, token_grants(session, row), token_id, None)
 
 
 def _info(row: AccessTokenRow, grants: dict[str, Role]) -> TokenInfo:
@@ -123,30 +137,32 @@ def validate_grant(name: str, project: str, role: str) -> Role:
 def issue_token(
     session: Session, name: str, project: str, role: Role, now: datetime
 ) -> IssuedToken:
-    """Create the principal if new, set its role in ``project`` and mint a token for it."""
+    """Create the principal if new and mint a token holding ``role`` in ``project`` alone
+    (other tokens keep theirs); from now on the server requires tokens."""
     if session.get(PrincipalRow, name) is None:
         session.add(PrincipalRow(name=name, created_at=now))
         session.flush()
-    grant = session.get(PrincipalGrantRow, (name, project))
-    if grant is None:
-        grant = PrincipalGrantRow(principal=name, project=project, role=role.value, granted_at=now)
-    grant.role, grant.granted_at = role.value, now
-    session.add(grant)
     token_id = secrets.token_hex(6)
     while session.get(AccessTokenRow, token_id) is not None:  # pragma: no cover - 2^-48
         token_id = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
-    row = AccessTokenRow(id=token_id, principal=name, token_hash=_hash(token), created_at=now)
+    row = AccessTokenRow(
+        id=token_id,
+        principal=name,
+        token_hash=_hash(token),
+        created_at=now,
+        grants={project: role.value},
+    )
     session.add(row)
+    set_tokens_required(session, True, now)
     session.flush()
-    info = _info(row, grants_of(session, name))
+    info = _info(row, token_grants(session, row))
     return IssuedToken(**info.model_dump(), token=token)
 
 
 def list_tokens(session: Session) -> list[TokenInfo]:
     rows = session.exec(select(AccessTokenRow).order_by(col(AccessTokenRow.created_at))).all()
-    grants = {name: grants_of(session, name) for name in {r.principal for r in rows}}
-    return [_info(r, grants[r.principal]) for r in rows]
+    return [_info(r, token_grants(session, r)) for r in rows]
 
 
 def revoke_token(session: Session, token_id: str, now: datetime) -> TokenInfo:
@@ -156,4 +172,4 @@ def revoke_token(session: Session, token_id: str, now: datetime) -> TokenInfo:
     if row.revoked_at is None:
         row.revoked_at = now
         session.add(row)
-    return _info(row, grants_of(session, row.principal))
+    return _info(row, token_grants(session, row))

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from memsvc import __version__
+from memsvc.api import fleet
 from memsvc.api.curation_routes import curation_router
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
@@ -46,6 +47,7 @@ def create_app(
     app.include_router(router)
     app.include_router(curation_router)
     app.include_router(lifecycle_router)
+    app.include_router(fleet.router)
     mount_inspector(app)
     install_probes(app)
     app.add_middleware(

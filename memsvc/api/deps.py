@@ -64,7 +64,8 @@ def _service(request: Request) -> MemoryService:
 def _actor(request: Request) -> Actor:
     authenticate: Authenticate = request.app.state.authenticate
     channel = Channel.WEB if request.headers.get("x-memsvc-ui") == "1" else Channel.REST
-    return authenticate(request, channel)
+    agent = (request.headers.get("x-memsvc-agent") or "")[:200] or None  # the agent identity
+    return authenticate(request, channel).model_copy(update={"agent": agent})
 
 
 ServiceDep = Annotated[MemoryService, Depends(_service)]

@@ -9,7 +9,6 @@ from memsvc.clock import utcnow
 from memsvc.domain import Actor, Channel, IssuedToken, Role, TokenInfo
 from memsvc.errors import Unauthenticated
 from memsvc.operations.calls import Call, Calls
-from memsvc.store.models import ProjectRow
 
 __all__ = ["Access"]
 
@@ -22,7 +21,7 @@ class Access:
         self.db = calls.db
 
     def tokens_configured(self) -> bool:
-        """True once any unrevoked token exists: then every transport requires one."""
+        """Whether every transport requires a token (the persisted setting)."""
         with self.db.read() as s:
             return principals.tokens_configured(s)
 
@@ -67,11 +66,21 @@ class Access:
             call.require(Role.ADMIN, project[:64])
             granted = principals.validate_grant(name, project, role)
             with call.commit() as s:
-                if project != "*" and s.get(ProjectRow, project) is not None:
+                if project != "*":
+                    call.project_row(s, project)  # an unknown project is ProjectNotFound
                     call.project = project
                 issued = principals.issue_token(s, name, project, granted, utcnow())
                 call.detail["token_id"] = issued.token_id
             return issued
+
+    def require_tokens(self, actor: Actor, required: bool) -> bool:
+        """Switch the persisted "every caller needs a token" setting (global admin)."""
+        with self.calls.call(actor, "set_require_tokens") as call:
+            call.detail["required"] = required
+            call.require_global(Role.ADMIN)
+            with call.commit() as s:
+                principals.set_tokens_required(s, required, utcnow())
+            return required
 
     def list_tokens(self, actor: Actor) -> list[TokenInfo]:
         """Every token and its principal's grants, never the secrets (global admin)."""

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from memsvc.audit.ledger import AuditLog
 from memsvc.clock import utcnow
-from memsvc.domain import Actor, Outcome, Role
+from memsvc.domain import Actor, Channel, Outcome, Role
 from memsvc.errors import (
     InvalidTransition,
     MemsvcError,
@@ -29,12 +29,19 @@ from memsvc.errors import (
     Unauthenticated,
     Unavailable,
 )
+from memsvc.operations.events import RuleEvents
+from memsvc.store import fleet as fleet_store
 from memsvc.store import projects as proj_store
 from memsvc.store.database import AUDITED, Database
 from memsvc.store.models import MemoryRow, ProjectRow
 from memsvc.telemetry.metrics import Metrics
 
-__all__ = ["Call", "Calls"]
+__all__ = ["WORK_READS", "Call", "Calls"]
+
+WORK_READS = frozenset({"get_context", "open_project", "open_last_project"})
+"""Reads that count as an agent working in a project (with every write): what
+``open_last_project`` and "since you were last here" go by. Other reads (searches, lists,
+the inspector's browsing) do not move an agent's place."""
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,9 @@ class Call:
     returned: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
     recorded: bool = False
+    wrote: bool = False
+    kinds: set[str] = field(default_factory=set)
+    """Kinds of the memories this call changed: rules and handoffs reach live listeners."""
 
     def require(self, role: Role, project: str | None = None) -> None:
         """Raise ``PermissionDenied`` unless the actor holds ``role`` on the project."""
@@ -92,6 +102,7 @@ class Call:
         """The call's write transaction; its audit event is recorded inside it."""
         with self._calls.db.write() as s:
             yield s
+            self.wrote = True
             self._calls.record(s, self, Outcome.OK)
         self.recorded = True
 
@@ -99,10 +110,17 @@ class Call:
 class Calls:
     """Runs service calls: role checks, audit events, the project look-up with its hint."""
 
-    def __init__(self, db: Database, audit: AuditLog, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        metrics: Metrics | None = None,
+        events: RuleEvents | None = None,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.metrics = metrics
+        self.events = events or RuleEvents()
 
     @contextmanager
     def call(self, actor: Actor, action: str, project: str | None = None) -> Iterator[Call]:
@@ -121,6 +139,8 @@ class Calls:
             raise
         if not call.recorded:
             self._record_alone(call, Outcome.OK, strict=True)
+        if call.wrote and call.kinds and call.project is not None:
+            self.events.publish(call.project, call.kinds)
 
     def record(self, session: Session, call: Call, outcome: Outcome) -> None:
         """Append the call's event in ``session`` (and mark the project active on success)."""
@@ -138,7 +158,11 @@ class Calls:
         if self.metrics is not None:
             self.metrics.audit_events.labels(outcome.value).inc()
         if outcome is Outcome.OK and call.project is not None:
-            proj_store.touch_activity(session, call.project, call.actor.principal, utcnow())
+            now = utcnow()
+            proj_store.touch_activity(session, call.project, call.actor.principal, now)
+            actor = call.actor
+            if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
+                fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)
 
     def record_denial(self, call: Call) -> None:
         """Record a refused call that ran outside ``call`` (authentication)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlmodel import Session
 
 from memsvc.audit.ledger import AuditLog
@@ -91,7 +93,7 @@ class Curation:
                     other=None
                     if other is None or other.status == Status.DELETED
                     else mem_store.to_memory(other),
-                    reason="duplicate" if row.duplicate_of else "conflict",
+                    reason=_reason(row),
                     similarity=None if a is None or b is None else round(float(a @ b), 4),
                 )
             )
@@ -110,12 +112,17 @@ class Curation:
                 call.writable_row(s)
                 row = mem_store.get_memory_row(s, project, memory_id)
                 other_id = mem_store.flagged_against(row) if row.status == Status.ACTIVE else None
+                if row.status == Status.PROPOSED:
+                    raise InvalidTransition(
+                        f"memory {row.id} is proposed: approve_memory or reject_memory it"
+                    )
                 if not other_id:
                     raise InvalidTransition(f"memory {row.id} is not waiting for review")
                 call.targets.append(other_id)
                 row.duplicate_of = row.conflicts_with = None
                 other = mem_store.get_rows(s, project, [other_id]).get(other_id)
                 kept, queued = _resolve(merge_provenance(actor, None), s, row, other, action)
+                call.kinds.update(r.kind for r, _ in queued)
                 entries = outbox.queue_many(s, queued, utcnow())
             self.sync.apply_rows(project, entries, [r for r, _ in queued])
             return kept
@@ -141,6 +148,12 @@ class Curation:
                 memories=[mem_store.to_memory(r) for r in rows],
                 audit=events[::-1],
             )
+
+
+def _reason(row: MemoryRow) -> Literal["duplicate", "conflict", "proposed"]:
+    if row.status == Status.PROPOSED:
+        return "proposed"
+    return "duplicate" if row.duplicate_of else "conflict"
 
 
 def _resolve(

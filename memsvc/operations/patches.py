@@ -50,6 +50,15 @@ def _check_patchable(row: MemoryRow, patch: MemoryPatch) -> None:
         )
     if patch.kind is not None and patch.kind.value != row.kind:
         raise InvalidInput("kind cannot change; supersede the memory with one of the new kind")
+    if row.status == Status.QUARANTINED:
+        raise InvalidTransition(
+            f"memory {row.id} is quarantined; restore its quarantine (or delete it) first"
+        )
+    if row.status == Status.PROPOSED and patch.status is not None:
+        raise InvalidTransition(
+            f"memory {row.id} is proposed: it becomes active only when a curator approves it "
+            "(approve_memory)"
+        )
     if row.status == Status.SUPERSEDED:
         raise InvalidTransition(
             f"memory {row.id} was superseded by {row.superseded_by}; change that one instead"

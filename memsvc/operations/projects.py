@@ -11,6 +11,7 @@ from sqlmodel import Session
 from memsvc.clock import utcnow
 from memsvc.domain import (
     Actor,
+    Change,
     ContextRequest,
     OpenedProject,
     Project,
@@ -24,6 +25,7 @@ from memsvc.operations.calls import Call, Calls
 from memsvc.operations.recall import check_budget
 from memsvc.retrieval.context import ContextBuilder
 from memsvc.settings import Limits
+from memsvc.store import fleet as fleet_store
 from memsvc.store import memories as mem_store
 from memsvc.store import projects as proj_store
 from memsvc.store.models import ProjectRow
@@ -125,36 +127,73 @@ class Projects:
                 call.project = self._match(actor, s, name)
             return self._open(call, budget_tokens)
 
-    def open_last(self, actor: Actor, budget_tokens: int) -> OpenedProject:
-        """The project the actor was last active in, with its context pack."""
+    def open_last(
+        self, actor: Actor, budget_tokens: int, workspace: list[str] | None = None
+    ) -> OpenedProject:
+        """The project this agent identity last worked in (its writes, handoffs and context
+        loads), with its context pack. An identity with no history gets the project its
+        principal's agents last worked in; the inspector's browsing never counts."""
         with self.calls.call(actor, "open_last_project") as call:
             check_budget(budget_tokens, self.limits)
             with self.db.read() as s:
                 archived = proj_store.archived_ids(s)
                 readable = [p for p in self.calls.readable(actor, s) if p not in archived]
-                call.project = proj_store.last_active_project(s, actor.principal, readable)
+                who, agent = actor.principal, actor.identity
+                call.project = fleet_store.last_agent_project(s, who, agent, readable)
+                basis = "agent"
+                if call.project is None:
+                    call.project = fleet_store.last_agent_project(s, who, None, readable)
+                    basis = "principal"
+            call.detail.update(agent=agent, basis=basis)
             if call.project is None:
-                raise NotFound("no project has any activity yet; create one with create_project")
-            return self._open(call, budget_tokens)
+                raise NotFound(
+                    f"agent {agent or '(unnamed)'!r} has not worked in any project yet; "
+                    "open one with open_project, or create one with create_project"
+                    + (f" (readable: {', '.join(readable[:20])})" if readable else "")
+                )
+            opened = self._open(call, budget_tokens)
+            opened.workspace_project = self.resolve_by_paths(actor, workspace or [])
+            return opened
 
     def _open(self, call: Call, budget: int) -> OpenedProject:
         assert call.project is not None
         project = call.project
         call.require(Role.READER)
+        me = (call.actor.principal, call.actor.identity)
         with self.db.read() as s:
             row = call.project_row(s)
-            seen = proj_store.last_seen(s, project, call.actor.principal)
-            since = mem_store.changes_since(s, project, seen, None) if seen else []
+            seen = fleet_store.last_agent_seen(s, project, *me)
+            since = mem_store.changes_since(s, project, seen, me) if seen else []
             counts = proj_store.active_counts(s, [project])[project]
-        request = ContextRequest(budget_tokens=budget)
+        since, spent, left_out = self._fit_changes(since, budget)
+        request = ContextRequest(budget_tokens=budget - spent)
         pack = self.context.build(project, row.index_generation, request)
+        pack.budget_tokens = budget
         call.returned = [m.id for m in pack.items]
         return OpenedProject(
             project=proj_store.to_project(row, counts),
             context=pack,
             since=since,
             last_seen_at=seen,
+            agent=call.actor.identity,
+            since_omitted=left_out,
         )
+
+    def _fit_changes(self, changes: list[Change], budget: int) -> tuple[list[Change], int, int]:
+        """The newest changes whose lines fit a quarter of the budget (the pack gets the
+        rest): (kept, tokens spent, how many left out)."""
+        room, spent = budget // 4, 0
+        kept: list[Change] = []
+        for change in changes:
+            line = f"{change.kind.value} {change.change} {change.by}: {change.summary}"
+            if change.supersedes_summary:
+                line += f" (replaces: {change.supersedes_summary})"
+            cost = self.context.counter.count(line) + 2
+            if spent + cost > room:
+                break
+            kept.append(change)
+            spent += cost
+        return kept, spent, len(changes) - len(kept)
 
     def _match(self, actor: Actor, session: Session, name: str) -> str:
         readable = self.calls.readable(actor, session)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
 from ulid import ULID
 
 from memsvc.clock import utcnow
@@ -31,6 +32,7 @@ from memsvc.retrieval.indexing import IndexSync, searchable_text
 from memsvc.retrieval.neighbours import Neighbours
 from memsvc.retrieval.tokens import TokenCounter
 from memsvc.settings import Limits
+from memsvc.store import fleet as fleet_store
 from memsvc.store import memories as mem_store
 from memsvc.store import outbox
 from memsvc.store.models import MemoryRow
@@ -81,6 +83,7 @@ class Writes:
                 for p, dup, c in zip(prepared, near, conflicts, strict=True)
             ]
             results, entries, written = self._insert(call, prepared, fresh)
+            call.kinds.update(r.kind for r in written)
             call.detail["created"] = sum(r.created for r in results)
             by_id = {v["id"]: vec for v, vec in zip(fresh, vectors, strict=True)}
             self.sync.apply_rows(project, entries, written, by_id)
@@ -121,6 +124,7 @@ class Writes:
                     first[key] = len(new)
                     new.append(values)
                 plan.append((seen.get(key), first.get(key, -1)))
+            self._apply_policy(s, call, new)
             memories, outbox_ids = mem_store.insert_new(s, new, "upsert")
             results: list[AddResult] = []
             created: set[int] = set()
@@ -133,6 +137,20 @@ class Writes:
                 call.targets.append(results[-1].memory.id)
         entries = [(oid, v["id"], "upsert") for oid, v in zip(outbox_ids, new, strict=True)]
         return results, entries, [MemoryRow(**v) for v in new]
+
+    @staticmethod
+    def _apply_policy(s: Session, call: Call, new: list[dict[str, Any]]) -> None:
+        """Mark the new rows the project's review policy holds for a curator ``proposed``."""
+        assert call.project is not None
+        policy = fleet_store.review_policy(s, call.project)
+        role, channel = call.actor.role_in(call.project), call.actor.channel
+        proposed = 0
+        for values in new:
+            if policy.proposes(Kind(values["kind"]), channel, role):
+                values["status"] = Status.PROPOSED.value
+                proposed += 1
+        if proposed:
+            call.detail["proposed"] = proposed
 
     def _new_values(
         self,
@@ -195,6 +213,7 @@ class Writes:
                 s.add(row)
                 mem_store.set_tags(s, row, old_tags if patch.tags is not None else list(row.tags))
                 mem_store.add_version(s, row, change, merge_provenance(actor, patch.provenance))
+                call.kinds.add(row.kind)
                 if index_op:
                     queued.append((row, index_op))
                 entries = outbox.queue_many(s, queued, utcnow())
@@ -220,16 +239,23 @@ class Writes:
                         + (f" (by {old.superseded_by})" if old.superseded_by else "")
                         + "; only an active memory can be superseded"
                     )
-                new = MemoryRow(**self._new_values(actor, project, p, None, supersedes=old.id))
+                values = self._new_values(actor, project, p, None, supersedes=old.id)
+                self._apply_policy(s, call, [values])
+                new = MemoryRow(**values)
                 s.add(new)
                 mem_store.set_tags(s, new, [])
                 mem_store.add_version(s, new, "create", new.provenance)
-                mem_store.set_status(old, Status.SUPERSEDED, utcnow()).superseded_by = new.id
-                s.add(old)
-                mem_store.add_version(s, old, "superseded", new.provenance)
+                queued: Queued = [(new, "upsert")]
+                # a proposed replacement leaves the old memory in force until it is approved
+                if new.status == Status.ACTIVE:
+                    mem_store.set_status(old, Status.SUPERSEDED, utcnow()).superseded_by = new.id
+                    s.add(old)
+                    mem_store.add_version(s, old, "superseded", new.provenance)
+                    queued.append((old, "meta"))
                 call.targets.append(new.id)
-                entries = outbox.queue_many(s, [(new, "upsert"), (old, "meta")], utcnow())
-            self.sync.apply_rows(project, entries, [new, old], {new.id: vec[0]})
+                call.kinds.update((new.kind, old.kind))
+                entries = outbox.queue_many(s, queued, utcnow())
+            self.sync.apply_rows(project, entries, [r for r, _ in queued], {new.id: vec[0]})
             return mem_store.to_memory(new)
 
     def delete(self, actor: Actor, project: str, memory_id: str) -> None:
@@ -245,6 +271,7 @@ class Writes:
                 mem_store.set_status(row, Status.DELETED, utcnow())
                 s.add(row)
                 mem_store.add_version(s, row, "delete", by)
+                call.kinds.add(row.kind)
                 changed = [(row, "delete")]
                 # a supersession chain keeps an active head: the one this replaced returns
                 head = mem_store.reinstate_predecessor(s, row, by, utcnow())

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from memsvc.clock import utcnow
-from memsvc.domain import ContextPack, ContextRequest, Kind, Memory, Omitted, SearchQuery
+from memsvc.domain import ContextPack, ContextRequest, Kind, Memory, Omitted, SearchQuery, Status
 from memsvc.retrieval.filters import paths_match, valid_between
 from memsvc.retrieval.search import Searcher
 from memsvc.retrieval.tokens import TokenCounter
 from memsvc.store import context as ctx_store
+from memsvc.store import fleet as fleet_store
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
 
@@ -40,6 +41,11 @@ def _attr(value: str) -> str:
 # whose content alone (with this floor) exceeds what is left is omitted without rendering.
 BLOCK_OVERHEAD_MIN = 32
 OVER_BUDGET = "over token budget"
+PROPOSED_LABEL = "proposed, not reviewed"
+PROPOSED_HEADER = (
+    "Proposed, not reviewed: written by agents and waiting for a curator. "
+    "They are not rules; do not rely on them."
+)
 
 
 def render_memory(memory: Memory) -> str:
@@ -52,6 +58,10 @@ def render_memory(memory: Memory) -> str:
     if memory.tags:
         attrs.append(f'tags="{_attr(",".join(memory.tags))}"')
     attrs.append(f'provenance="{_attr(memory.provenance.line(memory.updated_at))}"')
+    if memory.status is Status.PROPOSED:
+        attrs.append(f'status="{PROPOSED_LABEL}"')
+    if memory.conflicts_with:
+        attrs.append(f'review="possible conflict with {memory.conflicts_with}, not resolved"')
     body = _TAG_LIKE.sub("&lt;", memory.content)
     return f"<memory {' '.join(attrs)}>\n{body}\n</memory>"
 
@@ -73,6 +83,8 @@ class PackPlan:
     rest: list[Memory]
     omitted: list[Omitted] = field(default_factory=list)
     """Left out before packing (known not to fit without loading them)."""
+    proposed: list[Memory] = field(default_factory=list)
+    """Waiting for review: packed last, in their own labelled section."""
 
 
 def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounter) -> ContextPack:
@@ -82,27 +94,35 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
     chosen: list[tuple[Memory, str, int]] = []
     omitted: list[Omitted] = list(plan.omitted)
     used = frame_tokens
-    for memory in [*plan.leading, *plan.rest]:
-        if used + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
+    header_cost = counter.count(PROPOSED_HEADER) + 1
+    for memory in [*plan.leading, *plan.rest, *plan.proposed]:
+        # the proposed section's header is paid for by its first memory
+        header = memory.status is Status.PROPOSED and not any(_proposed(c) for c in chosen)
+        extra = header_cost if header else 0
+        if used + extra + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
             # cannot fit whatever its block costs: skip rendering and counting it
             cost = memory.token_count + BLOCK_OVERHEAD_MIN
             omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
             continue
         block = render_memory(memory)
         cost = counter.count(block) + 1  # the joining newline
-        if used + cost <= budget:
-            chosen.append((memory, block, cost))
-            used += cost
+        if used + extra + cost <= budget:
+            chosen.append((memory, block, cost + extra))
+            used += cost + extra
         else:
             omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
     if frame_tokens > budget:
         return ContextPack(
             project=project, text="", items=[], omitted=omitted, tokens=0, budget_tokens=budget
         )
-    # Display order: the newest handoff leads, then rules, then the rest in rank order.
-    chosen.sort(key=lambda item: 0 if item[0].kind.value == "handoff" else 1)
+    # Display order: the newest handoff leads, then rules, then the rest in rank order,
+    # then the proposed section; a possible conflict sits right after what it contradicts.
+    chosen.sort(
+        key=lambda item: 2 if _proposed(item) else 0 if item[0].kind.value == "handoff" else 1
+    )
+    chosen = _beside_conflicts(chosen)
     while True:
-        text = "\n".join([head, *(block for _, block, _ in chosen), tail])
+        text = "\n".join([head, *_blocks(chosen), tail])
         tokens = counter.count(text)
         if tokens <= budget or not chosen:
             break
@@ -116,6 +136,31 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
         tokens=tokens,
         budget_tokens=budget,
     )
+
+
+def _proposed(item: tuple[Memory, str, int]) -> bool:
+    return item[0].status is Status.PROPOSED
+
+
+def _blocks(chosen: list[tuple[Memory, str, int]]) -> list[str]:
+    """The rendered blocks, the proposed section's header before its first memory."""
+    out = [block for _, block, _ in chosen]
+    first = next((i for i, item in enumerate(chosen) if _proposed(item)), None)
+    if first is not None:
+        out.insert(first, PROPOSED_HEADER)
+    return out
+
+
+def _beside_conflicts(chosen: list[tuple[Memory, str, int]]) -> list[tuple[Memory, str, int]]:
+    """Move each flagged conflict (outside the proposed section) right after the memory
+    it may contradict, when that one is in the pack."""
+    ids = {m.id for m, _, _ in chosen}
+    moving = [c for c in chosen if c[0].conflicts_with in ids and not _proposed(c)]
+    out = [c for c in chosen if c not in moving]
+    for item in moving:
+        at = next(i for i, c in enumerate(out) if c[0].id == item[0].conflicts_with)
+        out.insert(at + 1, item)
+    return out
 
 
 RELEVANT_KINDS = [Kind.DECISION, Kind.PREFERENCE, Kind.FACT]
@@ -139,6 +184,9 @@ class ContextBuilder:
             rules, skipped = self._rules(s, project, request)
             handoff = ctx_store.newest_handoff(s, project)
             rest: list[Memory] = []
+            proposed: list[Memory] = []
+            if fleet_store.review_policy(s, project).show_proposed:
+                proposed = [mem_store.to_memory(r) for r in ctx_store.proposed(s, project, 50)]
             if not request.task:
                 top = ctx_store.top_memories(s, project, RELEVANT_KINDS, 200)
                 rest = [mem_store.to_memory(r) for r in top]
@@ -150,7 +198,7 @@ class ContextBuilder:
             rest.sort(key=lambda m: not m.pinned)  # stable: pinned first, then rank
         leading = rules + ([mem_store.to_memory(handoff)] if handoff else [])
         return pack_context(
-            project, PackPlan(leading, rest, skipped), request.budget_tokens, self.counter
+            project, PackPlan(leading, rest, skipped, proposed), request.budget_tokens, self.counter
         )
 
     @staticmethod

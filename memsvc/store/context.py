@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from memsvc.domain import Kind, Status
 from memsvc.store.models import MemoryRow
 
-__all__ = ["RuleStub", "newest_handoff", "rule_stubs", "top_memories"]
+__all__ = ["RuleStub", "newest_handoff", "proposed", "rule_stubs", "top_memories"]
 
 RuleStub = tuple[str, int, datetime | None, datetime | None, Any]
 """(id, token count, valid_from, valid_until, paths or None) of an active rule."""
@@ -70,6 +70,18 @@ def top_memories(session: Session, project: str, kinds: list[Kind], limit: int) 
                 col(MemoryRow.importance).desc(),
                 col(MemoryRow.id).desc(),
             )
+            .limit(limit)
+        )
+    )
+
+
+def proposed(session: Session, project: str, limit: int) -> list[MemoryRow]:
+    """Proposed memories waiting for review, newest first."""
+    return list(
+        session.exec(
+            select(MemoryRow)
+            .where(MemoryRow.project_id == project, MemoryRow.status == Status.PROPOSED.value)
+            .order_by(col(MemoryRow.id).desc())
             .limit(limit)
         )
     )

@@ -6,13 +6,15 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func, insert, or_
+from sqlalchemy import and_, func, insert, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
 from memsvc.domain import Change, Kind, Memory, MemoryPage, MemoryVersion, Provenance, Status
 from memsvc.errors import MemoryNotFound
 from memsvc.hygiene.text import renderable
+from memsvc.store.fleet import provenance_identity
 from memsvc.store.models import IndexOutboxRow, MemoryRow, MemoryTagRow, MemoryVersionRow
 from memsvc.store.pagination import decode_cursor, encode_cursor
 
@@ -28,6 +30,7 @@ __all__ = [
     "history",
     "insert_new",
     "list_page",
+    "one_line",
     "reinstate_predecessor",
     "review_page",
     "set_status",
@@ -237,15 +240,22 @@ def list_page(
     return MemoryPage(memories=[to_memory(r) for r in rows], next_cursor=next_cursor)
 
 
+def _waiting_for_review() -> Any:
+    """Proposed memories, and active ones flagged at write time (duplicate or conflict)."""
+    flagged = or_(
+        col(MemoryRow.duplicate_of).is_not(None), col(MemoryRow.conflicts_with).is_not(None)
+    )
+    return or_(
+        col(MemoryRow.status) == Status.PROPOSED.value,
+        and_(col(MemoryRow.status) == Status.ACTIVE.value, flagged),
+    )
+
+
 def review_page(
     session: Session, project: str, limit: int, cursor: str | None
 ) -> tuple[list[MemoryRow], str | None]:
-    """Active memories flagged at write time (duplicate or conflict), newest first."""
-    stmt = select(MemoryRow).where(
-        MemoryRow.project_id == project,
-        MemoryRow.status == Status.ACTIVE.value,
-        or_(col(MemoryRow.duplicate_of).is_not(None), col(MemoryRow.conflicts_with).is_not(None)),
-    )
+    """Memories waiting for a curator (proposed, or flagged at write time), newest first."""
+    stmt = select(MemoryRow).where(MemoryRow.project_id == project, _waiting_for_review())
     after = decode_cursor(cursor, "before")
     if after:
         stmt = stmt.where(col(MemoryRow.id) < str(after["before"]))
@@ -278,32 +288,51 @@ def stats(
         .limit(max_tags)
     ).all()
     review = session.exec(
-        select(func.count()).where(
-            MemoryRow.project_id == project,
-            MemoryRow.status == Status.ACTIVE.value,
-            or_(
-                col(MemoryRow.duplicate_of).is_not(None),
-                col(MemoryRow.conflicts_with).is_not(None),
-            ),
-        )
+        select(func.count()).where(MemoryRow.project_id == project, _waiting_for_review())
     ).one()
     return counts, [(t, int(n)) for t, n in tags], int(review)
 
 
+def one_line(text: str, chars: int = 160) -> str:
+    """``text`` on one line, cut at ``chars`` with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= chars else flat[: chars - 1].rstrip() + "…"
+
+
 def changes_since(
-    session: Session, project: str, since: Any, exclude_principal: str | None, limit: int = 50
+    session: Session,
+    project: str,
+    since: Any,
+    exclude: tuple[str, str] | None,
+    limit: int = 50,
 ) -> list[Change]:
+    """Versions written after ``since``, newest first, with a one-line summary of each
+    memory's text and of what it superseded; ``exclude`` (principal, agent identity) leaves
+    out the caller's own changes."""
     stmt = (
-        select(MemoryVersionRow, MemoryRow.kind, MemoryRow.title)
+        sa_select(
+            MemoryVersionRow,
+            col(MemoryRow.kind),
+            col(MemoryRow.title),
+            col(MemoryRow.content),
+            col(MemoryRow.status),
+            col(MemoryRow.supersedes),
+        )
         .join(MemoryRow, col(MemoryRow.id) == col(MemoryVersionRow.memory_id))
-        .where(MemoryVersionRow.project_id == project, MemoryVersionRow.changed_at > since)
+        .where(
+            col(MemoryVersionRow.project_id) == project,
+            col(MemoryVersionRow.changed_at) > since,
+            col(MemoryRow.status) != Status.QUARANTINED.value,
+        )
         .order_by(col(MemoryVersionRow.changed_at).desc())
         .limit(limit)
     )
     out = []
-    for version, kind, title in session.exec(stmt):
+    for version, kind, title, content, status, supersedes in session.execute(stmt).all():
         by = Provenance.model_validate(version.changed_by)
-        if exclude_principal is not None and by.principal == exclude_principal:
+        if exclude is not None and (by.principal, provenance_identity(version.changed_by)) == (
+            exclude
+        ):
             continue
         out.append(
             Change(
@@ -314,8 +343,15 @@ def changes_since(
                 version=version.version,
                 at=as_utc(version.changed_at) or version.changed_at,
                 by=by.line(),
+                summary=one_line(content),
+                status=status,
+                supersedes=supersedes,
             )
         )
+    replaced = get_rows(session, project, [c.supersedes for c in out if c.supersedes])
+    for c in out:
+        if c.supersedes and c.supersedes in replaced:
+            c.supersedes_summary = one_line(replaced[c.supersedes].content)
     return out
 
 
@@ -334,8 +370,10 @@ def set_status(row: MemoryRow, status: Status, now: datetime) -> MemoryRow:
 
 
 def flagged_against(row: MemoryRow) -> str:
-    """The memory a flagged row may duplicate or contradict ('' when not flagged)."""
-    return row.duplicate_of or row.conflicts_with or ""
+    """The memory a flagged row may duplicate or contradict, or the one a proposed row
+    would replace ('' when neither)."""
+    proposed = row.supersedes if row.status == Status.PROPOSED else None
+    return row.duplicate_of or row.conflicts_with or proposed or ""
 
 
 def exportable_rows(session: Session, project: str) -> list[MemoryRow]:

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "AccessTokenRow",
+    "AgentActivityRow",
     "AuditCheckpointRow",
     "AuditEventRow",
     "AuditRefRow",
@@ -21,6 +22,9 @@ __all__ = [
     "PrincipalRow",
     "ProjectActivityRow",
     "ProjectRow",
+    "QuarantineRow",
+    "ReviewPolicyRow",
+    "ServerSettingRow",
 ]
 
 
@@ -47,6 +51,60 @@ class ProjectActivityRow(SQLModel, table=True):
     principal: str = Field(primary_key=True, max_length=200)
     project_id: str = Field(primary_key=True, foreign_key="project.id", max_length=64)
     last_active_at: datetime
+
+
+class AgentActivityRow(SQLModel, table=True):
+    """When each agent identity of each principal last worked in each project: writes,
+    handoffs and context loads (``agent`` is ``""`` for a caller that names none). The
+    inspector's browsing never lands here, so it cannot steer an agent's open_last_project."""
+
+    __tablename__ = "agent_activity"
+
+    principal: str = Field(primary_key=True, max_length=200)
+    agent: str = Field(primary_key=True, max_length=200)
+    project_id: str = Field(primary_key=True, foreign_key="project.id", max_length=64)
+    last_active_at: datetime
+
+
+class ReviewPolicyRow(SQLModel, table=True):
+    """A project's review policy (``memsvc.domain.ReviewPolicy`` as JSON); no row = default."""
+
+    __tablename__ = "review_policy"
+
+    project_id: str = Field(primary_key=True, foreign_key="project.id", max_length=64)
+    policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+    updated_by: str = Field(max_length=200)
+
+
+class QuarantineRow(SQLModel, table=True):
+    """Memories hidden because of who wrote them; ``memories`` maps each id to the status
+    it had, so a restore puts back exactly what was there."""
+
+    __tablename__ = "quarantine"
+
+    id: str = Field(primary_key=True, max_length=26)
+    project_id: str = Field(foreign_key="project.id", max_length=64, index=True)
+    field: str = Field(max_length=16)
+    """``agent``, ``principal`` or ``session``: the provenance field matched."""
+    value: str = Field(max_length=200)
+    since: datetime | None = None
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    memories: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    restored_at: datetime | None = None
+    restored_by: str | None = Field(default=None, max_length=200)
+
+
+class ServerSettingRow(SQLModel, table=True):
+    """Server-wide settings that must survive restarts, such as whether tokens are required."""
+
+    __tablename__ = "server_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    updated_at: datetime
 
 
 class MemoryRow(SQLModel, table=True):
@@ -219,3 +277,6 @@ class AccessTokenRow(SQLModel, table=True):
     token_hash: str = Field(max_length=64)
     created_at: datetime
     revoked_at: datetime | None = None
+    grants: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """This token's own roles (project id or ``*`` → role). None for tokens issued before
+    grants were per token: those carry their principal's grants."""

@@ -1,7 +1,7 @@
 """project.archived_at: an archived project is read-only and hidden from open_last_project
 
 Revision ID: 0006_project_archive
-Revises: 0004_pg_append_only
+Revises: 0005_fleet
 Create Date: 2026-12-01 14:40:00
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = '0006_project_archive'
-down_revision: str | None = '0004_pg_append_only'
+down_revision: str | None = '0005_fleet'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -199,12 +199,14 @@ def test_tokens_are_stored_hashed_and_never_audited(world: World) -> None:
 
 
 def test_project_admin_may_create_that_project_only(world: World) -> None:
-    world.svc.create_token(CLI, "founder", "newp", "admin")
+    from memsvc.errors import ProjectNotFound
+
+    with pytest.raises(ProjectNotFound):  # a grant names an existing project (or *)
+        world.svc.create_token(CLI, "founder", "newp", "admin")
     token = world.svc.create_token(CLI, "founder", "acme", "reader").token
     with httpx.Client(
         base_url=world.url + "/api/v1", headers={"Authorization": f"Bearer {token}"}
     ) as c:
-        assert c.post("/projects", json={"id": "newp"}).status_code == 201
         assert c.post("/projects", json={"id": "newq"}).status_code == 403
 
 

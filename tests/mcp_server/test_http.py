@@ -54,7 +54,7 @@ def mcp_live(tmp_path: Path, embedder: Embedder) -> Iterator[str]:
 async def test_http_client_places_calls_by_roots(mcp_live: str, mode: str) -> None:
     async with client(mcp_live + "/mcp", "/work/acme/src", mode=mode) as c:
         await call(c, "create_project", id="acme", root_paths=["/work/acme"])
-        added = await call(c, "add_memory", kind="rule", content="no force pushes")
+        added = await call(c, "add_memory", kind="fact", content="no force pushes")
         found = await call(c, "search_memories", query="force pushes")
         ctx = await call(c, "get_context")
     assert structured(added)["project_source"] == "workspace roots"

@@ -55,7 +55,7 @@ async def test_stdio_process_places_calls_by_the_clients_roots(tmp_path: Path, m
     async with stdio(data, log, roots=("/home/dev/acme/backend",), mode=mode) as c:
         tools = {t.name for t in (await c.list_tools()).tools}
         await call(c, "create_project", id="acme", root_paths=["/home/dev/acme"])
-        added = await call(c, "add_memory", kind="decision", content="We use FastAPI.", agent="a1")
+        added = await call(c, "add_memory", kind="fact", content="We use FastAPI.", agent="a1")
         found = await call(c, "search_memories", query="FastAPI")
         opened = await call(c, "open_last_project")
     assert {"add_memory", "search_memories", "open_last_project", "write_handoff"} <= tools

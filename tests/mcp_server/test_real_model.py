@@ -21,7 +21,7 @@ async def test_search_by_meaning_over_mcp(tmp_path: Path, minilm: MiniLMEmbedder
         async with client(create_mcp_server(service, settings), "/src/acme") as c:
             await call(c, "create_project", id="acme", root_paths=["/src/acme"])
             for kind, content in [
-                ("decision", "We store orders in PostgreSQL because we need transactions."),
+                ("fact", "We store orders in PostgreSQL because we need transactions."),
                 ("preference", "The team likes short pull requests."),
                 ("fact", "The office dog is called Biscuit."),
             ]:

@@ -33,6 +33,13 @@ EXPECTED = {
     "archive_project",
     "delete_project",
     "restore_memory",
+    "list_review_queue",
+    "approve_memory",
+    "reject_memory",
+    "quarantine_memories",
+    "restore_quarantine",
+    "list_quarantines",
+    "set_review_policy",
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 
 from memsvc import Actor, Channel, Kind, MemoryDraft, MemoryService, ProjectCreate, Role
+from memsvc.domain import ReviewPolicy
 from tests.mcp_server.conftest import call, client, fail, structured, text
 
 pytestmark = pytest.mark.anyio
@@ -16,6 +17,7 @@ def acme(service: MemoryService) -> str:
     service.create_project(
         Actor.local(Channel.CLI), ProjectCreate(id="acme", root_paths=["/src/acme"])
     )
+    service.set_review_policy(Actor.local(Channel.CLI), "acme", ReviewPolicy())  # all active
     return "acme"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from memsvc import Actor, Channel, Kind, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate
-from memsvc.domain import ProvenanceIn
+from memsvc.domain import ProvenanceIn, ReviewPolicy
 
 
 @dataclass
@@ -37,6 +37,7 @@ def seed_demo(service: MemoryService) -> Seeded:
             root_paths=["/src/billing-worker"],
         ),
     )
+    service.set_review_policy(admin, "billing-worker", ReviewPolicy())  # seeded active
     _add(
         service,
         CODEX,
@@ -53,6 +54,7 @@ def seed_demo(service: MemoryService) -> Seeded:
             id="docs-site", name="Docs site", description="Public documentation (mkdocs)."
         ),
     )
+    service.set_review_policy(admin, "docs-site", ReviewPolicy())  # seeded active
     _add(service, HUMAN, "docs-site", Kind.PREFERENCE, "Prefer short pages with one example each.")
     service.create_project(
         admin,
@@ -63,6 +65,7 @@ def seed_demo(service: MemoryService) -> Seeded:
             root_paths=["/src/acme-api", "/home/dev/work/acme-api"],
         ),
     )
+    service.set_review_policy(admin, "acme-api", ReviewPolicy())  # seeded active
     p = out.project
     ids = out.ids
     ids["rule_main"] = _add(
