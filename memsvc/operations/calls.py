@@ -58,6 +58,9 @@ class Call:
     returned: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
     recorded: bool = False
+    touches: bool = True
+    """Mark the project (and the agent in it) active on success; off for a call that
+    removes the project."""
     wrote: bool = False
     kinds: set[str] = field(default_factory=set)
     """Kinds of the memories this call changed: rules and handoffs reach live listeners."""
@@ -157,7 +160,7 @@ class Calls:
         session.info[AUDITED] = True
         if self.metrics is not None:
             self.metrics.audit_events.labels(outcome.value).inc()
-        if outcome is Outcome.OK and call.project is not None:
+        if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
             proj_store.touch_activity(session, call.project, call.actor.principal, now)
             actor = call.actor

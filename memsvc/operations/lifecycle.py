@@ -48,6 +48,7 @@ class Lifecycle:
             call.require(Role.ADMIN)
             if confirm != project:
                 raise InvalidInput(f"to delete project {project!r}, confirm with its id")
+            call.touches = False
             with call.commit() as s:
                 call.project_row(s)
                 call.detail["memories"] = proj_store.purge_project(s, project)

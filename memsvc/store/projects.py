@@ -12,12 +12,15 @@ from memsvc.domain import Project
 from memsvc.errors import ProjectNotFound
 from memsvc.hygiene.text import renderable
 from memsvc.store.models import (
+    AgentActivityRow,
     IndexOutboxRow,
     MemoryRow,
     MemoryTagRow,
     MemoryVersionRow,
     ProjectActivityRow,
     ProjectRow,
+    QuarantineRow,
+    ReviewPolicyRow,
 )
 
 __all__ = [
@@ -137,7 +140,17 @@ def purge_project(session: Session, project: str) -> int:
     count = session.exec(
         select(func.count()).select_from(MemoryRow).where(MemoryRow.project_id == project)
     ).one()
-    for table in (MemoryTagRow, MemoryVersionRow, IndexOutboxRow, MemoryRow, ProjectActivityRow):
+    tables = (
+        MemoryTagRow,
+        MemoryVersionRow,
+        IndexOutboxRow,
+        MemoryRow,
+        ProjectActivityRow,
+        AgentActivityRow,
+        ReviewPolicyRow,
+        QuarantineRow,
+    )
+    for table in tables:
         session.execute(delete(table).where(col(table.project_id) == project))
     session.execute(delete(ProjectRow).where(col(ProjectRow.id) == project))
     return int(count)

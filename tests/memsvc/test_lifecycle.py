@@ -115,3 +115,19 @@ def test_supersede_keeps_title_tags_paths_and_pin_unless_changed(svc: MemoryServ
 def test_an_empty_handoff_is_refused(svc: MemoryService) -> None:
     with pytest.raises(InvalidInput, match="summary"):
         svc.write_handoff(ME, "acme", "   ")
+
+
+def test_deleting_a_project_also_removes_its_fleet_state(svc: MemoryService) -> None:
+    from memsvc.domain import QuarantineCreate, ReviewPolicy
+
+    agent = Actor.local(Channel.MCP, agent="claude")
+    svc.add_memory(agent, "acme", MemoryDraft(kind=Kind.FACT, content="by an agent"))
+    svc.set_review_policy(ME, "acme", ReviewPolicy())
+    svc.quarantine_memories(ME, "acme", QuarantineCreate(agent="claude"))
+    svc.delete_project(ME, "acme", confirm="acme")
+    svc.create_project(ME, ProjectCreate(id="acme"))
+    assert svc.list_quarantines(ME, "acme") == []
+    assert (
+        svc.open_last_project(agent).project.id != "acme"
+        or not svc.list_memories(ME, "acme").memories
+    )
