@@ -9,6 +9,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 
+from memsvc.errors import InvalidInput
+
 __all__ = ["Periodic", "as_utc", "utcnow"]
 
 log = logging.getLogger(__name__)
@@ -20,12 +22,16 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """A caller's datetime as aware UTC; a naive one is taken to be UTC already."""
+    """A caller's datetime as aware UTC; a naive one is taken to be UTC already. One that
+    has no UTC form (the last day of year 9999 in a zone west of UTC) is ``InvalidInput``."""
     if value is None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{value.isoformat()} is out of range once converted to UTC") from None
 
 
 class Periodic:

@@ -132,6 +132,9 @@ def run_verify(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.project and report.events == 0 and report.checkpoints == 0:
+        print(f"error: no audit events for project {args.project!r}; check the id", file=sys.stderr)
+        return 2
     print(report.summary(args.project))
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -153,3 +153,13 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stderr.splitlines() if line.strip()]
     assert lines and all({"ts", "level", "logger", "message"} <= set(x) for x in lines)
+
+
+def test_audit_verify_of_an_unknown_project_is_an_error(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["add", "--data-dir", str(data), "--project", "acme", "--create", "x"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", "--data-dir", str(data), "--project", "acmee"]) == 2
+    assert "no audit events for project 'acmee'" in capsys.readouterr().err
+    assert main(["audit", "verify", "--data-dir", str(data), "--project", "acme"]) == 0

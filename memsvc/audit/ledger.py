@@ -169,7 +169,7 @@ class AuditLog:
             stmt = stmt.where(AuditEventRow.ts >= since)
         if until is not None:
             stmt = stmt.where(AuditEventRow.ts < until)
-        after = decode_cursor(query.cursor, "before")
+        after = decode_cursor(query.cursor, before=int)
         if after:
             stmt = stmt.where(col(AuditEventRow.seq) < int(after["before"]))
         rows = session.exec(

@@ -230,7 +230,7 @@ def list_page(
                 )
             )
         )
-    after = decode_cursor(cursor, "before")
+    after = decode_cursor(cursor, before=str)
     if after:
         stmt = stmt.where(col(MemoryRow.id) < str(after["before"]))
     rows = session.exec(stmt.order_by(col(MemoryRow.id).desc()).limit(limit + 1)).all()
@@ -256,7 +256,7 @@ def review_page(
 ) -> tuple[list[MemoryRow], str | None]:
     """Memories waiting for a curator (proposed, or flagged at write time), newest first."""
     stmt = select(MemoryRow).where(MemoryRow.project_id == project, _waiting_for_review())
-    after = decode_cursor(cursor, "before")
+    after = decode_cursor(cursor, before=str)
     if after:
         stmt = stmt.where(col(MemoryRow.id) < str(after["before"]))
     rows = list(session.exec(stmt.order_by(col(MemoryRow.id).desc()).limit(limit + 1)).all())
