@@ -9,7 +9,16 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from memsvc.clock import utcnow
-from memsvc.domain import ContextPack, ContextRequest, Kind, Memory, Omitted, SearchQuery
+from memsvc.domain import (
+    DEFAULT_MIN_RELEVANCE,
+    ContextPack,
+    ContextRequest,
+    Kind,
+    Memory,
+    Omitted,
+    SearchHit,
+    SearchQuery,
+)
 from memsvc.retrieval.filters import paths_match, valid_between
 from memsvc.retrieval.search import Searcher
 from memsvc.retrieval.tokens import TokenCounter
@@ -19,6 +28,7 @@ from memsvc.store.database import Database
 
 __all__ = [
     "BLOCK_OVERHEAD_MIN",
+    "LOW_RELEVANCE",
     "OVER_BUDGET",
     "RELEVANT_KINDS",
     "ContextBuilder",
@@ -40,6 +50,7 @@ def _attr(value: str) -> str:
 # whose content alone (with this floor) exceeds what is left is omitted without rendering.
 BLOCK_OVERHEAD_MIN = 32
 OVER_BUDGET = "over token budget"
+LOW_RELEVANCE = "below min_relevance for the task"
 
 
 def render_memory(memory: Memory) -> str:
@@ -75,7 +86,13 @@ class PackPlan:
     """Left out before packing (known not to fit without loading them)."""
 
 
-def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounter) -> ContextPack:
+def pack_context(
+    project: str,
+    plan: PackPlan,
+    budget: int,
+    counter: TokenCounter,
+    min_relevance: float | None = None,
+) -> ContextPack:
     """Fill the budget in priority order. ``tokens`` is the exact count of ``text``."""
     head, tail = _frame(project)
     frame_tokens = counter.count(head + "\n" + tail)
@@ -97,7 +114,13 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
             omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
     if frame_tokens > budget:
         return ContextPack(
-            project=project, text="", items=[], omitted=omitted, tokens=0, budget_tokens=budget
+            project=project,
+            text="",
+            items=[],
+            omitted=omitted,
+            tokens=0,
+            budget_tokens=budget,
+            min_relevance=min_relevance,
         )
     # Display order: the newest handoff leads, then rules, then the rest in rank order.
     chosen.sort(key=lambda item: 0 if item[0].kind.value == "handoff" else 1)
@@ -115,6 +138,18 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
         omitted=omitted,
         tokens=tokens,
         budget_tokens=budget,
+        min_relevance=min_relevance,
+    )
+
+
+def _low(hit: SearchHit) -> Omitted:
+    memory = hit.memory
+    return Omitted(
+        id=memory.id,
+        kind=memory.kind,
+        reason=LOW_RELEVANCE,
+        tokens=memory.token_count + BLOCK_OVERHEAD_MIN,
+        relevance=hit.relevance,
     )
 
 
@@ -142,15 +177,20 @@ class ContextBuilder:
             if not request.task:
                 top = ctx_store.top_memories(s, project, RELEVANT_KINDS, 200)
                 rest = [mem_store.to_memory(r) for r in top]
+        floor: float | None = None
         if request.task:
+            floor = DEFAULT_MIN_RELEVANCE
             query = SearchQuery(
                 query=request.task[: self.query_chars], kinds=RELEVANT_KINDS, limit=50
             )
-            rest = [h.memory for h in self.searcher.search(project, generation, query)]
+            hits = self.searcher.ranked(project, generation, query, 0.0)
+            rest = [h.memory for h in hits if h.relevance >= floor]
+            # reported, not packed: an irrelevant "fact" in a pack is a wrong answer waiting
+            skipped += [_low(h) for h in hits if h.relevance < floor]
             rest.sort(key=lambda m: not m.pinned)  # stable: pinned first, then rank
         leading = rules + ([mem_store.to_memory(handoff)] if handoff else [])
         return pack_context(
-            project, PackPlan(leading, rest, skipped), request.budget_tokens, self.counter
+            project, PackPlan(leading, rest, skipped), request.budget_tokens, self.counter, floor
         )
 
     @staticmethod
