@@ -31,7 +31,7 @@ def test_rules_always_and_newest_handoff_leads(
     service: MemoryService, actor: Actor, acme: str
 ) -> None:
     pack = service.get_context(
-        actor, acme, ContextRequest(task="database choice", budget_tokens=600)
+        actor, acme, ContextRequest(task="postgres choice", budget_tokens=600)
     )
     kinds = [m.kind for m in pack.items]
     assert kinds[0] == Kind.HANDOFF and "latest session" in pack.items[0].content
