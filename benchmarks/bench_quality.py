@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,23 +29,31 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.baselines import PlainBM25, dense_ranking
+from benchmarks.calibrate import auc, observe, summary
 from benchmarks.common import cpu_model
-from benchmarks.locomo import Conversation, TurnId, load_locomo
+from benchmarks.corpora import CHECK, FIT
+from benchmarks.locomo import Conversation, Question, TurnId, load_locomo
 from benchmarks.quality_report import Scores, percentile_ms, table
 from memsvc import (
     Actor,
     Channel,
+    ContextPack,
     ContextRequest,
     Kind,
     MemoryDraft,
     MemoryService,
     ProjectCreate,
+    SearchHit,
     SearchQuery,
     Settings,
 )
 from memsvc.bootstrap import Components, build_components
+from memsvc.domain import DEFAULT_MIN_RELEVANCE
+from memsvc.retrieval import context as context_module
 from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.embedder import MiniLMEmbedder
+from memsvc.retrieval.relevance import DEFAULT_CALIBRATION
+from memsvc.retrieval.search import Searcher
 
 RETRIEVE = 50
 CONTEXT_BUDGET = 1000
@@ -76,7 +84,29 @@ class Loaded:
 
 
 @dataclass
+class Abstention:
+    """Per question (categories 1-4 with evidence): query-level relevance (the best hit's)
+    in its own and in a foreign project, and what the default threshold keeps."""
+
+    own_best: list[float] = field(default_factory=list)
+    foreign_best: list[float] = field(default_factory=list)
+    own_evidence_top10_before: list[bool] = field(default_factory=list)
+    own_evidence_top10_after: list[bool] = field(default_factory=list)
+    foreign_empty: list[bool] = field(default_factory=list)
+    own_empty: list[bool] = field(default_factory=list)
+    pack_precision_before: list[float] = field(default_factory=list)
+    pack_precision_after: list[float] = field(default_factory=list)
+    pack_items_before: list[int] = field(default_factory=list)
+    pack_items_after: list[int] = field(default_factory=list)
+    foreign_items_before: list[int] = field(default_factory=list)
+    foreign_items_after: list[int] = field(default_factory=list)
+    search_plain_s: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Run:
+    abst: Abstention = field(default_factory=Abstention)
+    corpora: list[dict[str, float | str]] = field(default_factory=list)
     systems: dict[str, Scores] = field(default_factory=dict)
     context: list[float] = field(default_factory=list)
     search_s: list[float] = field(default_factory=list)
@@ -90,7 +120,7 @@ class Run:
 
 
 @contextmanager
-def patched(changes: list[tuple[Any, str, float]]) -> Iterator[None]:
+def patched(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
     saved = [(m, n, getattr(m, n)) for m, n, _ in changes]
     for m, n, v in changes:
         setattr(m, n, v)
@@ -119,26 +149,88 @@ def ranked_turns(loaded: Loaded, ids: list[str]) -> list[TurnId]:
     return [loaded.turns_of[i][0] for i in ids if i in loaded.turns_of]
 
 
+def search_hits(
+    svc: MemoryService, project: str, text: str, floor: float = 0.0, limit: int = RETRIEVE
+) -> list[SearchHit]:
+    query = SearchQuery(query=text, limit=limit, min_relevance=floor)
+    return svc.search_memories(ACTOR, project, query)
+
+
 def search_ids(svc: MemoryService, project: str, text: str) -> list[str]:
-    hits = svc.search_memories(ACTOR, project, SearchQuery(query=text, limit=RETRIEVE))
-    return [h.memory.id for h in hits]
+    """The ranking alone (no abstention), as the ranking metrics score it."""
+    return [h.memory.id for h in search_hits(svc, project, text)]
 
 
-def run_memsvc(parts: Components, loaded: Loaded, run: Run) -> None:
+def pack_of(svc: MemoryService, project: str, text: str, floor: float) -> ContextPack:
+    """A context pack with ``floor`` as the task relevance threshold (0: the pack as it was
+    before abstention, filled to the budget with whatever ranked highest)."""
+    request = ContextRequest(task=text, budget_tokens=CONTEXT_BUDGET)
+    with patched([(context_module, "DEFAULT_MIN_RELEVANCE", floor)]):
+        return svc.get_context(ACTOR, project, request)
+
+
+def pack_precision(pack: ContextPack, loaded: Loaded, q: Question) -> list[float]:
+    """Of the pack's non-rule items, the share that are evidence turns or from an evidence
+    session ([] for a pack with no such item: it is counted apart)."""
+    items = [m for m in pack.items if m.kind != Kind.RULE]
+    if not items:
+        return []
+    sessions = {s for s, _ in q.evidence}
+    good = 0
+    for m in items:
+        turns = loaded.turns_of.get(m.id, [])
+        good += any(t in q.evidence or t[0] in sessions for t in turns)
+    return [good / len(items)]
+
+
+def run_memsvc(parts: Components, loaded: Loaded, foreign: Loaded, run: Run) -> None:
     svc = parts.service
+    ab = run.abst
     for q in loaded.conv.questions:
         t0 = time.perf_counter()
-        ids = search_ids(svc, loaded.project, q.text)
+        hits = search_hits(svc, loaded.project, q.text)
         run.search_s.append(time.perf_counter() - t0)
-        run.scores("memsvc hybrid (this work)").add(q, ranked_turns(loaded, ids))
+        ids = [h.memory.id for h in hits]
+        ranked = ranked_turns(loaded, ids)
+        run.scores("memsvc hybrid (this work)").add(q, ranked)
+        # the same search without the relevance step, timed in the same run
+        with patched([(Searcher, "_evidence", _no_evidence)]):
+            t0 = time.perf_counter()
+            search_hits(svc, loaded.project, q.text + " ")  # a fresh query vector too
+            ab.search_plain_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         pack = svc.get_context(
             ACTOR, loaded.project, ContextRequest(task=q.text, budget_tokens=CONTEXT_BUDGET)
         )
         run.context_s.append(time.perf_counter() - t0)
-        if q.evidence and q.category in HEADLINE:
-            inside = {t for m in pack.items for t in loaded.turns_of.get(m.id, [])}
-            run.context.append(len(set(q.evidence) & inside) / len(set(q.evidence)))
+        if not (q.evidence and q.category in HEADLINE):
+            continue
+        inside = {t for m in pack.items for t in loaded.turns_of.get(m.id, [])}
+        run.context.append(len(set(q.evidence) & inside) / len(set(q.evidence)))
+        evidence = set(q.evidence)
+        ab.own_best.append(max((h.relevance for h in hits), default=0.0))
+        ab.own_evidence_top10_before.append(bool(evidence & set(ranked[:10])))
+        kept = search_hits(svc, loaded.project, q.text, DEFAULT_MIN_RELEVANCE, 10)
+        ab.own_empty.append(not kept)
+        kept_turns = ranked_turns(loaded, [h.memory.id for h in kept])
+        ab.own_evidence_top10_after.append(bool(evidence & set(kept_turns)))
+        away = search_hits(svc, foreign.project, q.text)
+        ab.foreign_best.append(max((h.relevance for h in away), default=0.0))
+        ab.foreign_empty.append(
+            not search_hits(svc, foreign.project, q.text, DEFAULT_MIN_RELEVANCE, 10)
+        )
+        before = pack_of(svc, loaded.project, q.text, 0.0)
+        ab.pack_precision_before += pack_precision(before, loaded, q)
+        ab.pack_items_before.append(len(before.items))
+        ab.pack_precision_after += pack_precision(pack, loaded, q)
+        ab.pack_items_after.append(len(pack.items))
+        ab.foreign_items_before.append(len(pack_of(svc, foreign.project, q.text, 0.0).items))
+        away_pack = pack_of(svc, foreign.project, q.text, DEFAULT_MIN_RELEVANCE)
+        ab.foreign_items_after.append(len(away_pack.items))
+
+
+def _no_evidence(*_: Any) -> dict[str, tuple[float, float]]:
+    return {}
 
 
 def run_variants(parts: Components, loaded: Loaded, run: Run) -> None:
@@ -180,24 +272,34 @@ def _memories(svc: MemoryService, project: str, ids: list[str]) -> list[Any]:
     return [svc.get_memory(ACTOR, project, i) for i in ids]
 
 
-def evaluate(conv: Conversation, embedder: MiniLMEmbedder, run: Run, ablations: bool) -> None:
+def evaluate(
+    convs: list[Conversation], embedder: MiniLMEmbedder, run: Run, ablations: bool
+) -> None:
+    """All conversations in one data dir (one project each), so that every question can
+    also be asked in another conversation's project (the next one, cyclically)."""
     with tempfile.TemporaryDirectory(prefix="memsvc-quality-") as tmp:
         settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
         with build_components(settings, embedder=embedder) as parts:
             svc = parts.service
-            t0 = time.perf_counter()
-            loaded = ingest(svc, conv)
-            run.ingest_s += time.perf_counter() - t0
-            run.memories += len(loaded.turns_of)
-            run.merged += loaded.merged
-            steps: list[Callable[[Components, Loaded, Run], None]] = [run_memsvc, run_baselines]
-            if ablations:
-                steps.append(run_variants)
-            for step in steps:
-                step(parts, loaded, run)
-    print(
-        f"  {conv.sample_id}: {len(conv.turns)} turns, {len(conv.questions)} questions", flush=True
-    )
+            everything: list[Loaded] = []
+            for conv in convs:
+                t0 = time.perf_counter()
+                loaded = ingest(svc, conv)
+                run.ingest_s += time.perf_counter() - t0
+                run.memories += len(loaded.turns_of)
+                run.merged += loaded.merged
+                everything.append(loaded)
+            for i, loaded in enumerate(everything):
+                foreign = everything[(i + 1) % len(everything)]
+                run_memsvc(parts, loaded, foreign, run)
+                run_baselines(parts, loaded, run)
+                if ablations:
+                    run_variants(parts, loaded, run)
+                conv = loaded.conv
+                print(
+                    f"  {conv.sample_id}: {len(conv.turns)} turns, {len(conv.questions)} questions",
+                    flush=True,
+                )
 
 
 def machine() -> str:
@@ -230,7 +332,7 @@ def report(run: Run, args: argparse.Namespace, n_convs: int) -> str:
     lines = [
         "# Retrieval quality on LoCoMo",
         "",
-        f"- command: `python benchmarks/bench_quality.py --data {args.data}`",
+        f"- command: `python benchmarks/bench_quality.py {' '.join(sys.argv[1:])}`",
         f"- data: {Path(args.data).name}, {n_convs} conversations, {run.memories} memories "
         f"({run.merged} turns merged into an identical earlier memory), "
         f"{main.count(HEADLINE)} questions of categories 1-4 with evidence, "
@@ -258,12 +360,16 @@ def report(run: Run, args: argparse.Namespace, n_convs: int) -> str:
         f"Fraction of evidence turns inside a {CONTEXT_BUDGET}-token `get_context(task=question)`"
         f" pack (categories 1-4): **{ctx:.3f}**",
         "",
+        *abstention_lines(run),
         "## Latency (2 cores, one query at a time)",
         "",
         "| call | p50 ms | p95 ms |",
         "|---|---|---|",
         f"| search_memories (limit {RETRIEVE}, incl. query embedding, audit write) | "
         f"{percentile_ms(run.search_s, 50):.1f} | {percentile_ms(run.search_s, 95):.1f} |",
+        f"| the same with the relevance step switched off (same run) | "
+        f"{percentile_ms(run.abst.search_plain_s, 50):.1f} | "
+        f"{percentile_ms(run.abst.search_plain_s, 95):.1f} |",
         f"| get_context ({CONTEXT_BUDGET} tokens) | {percentile_ms(run.context_s, 50):.1f} | "
         f"{percentile_ms(run.context_s, 95):.1f} |",
         "",
@@ -275,6 +381,63 @@ def report(run: Run, args: argparse.Namespace, n_convs: int) -> str:
 
 
 HEADLINE_METRICS_FOR_TABLE = HEAD_METRICS
+
+
+def _mean(values: list[float] | list[bool] | list[int]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def abstention_lines(run: Run) -> list[str]:
+    """The calibration and abstention section of the report."""
+    ab = run.abst
+    before, after = _mean(ab.own_evidence_top10_before), _mean(ab.own_evidence_top10_after)
+    cal = DEFAULT_CALIBRATION
+    lines = [
+        "## Relevance and abstention",
+        "",
+        f"Calibration `{cal.name}` (bias {cal.bias}, cosine {cal.w_cosine}, coverage "
+        f"{cal.w_coverage}), fitted by `benchmarks/calibrate.py` on the hand-written `FIT` "
+        f"corpus only; default `min_relevance` {DEFAULT_MIN_RELEVANCE}. Each question "
+        f"(categories 1-4, {len(ab.own_best)}) asked in its own conversation's project and "
+        "in the next conversation's project; a query's relevance is its best hit's.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| ROC AUC of relevance, own vs foreign | {auc(ab.own_best, ab.foreign_best):.3f} |",
+        f"| foreign queries returning nothing at the default | {_mean(ab.foreign_empty):.3f} |",
+        f"| own queries returning nothing at the default | {_mean(ab.own_empty):.3f} |",
+        f"| own queries with an evidence turn in the top 10, no threshold | {before:.3f} |",
+        f"| own queries with an evidence turn in the top 10, at the default | {after:.3f} |",
+        f"| ratio after / before | {after / before if before else float('nan'):.3f} |",
+        "",
+        f"Context packs ({CONTEXT_BUDGET} tokens, `get_context(task=question)`): precision = "
+        "of the non-rule items, the share that are evidence turns or from an evidence "
+        "session, averaged over the packs holding any (empty packs are counted apart).",
+        "",
+        "| pack | precision (own project) | empty packs (own) | items (own) | "
+        "items (foreign project) |",
+        "|---|---|---|---|---|",
+        f"| before abstention (threshold 0) | {_mean(ab.pack_precision_before):.3f} | "
+        f"{_mean([n == 0 for n in ab.pack_items_before]):.3f} | "
+        f"{_mean(ab.pack_items_before):.1f} | {_mean(ab.foreign_items_before):.1f} |",
+        f"| at the default min_relevance | {_mean(ab.pack_precision_after):.3f} | "
+        f"{_mean([n == 0 for n in ab.pack_items_after]):.3f} | "
+        f"{_mean(ab.pack_items_after):.1f} | {_mean(ab.foreign_items_after):.1f} |",
+        "",
+        "Second check, on text unlike dialogue (`benchmarks/corpora.py`: decisions, rules, "
+        "conventions and a few long notes of software projects; every query asked in its own "
+        "project and in each other project of its corpus; 'answer kept' = one of its "
+        "answers among the hits at the default threshold):",
+        "",
+        "| corpus | queries | AUC own vs foreign | own answer kept | foreign empty |",
+        "|---|---|---|---|---|",
+    ]
+    for c in run.corpora:
+        lines.append(
+            f"| {c['corpus']} | {c['queries']:.0f} | {c['AUC own vs foreign']:.3f} | "
+            f"{c['own answer kept at default']:.3f} | {c['foreign empty at default']:.3f} |"
+        )
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -290,8 +453,9 @@ def main() -> None:
     embedder = MiniLMEmbedder()
     embedder.warm()
     run = Run()
-    for conv in convs:
-        evaluate(conv, embedder, run, ablations=not args.no_ablations)
+    evaluate(convs, embedder, run, ablations=not args.no_ablations)
+    for name, corpus in (("fit (calibration data)", FIT), ("check (held out)", CHECK)):
+        run.corpora.append(summary(name, observe(corpus, embedder)))
     text = report(run, args, len(convs))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from memsvc.hygiene.text import check_text
 
 __all__ = [
+    "DEFAULT_MIN_RELEVANCE",
     "DEFAULT_REVIEW_POLICY",
     "PROJECT_ID_RE",
     "READ_ACTIONS",
@@ -352,6 +353,12 @@ class MemoryPage(BaseModel):
     next_cursor: str | None
 
 
+DEFAULT_MIN_RELEVANCE = 0.5
+"""The relevance a hit needs by default: more likely relevant than not (``relevance``
+estimates that probability). Agents pay for every token they read, so a weaker hit is
+left out; pass ``min_relevance=0`` to see everything ranked."""
+
+
 class SearchQuery(_Wire):
     """A recall request: the query text and its filters."""
 
@@ -362,7 +369,20 @@ class SearchQuery(_Wire):
     status: list[Status] | None = None
     """Default: active only."""
     as_of: datetime | None = None
+    """Search the project as it was then; relative times in ``query`` are read from it."""
     limit: int = 10
+    min_relevance: float = Field(default=DEFAULT_MIN_RELEVANCE, ge=0.0, le=1.0)
+    """Leave out hits whose ``relevance`` is below this (0 keeps every ranked hit)."""
+
+    def empty_hint(self) -> str:
+        """What a door tells the caller when this query found nothing: an empty list
+        means no memory is relevant enough, which is an answer, not an error."""
+        return (
+            f"No memory in this project is relevant to this query (min_relevance "
+            f"{self.min_relevance:g}). Nothing about it has been stored here: go ahead "
+            "without recalled memory, rephrase with the project's own words, or repeat "
+            "the search with min_relevance=0 to see the weak matches."
+        )
 
 
 class SearchHit(BaseModel):
@@ -370,8 +390,13 @@ class SearchHit(BaseModel):
 
     memory: Memory
     score: float
+    """The ranking score: orders the hits of one query, not comparable across queries."""
     parts: dict[str, float | int | None]
-    """Why it ranked: dense/lexical ranks and scores, fusion, kind/pin/importance/recency."""
+    """Why it ranked: dense/lexical ranks and scores, fusion, kind/pin/importance/recency,
+    and the absolute ``cosine`` and ``coverage`` that ``relevance`` is computed from."""
+    relevance: float = 0.0
+    """Estimated probability (0..1) that the memory is relevant to the query: comparable
+    across queries and projects (see ``memsvc/retrieval/relevance.py``)."""
     provenance_line: str
 
 
@@ -398,6 +423,8 @@ class Omitted(BaseModel):
     kind: Kind
     reason: str
     tokens: int
+    relevance: float | None = None
+    """Set when it was left out for low relevance to the task."""
 
 
 class ContextPack(BaseModel):
@@ -409,6 +436,8 @@ class ContextPack(BaseModel):
     omitted: list[Omitted]
     tokens: int
     budget_tokens: int
+    min_relevance: float | None = None
+    """The relevance task-matched memories needed (None: no task, nothing was ranked)."""
 
 
 class OpenedProject(BaseModel):

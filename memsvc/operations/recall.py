@@ -100,11 +100,16 @@ class Recall:
             return mem_store.history(s, project, memory_id)
 
     def search(self, actor: Actor, project: str, query: SearchQuery) -> list[SearchHit]:
-        """Ranked hits for a query."""
+        """Ranked hits for a query, each with its calibrated relevance; those below
+        ``query.min_relevance`` are left out (an empty list: nothing relevant is stored)."""
         with self.calls.call(actor, "search_memories", project) as call:
             call.require(Role.READER)
             self._check_query(query)
-            call.detail.update(query=self.audit.query_detail(query.query), limit=query.limit)
+            call.detail.update(
+                query=self.audit.query_detail(query.query),
+                limit=query.limit,
+                min_relevance=query.min_relevance,  # an empty answer is then explained
+            )
             hits = self.searcher.search(project, self._generation(call), query)
             call.returned = [h.memory.id for h in hits]
             return hits

@@ -6,6 +6,7 @@ reciprocal rank."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -61,12 +62,14 @@ class CandidateSource:
         depth: int,
         statuses: list[str],
         kinds: list[str] | None,
+        at: datetime | None = None,
     ) -> list[Candidate]:
-        """Up to ``depth`` candidates of these statuses and kinds, best first."""
+        """Up to ``depth`` candidates of these statuses and kinds, best first; relative
+        times in the query ("last week") are read against ``at`` (default: now)."""
         qvec = self.embed_query(text)
         entry = self.cache.entry(project, generation)
         if entry.n <= self.exact_max:
-            return self._in_memory(entry, qvec, text, depth, set(statuses), kinds)
+            return self._in_memory(entry, qvec, text, depth, set(statuses), kinds, at)
         # pragma: no cover - exercised by the scale benchmark
         dense = self.index.vector_search(project, qvec, depth, statuses, kinds or [])
         lexical = self.index.full_text(project, query_terms(text), depth, statuses, kinds or [])
@@ -80,6 +83,7 @@ class CandidateSource:
         depth: int,
         statuses: set[str],
         kinds: list[str] | None,
+        at: datetime | None,
     ) -> list[Candidate]:
         with entry.lock:
             n = entry.n
@@ -91,5 +95,5 @@ class CandidateSource:
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = entry.times_array()
             ids = entry.ids[:n]
-        scores = score_rows(text, lexical, dense, times, timeline, mask)
+        scores = score_rows(text, lexical, dense, times, timeline, mask, at)
         return candidates_from(scores, ids, mask, depth)

@@ -9,7 +9,17 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from memsvc.clock import utcnow
-from memsvc.domain import ContextPack, ContextRequest, Kind, Memory, Omitted, SearchQuery, Status
+from memsvc.domain import (
+    DEFAULT_MIN_RELEVANCE,
+    ContextPack,
+    ContextRequest,
+    Kind,
+    Memory,
+    Omitted,
+    SearchHit,
+    SearchQuery,
+    Status,
+)
 from memsvc.retrieval.filters import paths_match, valid_between
 from memsvc.retrieval.search import Searcher
 from memsvc.retrieval.tokens import TokenCounter
@@ -20,6 +30,7 @@ from memsvc.store.database import Database
 
 __all__ = [
     "BLOCK_OVERHEAD_MIN",
+    "LOW_RELEVANCE",
     "OVER_BUDGET",
     "RELEVANT_KINDS",
     "ContextBuilder",
@@ -46,6 +57,7 @@ PROPOSED_HEADER = (
     "Proposed, not reviewed: written by agents and waiting for a curator. "
     "They are not rules; do not rely on them."
 )
+LOW_RELEVANCE = "below min_relevance for the task"
 
 
 def render_memory(memory: Memory) -> str:
@@ -87,7 +99,13 @@ class PackPlan:
     """Waiting for review: packed last, in their own labelled section."""
 
 
-def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounter) -> ContextPack:
+def pack_context(
+    project: str,
+    plan: PackPlan,
+    budget: int,
+    counter: TokenCounter,
+    min_relevance: float | None = None,
+) -> ContextPack:
     """Fill the budget in priority order. ``tokens`` is the exact count of ``text``."""
     head, tail = _frame(project)
     frame_tokens = counter.count(head + "\n" + tail)
@@ -113,7 +131,13 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
             omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
     if frame_tokens > budget:
         return ContextPack(
-            project=project, text="", items=[], omitted=omitted, tokens=0, budget_tokens=budget
+            project=project,
+            text="",
+            items=[],
+            omitted=omitted,
+            tokens=0,
+            budget_tokens=budget,
+            min_relevance=min_relevance,
         )
     # Display order: the newest handoff leads, then rules, then the rest in rank order,
     # then the proposed section; a possible conflict sits right after what it contradicts.
@@ -135,6 +159,18 @@ def pack_context(project: str, plan: PackPlan, budget: int, counter: TokenCounte
         omitted=omitted,
         tokens=tokens,
         budget_tokens=budget,
+        min_relevance=min_relevance,
+    )
+
+
+def _low(hit: SearchHit) -> Omitted:
+    memory = hit.memory
+    return Omitted(
+        id=memory.id,
+        kind=memory.kind,
+        reason=LOW_RELEVANCE,
+        tokens=memory.token_count + BLOCK_OVERHEAD_MIN,
+        relevance=hit.relevance,
     )
 
 
@@ -190,15 +226,24 @@ class ContextBuilder:
             if not request.task:
                 top = ctx_store.top_memories(s, project, RELEVANT_KINDS, 200)
                 rest = [mem_store.to_memory(r) for r in top]
+        floor: float | None = None
         if request.task:
+            floor = DEFAULT_MIN_RELEVANCE
             query = SearchQuery(
                 query=request.task[: self.query_chars], kinds=RELEVANT_KINDS, limit=50
             )
-            rest = [h.memory for h in self.searcher.search(project, generation, query)]
+            hits = self.searcher.ranked(project, generation, query, 0.0)
+            rest = [h.memory for h in hits if h.relevance >= floor]
+            # reported, not packed: an irrelevant "fact" in a pack is a wrong answer waiting
+            skipped += [_low(h) for h in hits if h.relevance < floor]
             rest.sort(key=lambda m: not m.pinned)  # stable: pinned first, then rank
         leading = rules + ([mem_store.to_memory(handoff)] if handoff else [])
         return pack_context(
-            project, PackPlan(leading, rest, skipped, proposed), request.budget_tokens, self.counter
+            project,
+            PackPlan(leading, rest, skipped, proposed),
+            request.budget_tokens,
+            self.counter,
+            floor,
         )
 
     @staticmethod

@@ -16,6 +16,7 @@ For a query, each memory gets:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -85,12 +86,13 @@ def score_rows(
     times: Floats,
     timeline: Timeline,
     mask: Mask,
+    at: datetime | None = None,
 ) -> RowScores:
     """Combine the raw signals of the ``mask``-ed rows into ``fused`` (others get -inf)."""
     top_lex = float(lexical_raw[mask].max()) if mask.any() else 0.0
     lexical = np.where(mask, lexical_raw / top_lex, 0.0) if top_lex > 0 else lexical_raw * 0.0
     dense = _scale_top(dense_raw, mask, DENSE_SCALE_DEPTH)
-    spans = query_spans(query)
+    spans = query_spans(query, at)
     time_match = in_spans(times, spans).astype(np.float64) if spans else np.zeros_like(times)
     base = W_LEXICAL * lexical + W_DENSE * dense + W_TIME * time_match
     episode = _episode_means(base, timeline.episode, mask)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memsvc.retrieval.analysis import analyze
+from memsvc.retrieval.relevance import coverage
 
 __all__ = ["BM25_B", "BM25_K1", "NEIGHBOUR_WEIGHT", "LexicalIndex"]
 
@@ -100,4 +101,27 @@ class LexicalIndex:
             idf = math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
             tf = tf + NEIGHBOUR_WEIGHT * np.where(has_prev, tf[prev_rows], 0.0)
             out += idf * tf * (BM25_K1 + 1.0) / (tf + norm)
+        return out
+
+    def idf(self, term: str) -> float:
+        """BM25's IDF of ``term`` in this index; a term no memory holds gets the highest."""
+        docs = self.documents
+        df = len(self._postings.get(term, ()))
+        return math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
+
+    def coverage(self, query: str, rows: list[int], prev: list[int]) -> list[float]:
+        """For each of ``rows`` (``prev``: its predecessor row or -1), the IDF-weighted
+        share of the query's terms it holds, its predecessor's at ``NEIGHBOUR_WEIGHT``."""
+        terms = list(dict.fromkeys(analyze(query)))
+        weights = [self.idf(t) for t in terms]
+        empty: Counter[str] = Counter()
+        out = []
+        for row, before in zip(rows, prev, strict=True):
+            own = self._terms.get(row, empty)
+            nb = self._terms.get(before, empty) if before >= 0 else empty
+            out.append(
+                coverage(
+                    weights, [t in own for t in terms], [t in nb for t in terms], NEIGHBOUR_WEIGHT
+                )
+            )
         return out

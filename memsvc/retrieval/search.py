@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import SearchHit, SearchQuery, Status
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.filters import visible
 from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplicates
+from memsvc.retrieval.relevance import calibration_for
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
 from memsvc.store.models import MemoryRow
@@ -40,24 +44,34 @@ class Searcher:
         self.cache = cache
         self.near_cosine = near_cosine
         self.metrics = metrics or Metrics()
+        self.calibration = calibration_for(source.embedder.identity)
 
     def search(self, project: str, generation: int, query: SearchQuery) -> list[SearchHit]:
-        """Up to ``query.limit`` hits, best first, one per group of near-duplicates."""
+        """Up to ``query.limit`` hits, best first, one per group of near-duplicates, each
+        with a calibrated ``relevance``; hits below ``query.min_relevance`` are left out
+        (so a query about nothing the project holds gets an empty list)."""
+        return self.ranked(project, generation, query, query.min_relevance)
+
+    def ranked(
+        self, project: str, generation: int, query: SearchQuery, floor: float
+    ) -> list[SearchHit]:
+        """Like ``search`` with ``floor`` as the relevance threshold (0: keep all)."""
         statuses = [s.value for s in query.status or [Status.ACTIVE]]
         if query.as_of is not None:
             statuses = sorted({*statuses, Status.SUPERSEDED.value, Status.ARCHIVED.value})
         kinds = [k.value for k in query.kinds] if query.kinds else None
         # Tag and path filters apply after candidate generation: fetch deeper for them.
         depth = max(50, query.limit * (5 if query.tags or query.paths else 2))
+        at = as_utc(query.as_of) or utcnow()
         with self.metrics.stage("candidates"):
             candidates = self.source.candidates(
-                project, generation, query.query, depth, statuses, kinds
+                project, generation, query.query, depth, statuses, kinds, at
             )
         with self.metrics.stage("hydrate"), self.db.read() as s:
             rows = mem_store.get_rows(s, project, [c.id for c in candidates])
         with self.metrics.stage("rank"):
             scored = self._rank(candidates, rows, query, statuses)
-            return self._distinct(project, generation, scored, query.limit)
+            return self._distinct(project, generation, scored, query, floor)
 
     @staticmethod
     def _rank(
@@ -80,25 +94,61 @@ class Searcher:
         return scored
 
     def _distinct(
-        self, project: str, generation: int, scored: list[Scored], limit: int
+        self,
+        project: str,
+        generation: int,
+        scored: list[Scored],
+        query: SearchQuery,
+        floor: float,
     ) -> list[SearchHit]:
-        vectors = self.cache.vectors_of(project, generation, [t[1] for t in scored])
-        keep = set(drop_near_duplicates([t[1] for t in scored], vectors, self.near_cosine))
+        ids = [t[1] for t in scored]
+        vectors = self.cache.vectors_of(project, generation, ids)
+        keep = set(drop_near_duplicates(ids, vectors, self.near_cosine))
+        evidence = self._evidence(project, generation, query.query, ids, vectors)
         hits: list[SearchHit] = []
         for final, mid, row, c in scored:
             if mid not in keep:
                 continue
-            hits.append(_hit(row, final, c.parts))
-            if len(hits) >= limit:
+            cosine, cover = evidence.get(mid, (0.0, 0.0))
+            relevance = self.calibration.relevance(cosine, cover)
+            if relevance < floor:
+                continue
+            parts = {**c.parts, "cosine": round(cosine, 6), "coverage": round(cover, 6)}
+            hits.append(_hit(row, final, parts, relevance))
+            if len(hits) >= query.limit:
                 break
         return hits
 
+    def _evidence(
+        self,
+        project: str,
+        generation: int,
+        text: str,
+        ids: list[str],
+        vectors: dict[str, npt.NDArray[np.float32]],
+    ) -> dict[str, tuple[float, float]]:
+        """(cosine, coverage) of each id: the absolute signals relevance is computed from."""
+        qvec = self.source.embed_query(text)
+        entry = self.cache.entry(project, generation)
+        with entry.lock:
+            prev = entry.timeline().prev
+            known = [i for i in ids if i in entry.pos]
+            rows = [entry.pos[i] for i in known]
+            covers = entry.lexical.coverage(text, rows, [int(prev[r]) for r in rows])
+        out: dict[str, tuple[float, float]] = {}
+        for mid, cover in zip(known, covers, strict=True):
+            vec = vectors.get(mid)
+            cosine = float(vec @ qvec) if vec is not None else 0.0
+            out[mid] = (cosine, cover)
+        return out
 
-def _hit(row: MemoryRow, score: float, parts: dict[str, Any]) -> SearchHit:
+
+def _hit(row: MemoryRow, score: float, parts: dict[str, Any], relevance: float) -> SearchHit:
     memory = mem_store.to_memory(row)
     return SearchHit(
         memory=memory,
         score=round(score, 6),
+        relevance=round(relevance, 4),
         parts=parts,
         provenance_line=memory.provenance.line(memory.updated_at),
     )

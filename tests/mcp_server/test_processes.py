@@ -92,6 +92,9 @@ async def test_two_processes_writing_one_data_dir_lose_nothing(tmp_path: Path) -
         await call(c, "create_project", id="shared", root_paths=[])
 
     ids: dict[str, list[str]] = {}
+    # search only once the other process has written everything (a search that finds
+    # nothing relevant answers an empty list, so a race would fail the check)
+    written_all = {"a": anyio.Event(), "b": anyio.Event()}
 
     async def writer(name: str) -> None:
         async with stdio(data, log, "--project", "shared") as c:
@@ -101,8 +104,10 @@ async def test_two_processes_writing_one_data_dir_lose_nothing(tmp_path: Path) -
                     c, "add_memory", kind="fact", content=f"{name} wrote note {i} tok{name}x{i}"
                 )
                 mine.append(structured(added)["memory"]["id"])
+            other = "b" if name == "a" else "a"
+            written_all[name].set()
+            await written_all[other].wait()
             for i in (0, per_process - 1):  # the other process's writes are searchable here
-                other = "b" if name == "a" else "a"
                 found = await call(c, "search_memories", query=f"tok{other}x{i}", limit=50)
                 assert structured(found)["hits"], f"{name} cannot find {other}'s note {i}"
             ids[name] = mine

@@ -26,8 +26,15 @@ async def test_search_by_meaning_over_mcp(tmp_path: Path, minilm: MiniLMEmbedder
                 ("fact", "The office dog is called Biscuit."),
             ]:
                 await call(c, "add_memory", kind=kind, content=content)
-            found = await call(c, "search_memories", query="which database engine?", limit=1)
-            ctx = await call(c, "get_context", task="write a SQL migration", budget_tokens=120)
+            found = await call(
+                c, "search_memories", query="which database engine stores orders?", limit=1
+            )
+            ctx = await call(
+                c,
+                "get_context",
+                task="write a SQL migration for the orders table",
+                budget_tokens=120,
+            )
     assert "PostgreSQL" in structured(found)["hits"][0]["memory"]["content"]
     items = structured(ctx)["context"]["items"]
     assert items and "PostgreSQL" in items[0]["content"]

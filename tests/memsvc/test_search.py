@@ -46,7 +46,9 @@ def test_search_ranks_the_matching_memory_first_with_score_parts(
 
 def test_search_never_returns_other_projects(two: MemoryService, actor: Actor) -> None:
     for project, other in (("acme", "globex"), ("globex", "acme")):
-        hits = two.search_memories(actor, project, q("billing invoices oracle postgres", limit=50))
+        # every ranked hit, not only the relevant ones: isolation must hold for all of them
+        query = q("billing invoices oracle postgres", limit=50, min_relevance=0)
+        hits = two.search_memories(actor, project, query)
         assert hits and all(h.memory.project == project for h in hits), other
 
 

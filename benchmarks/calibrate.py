@@ -1,0 +1,141 @@
+"""Fit the relevance calibration (``memsvc/retrieval/relevance.py``) on the hand-written
+``FIT`` corpus, never on LoCoMo, and check a calibration on a corpus.
+
+Every query of every project is asked in its own project and in each other project of
+the corpus (limit 10, ``min_relevance=0``). A hit is a positive when it is one of the
+query's answers in its own project, else a negative (its unrelated near misses in the own
+project, everything in a foreign one). A logistic regression of the label on the hit's
+``cosine`` and ``coverage`` parts, with the two classes weighted equally (an even prior),
+gives the three constants.
+
+    python benchmarks/calibrate.py            # prints the fitted constants and checks
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from benchmarks.corpora import CHECK, FIT, CorpusProject
+from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Settings
+from memsvc.bootstrap import build_components
+from memsvc.domain import DEFAULT_MIN_RELEVANCE
+from memsvc.retrieval.embedder import Embedder, MiniLMEmbedder
+
+ACTOR = Actor.local(Channel.REST)
+KINDS = {"convention": Kind.RULE}
+
+
+@dataclass
+class Observed:
+    """What a corpus run saw: every hit's signals and label, and per query outcomes."""
+
+    features: list[tuple[float, float]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    own_best: list[float] = field(default_factory=list)
+    """Per query in its own project: the best relevance among its answers (0: not found)."""
+    foreign_best: list[float] = field(default_factory=list)
+    """Per query in a foreign project: its top hit's relevance."""
+    own_found_at_default: list[bool] = field(default_factory=list)
+    foreign_empty_at_default: list[bool] = field(default_factory=list)
+
+
+def observe(corpus: list[CorpusProject], embedder: Embedder) -> Observed:
+    """Ask every query in every project of ``corpus`` (a fresh temp data dir)."""
+    out = Observed()
+    with tempfile.TemporaryDirectory(prefix="memsvc-calibrate-") as tmp:
+        settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
+        with build_components(settings, embedder=embedder) as parts:
+            svc = parts.service
+            ids: dict[str, list[str]] = {}
+            for p in corpus:
+                svc.create_project(ACTOR, ProjectCreate(id=p.name))
+                drafts = [
+                    MemoryDraft(kind=KINDS[k] if k in KINDS else Kind(k), content=t)
+                    for k, t in p.memories
+                ]
+                ids[p.name] = [r.memory.id for r in svc.add_memories(ACTOR, p.name, drafts)]
+            for p in corpus:
+                for text, answers in p.queries:
+                    wanted = {ids[p.name][i] for i in answers}
+                    for other in corpus:
+                        q = SearchQuery(query=text, limit=10, min_relevance=0.0)
+                        hits = svc.search_memories(ACTOR, other.name, q)
+                        own = other.name == p.name
+                        for h in hits:
+                            out.features.append(
+                                (float(h.parts["cosine"] or 0), float(h.parts["coverage"] or 0))
+                            )
+                            out.labels.append(int(own and h.memory.id in wanted))
+                        passing = [h for h in hits if h.relevance >= DEFAULT_MIN_RELEVANCE]
+                        if own:
+                            rel = [h.relevance for h in hits if h.memory.id in wanted]
+                            out.own_best.append(max(rel, default=0.0))
+                            out.own_found_at_default.append(
+                                any(h.memory.id in wanted for h in passing)
+                            )
+                        else:
+                            out.foreign_best.append(hits[0].relevance if hits else 0.0)
+                            out.foreign_empty_at_default.append(not passing)
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
+    """Balanced-weight logistic regression by Newton's method: [bias, w1, w2, ...]."""
+    xb = np.hstack([np.ones((x.shape[0], 1)), x])
+    pos = y.sum()
+    w_row = np.where(y == 1, 0.5 / max(pos, 1), 0.5 / max(len(y) - pos, 1))
+    beta = np.zeros(xb.shape[1])
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(xb @ beta)))
+        grad = xb.T @ (w_row * (p - y)) + l2 * beta
+        hess = (xb * (w_row * p * (1 - p))[:, None]).T @ xb + l2 * np.eye(xb.shape[1])
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-9:
+            break
+    return beta
+
+
+def auc(pos: list[float], neg: list[float]) -> float:
+    """ROC AUC: the chance a positive outscores a negative (ties count half)."""
+    if not pos or not neg:
+        return float("nan")
+    p, n = np.array(pos)[:, None], np.array(neg)[None, :]
+    return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
+
+
+def summary(name: str, obs: Observed) -> dict[str, float | str]:
+    """The calibration check of one corpus as table values."""
+    return {
+        "corpus": name,
+        "queries": float(len(obs.own_best)),
+        "AUC own vs foreign": auc(obs.own_best, obs.foreign_best),
+        "own answer kept at default": float(np.mean(obs.own_found_at_default)),
+        "foreign empty at default": float(np.mean(obs.foreign_empty_at_default)),
+    }
+
+
+def main() -> None:
+    embedder = MiniLMEmbedder()
+    embedder.warm()
+    fit = observe(FIT, embedder)
+    beta = fit_logistic(np.array(fit.features), np.array(fit.labels, dtype=np.float64))
+    print(f"fitted on {len(fit.labels)} hits ({sum(fit.labels)} positive):")
+    print(f"  bias={beta[0]:.3f} w_cosine={beta[1]:.3f} w_coverage={beta[2]:.3f}")
+    print("with the constants in memsvc/retrieval/relevance.py:")
+    for name, corpus in (("fit", FIT), ("check", CHECK)):
+        obs = fit if name == "fit" else observe(corpus, embedder)
+        print(" ", summary(name, obs))
+
+
+if __name__ == "__main__":
+    main()

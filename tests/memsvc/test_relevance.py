@@ -1,0 +1,131 @@
+"""Calibrated relevance and abstention: bounds, monotonicity, empty answers with a hint,
+context packs that leave out (and report) what is not relevant to the task."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from memsvc import Actor, ContextRequest, MemoryDraft, MemoryService, ProjectCreate, SearchQuery
+from memsvc.domain import DEFAULT_MIN_RELEVANCE, Kind
+from memsvc.retrieval.context import LOW_RELEVANCE
+from memsvc.retrieval.lexical import LexicalIndex
+from memsvc.retrieval.relevance import (
+    DEFAULT_CALIBRATION,
+    LEXICAL_ONLY,
+    calibration_for,
+    coverage,
+)
+
+GRID = [x / 10 for x in range(-10, 11)]
+
+
+@pytest.mark.parametrize("cal", [DEFAULT_CALIBRATION, LEXICAL_ONLY])
+def test_relevance_stays_in_bounds_and_rises_with_each_signal(cal: object) -> None:
+    rel = cal.relevance  # type: ignore[attr-defined]
+    for cosine, cover in itertools.product(GRID, [c / 10 for c in range(11)]):
+        value = rel(cosine, cover)
+        assert 0.0 <= value <= 1.0
+        assert rel(cosine + 0.1, cover) >= value
+        assert rel(cosine, cover + 0.1) >= value
+    assert rel(1e9, 1e9) == pytest.approx(1.0) and rel(-1e9, -1e9) == pytest.approx(0.0)
+
+
+def test_minilm_calibration_separates_strong_from_absent_evidence() -> None:
+    rel = DEFAULT_CALIBRATION.relevance
+    assert rel(0.05, 0.0) < 0.1  # unrelated text: near-orthogonal, no shared words
+    assert rel(0.7, 0.8) > 0.9  # a paraphrase that shares most of the query's words
+    assert calibration_for("minilm-l6-384") is DEFAULT_CALIBRATION
+    assert calibration_for("hash-64") is LEXICAL_ONLY
+
+
+def test_coverage_weighs_terms_by_idf_and_neighbours_at_their_weight() -> None:
+    assert coverage([1.0, 3.0], [True, False], [False, False], 0.5) == pytest.approx(0.25)
+    assert coverage([1.0, 3.0], [False, False], [False, True], 0.5) == pytest.approx(0.375)
+    assert coverage([], [], [], 0.5) == 0.0
+    index = LexicalIndex()
+    for row, text in enumerate(["redis cache settings", "redis cluster", "postgres invoices"]):
+        index.put(row, text)
+    # "invoices" is rarer than "redis": covering it covers more of the query
+    got = index.coverage("redis invoices", [0, 2], [-1, -1])
+    assert 0.0 < got[0] < 0.5 < got[1] < 1.0
+    assert index.coverage("kubernetes helm", [0, 1, 2], [-1, -1, -1]) == [0.0, 0.0, 0.0]
+
+
+@pytest.fixture
+def shop(service: MemoryService, actor: Actor) -> MemoryService:
+    service.create_project(actor, ProjectCreate(id="shop"))
+    for kind, text in [
+        ("rule", "money amounts are integer cents, never floats"),
+        ("decision", "orders are stored in postgres and the cart in redis"),
+        ("fact", "the checkout endpoint retries payments through stripe"),
+        ("preference", "prefers small pull requests"),
+        ("fact", "product images are resized into three sizes in the image worker"),
+    ]:
+        service.add_memory(actor, "shop", MemoryDraft(kind=Kind(kind), content=text))
+    service.write_handoff(actor, "shop", "wired the checkout", next_steps=["add refunds"])
+    return service
+
+
+def test_every_hit_carries_relevance_beside_score_and_parts(
+    shop: MemoryService, actor: Actor
+) -> None:
+    hits = shop.search_memories(actor, "shop", SearchQuery(query="where are orders stored"))
+    assert hits and hits[0].memory.content.startswith("orders are stored in postgres")
+    for h in hits:
+        assert 0.0 <= h.relevance <= 1.0 and h.relevance >= DEFAULT_MIN_RELEVANCE
+        assert {"cosine", "coverage", "final"} <= set(h.parts)
+
+
+def test_unrelated_query_returns_nothing_at_the_default_and_everything_at_zero(
+    shop: MemoryService, actor: Actor
+) -> None:
+    query = SearchQuery(query="kubernetes helm chart values")
+    assert shop.search_memories(actor, "shop", query) == []
+    hint = query.empty_hint()
+    assert "min_relevance=0" in hint and "No memory" in hint
+    weak = shop.search_memories(actor, "shop", query.model_copy(update={"min_relevance": 0.0}))
+    assert len(weak) >= 5 and all(h.relevance < DEFAULT_MIN_RELEVANCE for h in weak)
+
+
+def test_min_relevance_is_a_floor_on_every_returned_hit(shop: MemoryService, actor: Actor) -> None:
+    everything = shop.search_memories(
+        actor, "shop", SearchQuery(query="checkout payments stripe orders", min_relevance=0.0)
+    )
+    relevances = sorted(h.relevance for h in everything)
+    floor = relevances[len(relevances) // 2]
+    kept = shop.search_memories(
+        actor, "shop", SearchQuery(query="checkout payments stripe orders", min_relevance=floor)
+    )
+    assert kept and all(h.relevance >= floor for h in kept)
+    assert {h.memory.id for h in kept} == {h.memory.id for h in everything if h.relevance >= floor}
+
+
+def test_min_relevance_outside_0_1_is_refused() -> None:
+    with pytest.raises(ValueError):
+        SearchQuery(query="x", min_relevance=1.5)
+
+
+def test_context_for_an_unrelated_task_keeps_rules_and_handoff_and_reports_the_rest(
+    shop: MemoryService, actor: Actor
+) -> None:
+    pack = shop.get_context(actor, "shop", ContextRequest(task="kubernetes helm chart values"))
+    kinds = sorted(m.kind.value for m in pack.items)
+    assert kinds == ["handoff", "rule"]
+    low = [o for o in pack.omitted if o.reason == LOW_RELEVANCE]
+    assert {o.kind for o in low} <= {Kind.DECISION, Kind.PREFERENCE, Kind.FACT}
+    assert len(low) == 4 and all(o.relevance is not None for o in low)
+    assert all(o.relevance < DEFAULT_MIN_RELEVANCE for o in low)  # type: ignore[operator]
+    assert pack.min_relevance == DEFAULT_MIN_RELEVANCE
+
+
+def test_context_for_a_related_task_packs_the_relevant_memory(
+    shop: MemoryService, actor: Actor
+) -> None:
+    pack = shop.get_context(actor, "shop", ContextRequest(task="how are orders stored"))
+    contents = [m.content for m in pack.items]
+    assert any(c.startswith("orders are stored in postgres") for c in contents)
+    packed = {m.id for m in pack.items}
+    assert not packed & {o.id for o in pack.omitted}
+    assert all(o.reason == LOW_RELEVANCE for o in pack.omitted)
