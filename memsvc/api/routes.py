@@ -79,9 +79,10 @@ class HistoryResult(BaseModel):
 
 
 class SearchResult(BaseModel):
-    """Search hits, best first."""
+    """Search hits, best first; when none passes ``min_relevance``, a hint what to do."""
 
     hits: list[SearchHit]
+    hint: str | None = None
 
 
 class OpenBody(_Body):
@@ -225,8 +226,9 @@ def memory_history(
 def search_memories(
     project: str, body: SearchQuery, service: ServiceDep, actor: ActorDep
 ) -> SearchResult:
-    """Hybrid search over the project's memories, best first."""
-    return SearchResult(hits=service.search_memories(actor, project, body))
+    """Hybrid search over the project's memories, best first, above ``min_relevance``."""
+    hits = service.search_memories(actor, project, body)
+    return SearchResult(hits=hits, hint=None if hits else body.empty_hint())
 
 
 @router.post("/projects/{project}/context", tags=["recall"])

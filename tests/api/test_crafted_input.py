@@ -71,3 +71,15 @@ def test_datetimes_that_overflow_in_utc_are_a_422(client: httpx.Client) -> None:
     r = client.get("/projects/acme/audit", params={"since": OVERFLOW})
     assert r.status_code == 422, r.text
     assert client.get("/projects/acme/memories").status_code == 200
+
+
+def test_a_search_that_finds_nothing_relevant_says_so(client: httpx.Client) -> None:
+    client.post("/projects", json={"id": "acme"})
+    client.post("/projects/acme/memories", json={"kind": "fact", "content": "invoices in cents"})
+    r = client.post("/projects/acme/search", json={"query": "kubernetes helm chart values"})
+    assert r.status_code == 200 and r.json()["hits"] == []
+    assert "min_relevance" in r.json()["hint"]
+    everything = client.post(
+        "/projects/acme/search", json={"query": "kubernetes helm", "min_relevance": 0}
+    )
+    assert everything.json()["hint"] is None
