@@ -494,6 +494,8 @@ READ_ACTIONS = frozenset(
         "list_tokens",
         "whoami",
         "export_memories",
+        "get_review_policy",
+        "list_quarantines",
     }
 )
 """Audit actions that change nothing; ``AuditQuery.hide_reads_from`` leaves them out."""
@@ -516,6 +518,12 @@ WRITE_ACTIONS = frozenset(
         "delete_project",
         "restore_memory",
         "import_memories",
+        "set_review_policy",
+        "approve_memory",
+        "reject_memory",
+        "quarantine_memories",
+        "restore_quarantine",
+        "set_require_tokens",
     }
 )
 """Audit actions that change state."""

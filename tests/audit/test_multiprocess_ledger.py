@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from memsvc import Actor, Channel, ProjectCreate, Role, build_service
 from memsvc.retrieval.embedder import HashEmbedder
 from memsvc.store.models import AuditCheckpointRow, AuditEventRow
+from tests.audit.helpers import ledger
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -79,7 +80,7 @@ def test_concurrent_processes_on_postgresql_keep_one_valid_gap_free_chain(
     with build_service(settings, embedder=HashEmbedder(64)) as svc:
         for project in PROJECTS:
             svc.create_project(admin, ProjectCreate(id=project))
-        with svc.db.read() as s:
+        with ledger(svc).read() as s:
             setup_events = int(s.exec(select(func.count()).select_from(AuditEventRow)).one())
 
     ctx = multiprocessing.get_context("spawn")
@@ -104,7 +105,7 @@ def test_concurrent_processes_on_postgresql_keep_one_valid_gap_free_chain(
     assert all(n >= 5 for n in ops.values()), ops
 
     with build_service(settings, embedder=HashEmbedder(64)) as svc:
-        with svc.db.read() as s:
+        with ledger(svc).read() as s:
             seqs = list(s.exec(select(AuditEventRow.seq).order_by(col(AuditEventRow.seq))))
             per_principal = dict(
                 s.exec(

@@ -97,7 +97,7 @@ def test_a_deleted_memory_page_says_deleted_and_restores_it(
     expect(page.get_by_test_id("versions")).to_contain_text("delete")
     page.get_by_test_id("restore").click()
     expect(page.get_by_test_id("deleted-notice")).to_have_count(0)
-    expect(page.locator(".page-header .badge.status")).to_have_count(0)
+    expect(page.locator(".page-header .badge.status")).not_to_have_text("deleted")
     restored = inspector.service.get_memory(Actor.local(Channel.CLI), "acme-api", memory_id)
     assert restored.status == "active"
 
