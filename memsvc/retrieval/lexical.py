@@ -39,6 +39,7 @@ class LexicalIndex:
 
     @property
     def documents(self) -> int:
+        """How many rows hold indexed text."""
         return len(self._terms)
 
     def put(self, row: int, text: str) -> None:
@@ -58,6 +59,7 @@ class LexicalIndex:
             self._lengths = grown
 
     def clear(self, row: int) -> None:
+        """Remove row ``row``'s terms from the index (no-op when it holds none)."""
         counts = self._terms.pop(row, None)
         if counts is None:
             return

@@ -12,11 +12,14 @@ __all__ = ["decode_cursor", "encode_cursor"]
 
 
 def encode_cursor(**fields: Any) -> str:
+    """An opaque, URL-safe cursor holding ``fields``."""
     raw = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, *keys: str) -> dict[str, Any] | None:
+    """The fields of a cursor made by ``encode_cursor`` (None for none); ``InvalidInput`` if
+    malformed."""
     if not cursor:
         return None
     try:
