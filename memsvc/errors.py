@@ -53,18 +53,21 @@ class MemsvcError(Exception):
 
     @property
     def code(self) -> str:
+        """The error's name as clients see it in ``{"error": …}``."""
         return type(self).__name__
 
 
 class InvalidInput(MemsvcError):
-    pass
+    """The caller sent something malformed or outside a rule (HTTP 422)."""
 
 
 class PayloadTooLarge(InvalidInput):
-    pass
+    """An input over a size limit (HTTP 413)."""
 
 
 class AmbiguousProject(InvalidInput):
+    """A project name that matches several projects; ``candidates`` lists them (HTTP 422)."""
+
     def __init__(self, name: str, candidates: list[str]) -> None:
         super().__init__(
             f"{name!r} matches several projects: {', '.join(candidates[:20])}; "
@@ -74,10 +77,12 @@ class AmbiguousProject(InvalidInput):
 
 
 class NotFound(MemsvcError):
-    pass
+    """Something that does not exist, or is not visible to this caller (HTTP 404)."""
 
 
 class ProjectNotFound(NotFound):
+    """An unknown project; the message may list the known ones (HTTP 404)."""
+
     def __init__(self, project: str, known: list[str] | None = None) -> None:
         hint = "; create it first or call list_projects"
         if known is not None:
@@ -89,6 +94,8 @@ class ProjectNotFound(NotFound):
 
 
 class MemoryNotFound(NotFound):
+    """An unknown memory, or one of another project, which is indistinguishable (HTTP 404)."""
+
     def __init__(self, memory_id: str, project: str, extra: str = "") -> None:
         super().__init__(
             f"no memory {memory_id!r} in project {project!r}{extra}; "
@@ -97,32 +104,34 @@ class MemoryNotFound(NotFound):
 
 
 class Conflict(MemsvcError):
-    pass
+    """The request contradicts the current state (HTTP 409)."""
 
 
 class ProjectExists(Conflict):
-    pass
+    """A project with that id exists already (HTTP 409)."""
 
 
 class VersionConflict(Conflict):
-    pass
+    """``expected_version`` does not match the memory's current version (HTTP 409)."""
 
 
 class InvalidTransition(Conflict):
-    pass
+    """A change the memory's or project's state does not allow, e.g. editing a decision's text,
+    writing to an archived project (HTTP 409)."""
 
 
 class Unauthenticated(MemsvcError):
-    pass
+    """No valid bearer token where one is required (HTTP 401)."""
 
 
 class PermissionDenied(MemsvcError):
-    pass
+    """The caller's role does not allow this on this project (HTTP 403)."""
 
 
 class RateLimited(MemsvcError):
-    pass
+    """Too many requests; retry later (HTTP 429)."""
 
 
 class Unavailable(MemsvcError):
-    pass
+    """A dependency (the database, the audit ledger) cannot serve now; nothing was answered
+    unaudited (HTTP 503)."""

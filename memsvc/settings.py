@@ -120,8 +120,10 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
+        """The database URL: ``database_url``, else SQLite in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'memsvc.db'}"
 
     @property
     def lance_path(self) -> str:
+        """The LanceDB URI: ``lance_uri``, else ``<data_dir>/lance``."""
         return self.lance_uri or str(self.data_dir / "lance")

@@ -39,6 +39,7 @@ def add_token_commands(
     data_dir: AddDataDir,
     settings_for: SettingsFor,
 ) -> None:
+    """Register ``memsvc token create|list|revoke``."""
     token = sub.add_parser("token", help="access tokens for principals (REST and MCP over HTTP)")
     tsub = token.add_subparsers(dest="token_command", required=True)
 
@@ -64,6 +65,7 @@ def add_audit_commands(
     data_dir: AddDataDir,
     settings_for: SettingsFor,
 ) -> None:
+    """Register ``memsvc audit verify|export|checkpoint``."""
     audit = sub.add_parser("audit", help="audit ledger tools")
     asub = audit.add_subparsers(dest="audit_command", required=True)
 
@@ -86,6 +88,7 @@ def add_audit_commands(
 
 
 def run_create(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    """``memsvc token create``: issue a token and print it once."""
     with build_service(settings_for(args, background=False)) as service:
         try:
             issued = service.create_token(_cli_actor(), args.name, args.project, args.role)
@@ -102,6 +105,7 @@ def run_create(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
 
 
 def run_list(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    """``memsvc token list``: every token's id, principal, grants and state."""
     with build_service(settings_for(args, background=False)) as service:
         try:
             tokens = service.list_tokens(_cli_actor())
@@ -117,6 +121,7 @@ def run_list(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
 
 
 def run_revoke(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    """``memsvc token revoke``: refuse a token from its next use on."""
     with build_service(settings_for(args, background=False)) as service:
         try:
             info = service.revoke_token(_cli_actor(), args.token_id)
@@ -127,6 +132,8 @@ def run_revoke(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
 
 
 def run_verify(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    """``memsvc audit verify``: check chains, checkpoints and the head record; non-zero on
+    tampering."""
     try:
         report = verify_store(settings_for(args), args.project)
     except FileNotFoundError as exc:
@@ -142,6 +149,7 @@ def run_verify(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
 
 
 def run_export(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    """``memsvc audit export``: write a project's chain and a standalone verifier to a folder."""
     with build_service(settings_for(args, background=False)) as service:
         try:
             bundle = service.export_audit(_cli_actor(), args.project)
@@ -157,6 +165,7 @@ def run_export(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
 
 
 def run_checkpoint(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
+    """``memsvc audit checkpoint``: sign every chain's head now."""
     with build_service(settings_for(args, background=False)) as service:
         made = service.checkpoint_audit()
     print(f"signed {made} chain heads")

@@ -16,6 +16,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message (and the error)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line."""
         out = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),

@@ -67,6 +67,7 @@ def _warm_in_background(embedder: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """``memsvc serve``: REST, MCP over HTTP and the inspector until SIGTERM/SIGINT."""
     from memsvc.retrieval.embedder import make_embedder
     from memsvc_cli.serving import serve
 
@@ -96,6 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
+    """``memsvc mcp``: MCP on stdio until the client closes it."""
     import anyio
 
     from mcp_server import create_mcp_server
@@ -119,6 +121,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    """``memsvc migrate``: bring the schema to head and print the masked URL."""
     from memsvc.store.database import display_url, upgrade
 
     settings = _settings(args)
@@ -130,6 +133,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    """``memsvc reindex``: rebuild one project's index (or every project's) from SQL."""
     settings = _settings(args, background=False)
     with build_service(settings) as service:
         projects = [args.project] if args.project else service.sync_projects()
@@ -140,6 +144,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``memsvc`` argument parser with every command."""
     parser = argparse.ArgumentParser(prog="memsvc", description="Project-scoped agent memory.")
     parser.add_argument(
         "--version", action="version", version=f"memsvc {package_version('memsvc')}"
@@ -179,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``memsvc`` command line; the process's exit status."""
     args = build_parser().parse_args(argv)
     try:
         defaults = Settings()

@@ -79,10 +79,12 @@ def tokens_configured(session: Session) -> bool:
 
 
 def set_tokens_required(session: Session, required: bool, now: datetime) -> None:
+    """Persist whether the server requires bearer tokens (switched on by the first token)."""
     fleet_store.set_setting(session, fleet_store.REQUIRE_TOKENS, required, now)
 
 
 def grants_of(session: Session, principal: str) -> dict[str, Role]:
+    """The principal's role grants, by project id (``*`` for every project)."""
     rows = session.exec(select(PrincipalGrantRow).where(PrincipalGrantRow.principal == principal))
     return {r.project: Role(r.role) for r in rows}
 
@@ -95,6 +97,8 @@ def token_grants(session: Session, row: AccessTokenRow) -> dict[str, Role]:
 
 
 def check_token(session: Session, token: str) -> TokenCheck:
+    """Check a presented bearer token in constant time: its principal and grants, or why it is
+    refused."""
     token_id = parse_token_id(token)
     if token_id is None:
         return TokenCheck(None, {}, None, "malformed")
@@ -119,6 +123,7 @@ def _info(row: AccessTokenRow, grants: dict[str, Role]) -> TokenInfo:
 
 
 def validate_grant(name: str, project: str, role: str) -> Role:
+    """Check a principal name, project (or ``*``) and role name; the role, or ``InvalidInput``."""
     if not NAME_RE.match(name):
         raise InvalidInput(
             "a principal name is 1-100 letters, digits, '.', '_', '@' or '-' "
@@ -161,11 +166,13 @@ def issue_token(
 
 
 def list_tokens(session: Session) -> list[TokenInfo]:
+    """Every token (never its secret), oldest first."""
     rows = session.exec(select(AccessTokenRow).order_by(col(AccessTokenRow.created_at))).all()
     return [_info(r, token_grants(session, r)) for r in rows]
 
 
 def revoke_token(session: Session, token_id: str, now: datetime) -> TokenInfo:
+    """Mark a token revoked (idempotent); ``NotFound`` for an unknown id."""
     row = session.get(AccessTokenRow, public_id(token_id))
     if row is None:
         raise NotFound(f"no token {token_id[:32]!r}; `memsvc token list` shows the ids")

@@ -55,14 +55,17 @@ class KeyPaths:
 
     @property
     def public(self) -> Path:
+        """The public half's file, beside the private key (``<key>.pub``)."""
         return self.private.with_name(self.private.name + ".pub")
 
     @property
     def head(self) -> Path:
+        """The head record's file, kept outside the database (``<key>.head.json``)."""
         return self.private.with_name(self.private.name + ".head.json")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyPaths:
+        """The key's paths: ``audit_key_path``, else ``<data_dir>/audit-signing.key``."""
         return cls(Path(settings.audit_key_path or settings.data_dir / KEY_FILE).expanduser())
 
     def load_public(self) -> Ed25519PublicKey | None:
@@ -85,15 +88,18 @@ class AuditKey:
 
     @property
     def public_pem(self) -> bytes:
+        """The public key as PEM (SubjectPublicKeyInfo), for exports and backups."""
         return self.public.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
     def sign(self, message: bytes) -> str:
+        """The Ed25519 signature of ``message``, hex-encoded."""
         return self._private.sign(message).hex()
 
     @classmethod
     def load(cls, path: Path) -> AuditKey:
+        """Load the private key from ``path`` (warns when others can read the file)."""
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} does not hold an Ed25519 private key")
@@ -211,6 +217,7 @@ class Checkpointer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Checkpointer:
+        """A checkpointer with the configured key (made if missing), head file and thresholds."""
         paths = KeyPaths.from_settings(settings)
         return cls(
             AuditKey.load_or_create(paths),

@@ -36,6 +36,9 @@ re-signed forgery from the real thing if the public key came with the forgery.
 
 @dataclass
 class AuditBundle:
+    """A project's audit chain for offline verification: events, checkpoints, public key and head
+    record."""
+
     project: str
     events: list[dict[str, Any]]
     checkpoints: list[dict[str, Any]]

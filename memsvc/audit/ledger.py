@@ -139,6 +139,7 @@ class AuditLog:
         return row
 
     def list(self, session: Session, project: str, query: AuditQuery) -> AuditPage:
+        """A page of the project's events, newest first, narrowed by ``query``'s filters."""
         stmt = select(AuditEventRow).where(AuditEventRow.project_id == project)
         if query.action:
             stmt = stmt.where(AuditEventRow.action == query.action)
@@ -203,6 +204,7 @@ def _head_hash(session: Session, chain: str) -> str | None:
 
 
 def to_event(row: AuditEventRow) -> AuditEvent:
+    """The domain ``AuditEvent`` of a ledger row."""
     return AuditEvent(
         seq=row.seq or 0,
         project=row.project_id,

@@ -29,6 +29,8 @@ _BATCH = 5000
 
 @dataclass
 class LedgerReport:
+    """What verifying the database found: counts, unsigned events, the first bad event."""
+
     events: int
     checkpoints: int
     chains: int
@@ -37,6 +39,8 @@ class LedgerReport:
     notes: list[str] = field(default_factory=list)
 
     def summary(self, project: str | None = None) -> str:
+        """One line for the operator: ``ok: …`` and the counts, or ``TAMPERED …`` and the first
+        bad seq."""
         where = f" in {project}" if project else ""
         if self.first is not None:
             chain = self.first.chain or "(global)"

@@ -56,6 +56,7 @@ _CHECKPOINT_DOMAIN = b"memsvc-audit-checkpoint/1\n"
 
 
 def canonical(value: Any) -> bytes:
+    """The canonical JSON bytes hashed and signed (sorted keys, no spaces, UTF-8)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -65,6 +66,7 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def entries_digest(entries: list[list[Any]]) -> str:
+    """SHA-256 of a checkpoint's (chain, seq, hash) entries in canonical JSON."""
     return hashlib.sha256(canonical(entries)).hexdigest()
 
 
@@ -77,12 +79,15 @@ def checkpoint_message(cp: dict[str, Any]) -> bytes:
 
 
 def key_id_of(key: Ed25519PublicKey) -> str:
+    """A public key's id: the first 16 hex digits of SHA-256 over its raw bytes."""
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 @dataclass(frozen=True, order=True)
 class Finding:
+    """One verification failure: the event's seq, its chain and why (ordered by seq)."""
+
     seq: int
     chain: str = field(compare=False)
     reason: str = field(compare=False)
@@ -90,6 +95,8 @@ class Finding:
 
 @dataclass
 class Report:
+    """What the standalone verifier found: counts, signed coverage and findings."""
+
     events: int = 0
     checkpoints: int = 0
     chains: int = 0
@@ -101,6 +108,7 @@ class Report:
 
     @property
     def first(self) -> Finding | None:
+        """The earliest finding by seq, or None when everything verified."""
         return min(self.findings) if self.findings else None
 
 
@@ -272,6 +280,8 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Verify an exported bundle folder (argument, default ``.``); exit 0 if intact, 1 if tampered,
+    2 if unreadable."""
     args = sys.argv[1:] if argv is None else argv
     folder = Path(args[0] if args else ".")
     try:

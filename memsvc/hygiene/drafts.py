@@ -38,6 +38,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PreparedDraft:
+    """A draft after validation, normalisation and redaction: what the write path stores."""
+
     kind: Kind
     content: str
     content_hash: str
@@ -53,10 +55,12 @@ class PreparedDraft:
 
 
 def content_hash(content: str) -> str:
+    """SHA-256 hex of the normalised content (the exact de-duplication key)."""
     return hashlib.sha256(content.encode()).hexdigest()
 
 
 def check_project_id(project: str) -> None:
+    """Refuse a project id that is not a 1-64 character lowercase slug."""
     if not PROJECT_ID_RE.match(project):
         raise InvalidInput(
             f"invalid project id {project[:80]!r}: use 1-64 lowercase letters, digits and "
@@ -65,6 +69,7 @@ def check_project_id(project: str) -> None:
 
 
 def prepare_content(content: str, limits: Limits) -> tuple[str, int]:
+    """Size-check, normalise and redact content; the clean text and the number of redactions."""
     if len(content.encode()) > limits.content_bytes:
         raise PayloadTooLarge(
             f"content is {len(content.encode())} bytes; the limit is {limits.content_bytes}. "
@@ -122,6 +127,7 @@ def check_window(start: datetime | None, end: datetime | None) -> None:
 
 
 def prepare_draft(draft: MemoryDraft, limits: Limits) -> PreparedDraft:
+    """Validate, normalise and redact every field of a draft within ``limits``."""
     content, redactions = prepare_content(draft.content, limits)
     valid_from, valid_until = as_utc(draft.valid_from), as_utc(draft.valid_until)
     check_window(valid_from, valid_until)
@@ -181,6 +187,7 @@ def merge_provenance(actor: Actor, given: ProvenanceIn | None) -> dict[str, Any]
 
 
 def prepare_project(body: ProjectCreate, limits: Limits) -> ProjectCreate:
+    """Validate and normalise a new project's id, name, description and root paths."""
     check_project_id(body.id)
     name = normalize(body.name or body.id).replace("\n", " ")
     if not name or len(name) > 200:

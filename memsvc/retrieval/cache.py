@@ -28,6 +28,9 @@ Vector = npt.NDArray[np.float32]
 
 @dataclass
 class CachedProject:
+    """One project's search state in memory: ids, kinds, statuses, vectors, keyword index and times,
+    at an index generation."""
+
     generation: int
     dim: int
     ids: list[str] = field(default_factory=list)
@@ -96,6 +99,7 @@ class CachedProject:
         self.matrix = grown
 
     def put(self, row: IndexRow) -> None:
+        """Add or replace a memory's row (vector, text, metadata)."""
         at = self.pos.get(row.id)
         if at is None:
             self._grow(self.n + 1)
@@ -115,6 +119,7 @@ class CachedProject:
         self.changed()
 
     def set_meta(self, memory_id: str, kind: str, status: str) -> None:
+        """Change a cached memory's kind and status without touching its vector."""
         at = self.pos.get(memory_id)
         if at is not None:
             self.kinds[at] = kind
@@ -122,6 +127,7 @@ class CachedProject:
             self.changed()
 
     def remove(self, memory_id: str) -> None:
+        """Mark a memory deleted and drop its keywords (the slot stays, unused)."""
         at = self.pos.get(memory_id)
         if at is not None:
             self.statuses[at] = "deleted"
@@ -236,6 +242,7 @@ class ProjectCache:
             return sum(e.n for e in self._entries.values())
 
     def forget(self, project: str) -> None:
+        """Drop a project's state (after it was deleted); the next search reloads it."""
         with self._guard:
             self._entries.pop(project, None)
 

@@ -31,7 +31,8 @@ class Embedder(Protocol):
     """Names the model and dimension; index tables are keyed by it."""
     dim: int
 
-    def embed(self, texts: list[str]) -> Vectors: ...
+    def embed(self, texts: list[str]) -> Vectors:
+        """Embed ``texts`` into one L2-normalised float32 row each."""
 
 
 class QueryCache:
@@ -44,6 +45,7 @@ class QueryCache:
         self._lock = threading.Lock()
 
     def get(self, text: str) -> Vectors:
+        """The query's vector, from the cache or embedded once and cached."""
         with self._lock:
             hit = self._items.get(text)
             if hit is not None:
@@ -77,6 +79,7 @@ class HashEmbedder:
         return value % self.dim, 1.0 if (value >> 32) & 1 else -1.0
 
     def embed(self, texts: list[str]) -> Vectors:
+        """Deterministic vectors from hashed words and word pairs (tests only; no model)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = [w.lower() for w in _WORD.findall(text)]
@@ -165,7 +168,8 @@ class _TorchMiniLM:
 class _Backend(Protocol):
     threads: int
 
-    def embed(self, texts: list[str], batch_size: int) -> Vectors: ...
+    def embed(self, texts: list[str], batch_size: int) -> Vectors:
+        """Embed ``texts`` in batches of ``batch_size``."""
 
 
 class MiniLMEmbedder:

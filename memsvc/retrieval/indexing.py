@@ -32,6 +32,7 @@ def searchable_text(title: str | None, content: str, tags: list[str]) -> str:
 
 
 def index_text(row: MemoryRow) -> str:
+    """The text a memory is indexed by: title, content and tags."""
     return searchable_text(row.title, row.content, list(row.tags))
 
 
@@ -65,6 +66,8 @@ def _sort_changes(
 
 @dataclass
 class ReconcileReport:
+    """What reconciling one project's index with SQL changed."""
+
     project: str
     embedded: int = 0
     updated: int = 0
@@ -72,6 +75,9 @@ class ReconcileReport:
 
 
 class IndexSync:
+    """Keeps LanceDB and the in-memory cache in step with SQL through the outbox: apply, reconcile,
+    reindex, compact."""
+
     def __init__(
         self,
         db: Database,
@@ -235,6 +241,7 @@ class IndexSync:
         return report
 
     def reconcile_all(self) -> list[ReconcileReport]:
+        """Apply pending outbox rows, then reconcile every project's index with SQL."""
         self.apply()
         with self.db.read() as s:
             projects = outbox.project_ids(s)
@@ -255,6 +262,7 @@ class IndexSync:
             self._runner.wake()
 
     def compact_due(self) -> None:
+        """Compact the LanceDB tables of projects past ``compact_every`` writes (background)."""
         for project in [p for p, n in list(self._writes.items()) if n >= self._compact_every]:
             self._writes[project] = 0
             try:

@@ -40,6 +40,7 @@ class LexicalIndex:
 
     @property
     def documents(self) -> int:
+        """How many rows hold indexed text."""
         return len(self._terms)
 
     def put(self, row: int, text: str) -> None:
@@ -59,6 +60,7 @@ class LexicalIndex:
             self._lengths = grown
 
     def clear(self, row: int) -> None:
+        """Remove row ``row``'s terms from the index (no-op when it holds none)."""
         counts = self._terms.pop(row, None)
         if counts is None:
             return

@@ -25,6 +25,8 @@ Floats = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Timeline:
+    """Each live row's predecessor and episode number, for the episode signal in ranking."""
+
     prev: Ints
     """Row of each row's predecessor in its episode, or -1 (first, or not live)."""
     episode: Ints

@@ -27,4 +27,5 @@ class TokenCounter:
         return self._enc
 
     def count(self, text: str) -> int:
+        """The number of tokens ``text`` encodes to (special tokens counted as text)."""
         return len(self._encoding().encode(text, disallowed_special=()))

@@ -102,6 +102,7 @@ def review_policy(session: Session, project: str) -> ReviewPolicy:
 def set_review_policy(
     session: Session, project: str, policy: ReviewPolicy, by: str, when: datetime
 ) -> None:
+    """Store the project's review policy, with who changed it and when."""
     row = session.get(ReviewPolicyRow, project)
     if row is None:
         row = ReviewPolicyRow(project_id=project, updated_at=when, updated_by=by)
@@ -139,6 +140,7 @@ def quarantine_candidates(
 
 
 def to_quarantine(row: QuarantineRow) -> Quarantine:
+    """The domain ``Quarantine`` of a row."""
     return Quarantine(
         id=row.id,
         project=row.project_id,
@@ -155,6 +157,7 @@ def to_quarantine(row: QuarantineRow) -> Quarantine:
 
 
 def get_quarantine(session: Session, project: str, quarantine_id: str) -> QuarantineRow:
+    """A quarantine of this project; ``NotFound`` for another project's or an unknown id."""
     row = session.get(QuarantineRow, quarantine_id[:26])
     if row is None or row.project_id != project:
         raise NotFound(f"no quarantine {quarantine_id[:26]!r} in project {project!r}")
@@ -176,11 +179,13 @@ def list_quarantines(session: Session, project: str) -> list[QuarantineRow]:
 
 
 def get_setting(session: Session, key: str) -> Any:
+    """A server setting's value, or None when it was never set."""
     row = session.get(ServerSettingRow, key)
     return None if row is None else row.value
 
 
 def set_setting(session: Session, key: str, value: Any, when: datetime) -> None:
+    """Create or change a server setting."""
     row = session.get(ServerSettingRow, key)
     if row is None:
         row = ServerSettingRow(key=key, updated_at=when)

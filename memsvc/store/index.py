@@ -36,6 +36,8 @@ _SAFE_VALUE = re.compile(r"^[a-z_]{1,32}$")
 
 @dataclass(frozen=True)
 class IndexRow:
+    """One memory as the LanceDB index holds it: id, kind, status, text, hash, vector and times."""
+
     id: str
     kind: str
     status: str
@@ -77,6 +79,9 @@ def _value_list(values: list[str]) -> str:
 
 
 class LanceIndex:
+    """The LanceDB index: one table per project and embedder identity, built only from validated
+    ids."""
+
     def __init__(
         self,
         uri: str,
@@ -200,6 +205,7 @@ class LanceIndex:
         self._ensure_fts(table)
 
     def set_meta(self, project: str, memory_id: str, kind: str, status: str) -> None:
+        """Change one memory's kind and status in the index, keeping its vector."""
         table = self._table(project, create=True)
         table.update(
             where=f"id IN ({_id_list([memory_id])})",
@@ -207,6 +213,7 @@ class LanceIndex:
         )
 
     def delete(self, project: str, ids: list[str]) -> None:
+        """Delete these memories from the project's table (no-op for a missing table)."""
         if not ids:
             return
         table = self._table(project, create=False)
@@ -225,6 +232,7 @@ class LanceIndex:
         )
 
     def snapshot(self, project: str) -> IndexSnapshot:
+        """Every row of the project's table as arrays, to load the in-memory cache."""
         table = self._table(project, create=False)
         if table is None:
             empty = np.zeros((0, self._dim), dtype=np.float32)
@@ -299,6 +307,7 @@ class LanceIndex:
                 table.optimize(cleanup_older_than=timedelta(minutes=10))
 
     def drop(self, project: str) -> None:
+        """Drop the project's table (missing is fine)."""
         name = self._name(project)
         with self._guard:
             self._tables.pop(name, None)

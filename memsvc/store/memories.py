@@ -82,6 +82,8 @@ def to_memory(row: MemoryRow | SimpleNamespace) -> Memory:
 def get_memory_row(
     session: Session, project: str, memory_id: str, *, allow_deleted: bool = False
 ) -> MemoryRow:
+    """The project's memory by id; ``MemoryNotFound`` for another project's, unknown or (unless
+    allowed) deleted."""
     row = session.get(MemoryRow, memory_id)
     # A memory of another project is indistinguishable from a missing one.
     if row is None or row.project_id != project:
@@ -92,6 +94,7 @@ def get_memory_row(
 
 
 def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, MemoryRow]:
+    """The project's memories with these ids, by id (others' and unknown ids left out)."""
     if not ids:
         return {}
     # by primary key, then the project checked in Python: the (project, ...) indexes would
@@ -120,6 +123,7 @@ def find_exact_many(
 
 
 def set_tags(session: Session, row: MemoryRow, old: list[str]) -> None:
+    """Bring the tag rows in line with ``row.tags`` (``old`` is what they were)."""
     for tag in set(old) - set(row.tags):
         existing = session.get(MemoryTagRow, (row.id, tag))
         if existing is not None:
@@ -170,6 +174,7 @@ def insert_new(
 
 
 def add_version(session: Session, row: MemoryRow, change: str, by: dict[str, Any]) -> None:
+    """Append the memory's current state as a version, with the change and who made it."""
     snapshot = to_memory(row).model_dump(mode="json")
     session.add(
         MemoryVersionRow(
@@ -185,6 +190,7 @@ def add_version(session: Session, row: MemoryRow, change: str, by: dict[str, Any
 
 
 def history(session: Session, project: str, memory_id: str) -> list[MemoryVersion]:
+    """Every version of a memory (deleted ones too), oldest first."""
     get_memory_row(session, project, memory_id, allow_deleted=True)
     rows = session.exec(
         select(MemoryVersionRow)

@@ -29,6 +29,8 @@ __all__ = [
 
 
 class ProjectRow(SQLModel, table=True):
+    """A project: id, name, description, root paths, activity, archive time and index generation."""
+
     __tablename__ = "project"
 
     id: str = Field(primary_key=True, max_length=64)
@@ -108,6 +110,8 @@ class ServerSettingRow(SQLModel, table=True):
 
 
 class MemoryRow(SQLModel, table=True):
+    """A memory's current state; its versions are in ``memory_version``."""
+
     __tablename__ = "memory"
     __table_args__ = (
         Index("ix_memory_project_status_id", "project_id", "status", "id"),

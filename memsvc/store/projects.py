@@ -37,6 +37,7 @@ __all__ = [
 
 
 def get_project_row(session: Session, project: str, known: list[str] | None = None) -> ProjectRow:
+    """The project's row; ``ProjectNotFound`` (listing ``known``) if there is none."""
     row = session.get(ProjectRow, project)
     if row is None:
         raise ProjectNotFound(project, known)
@@ -44,6 +45,7 @@ def get_project_row(session: Session, project: str, known: list[str] | None = No
 
 
 def list_project_rows(session: Session) -> list[ProjectRow]:
+    """Every project, most recently active first."""
     return list(
         session.exec(
             select(ProjectRow).order_by(col(ProjectRow.last_active_at).desc(), ProjectRow.id)
@@ -52,6 +54,7 @@ def list_project_rows(session: Session) -> list[ProjectRow]:
 
 
 def active_counts(session: Session, projects: list[str]) -> dict[str, dict[str, int]]:
+    """Active memories per kind for each of these projects."""
     if not projects:
         return {}
     rows = session.exec(
@@ -66,6 +69,7 @@ def active_counts(session: Session, projects: list[str]) -> dict[str, dict[str, 
 
 
 def to_project(row: ProjectRow, counts: dict[str, int] | None = None) -> Project:
+    """The domain ``Project`` of a row, with its active counts when given."""
     return Project(
         id=row.id,
         name=str(renderable(row.name)),
@@ -109,6 +113,7 @@ def touch_activity(session: Session, project: str, principal: str, when: datetim
 
 
 def last_seen(session: Session, project: str, principal: str) -> datetime | None:
+    """When the principal was last active in the project, or None."""
     row = session.get(ProjectActivityRow, (principal, project))
     return None if row is None else as_utc(row.last_active_at)
 
