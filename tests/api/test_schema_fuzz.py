@@ -149,3 +149,21 @@ def test_every_rest_response_is_documented_and_never_a_server_error(api_schema: 
 def test_a_write_to_a_malformed_project_id_is_a_client_error(client: httpx.Client) -> None:
     r = client.post("/projects/Bad%20Id!/memories", json={"kind": "fact", "content": "x"})
     assert r.status_code in (404, 422), r.text
+
+
+def test_every_operation_documents_its_errors_with_the_one_error_body(
+    live: tuple[LiveServer, Any],
+) -> None:
+    server, _ = live
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    missing = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            wanted = ("403", "413", "500") if path == "/api/v1/ready" else ("401", "404", "422")
+            for status in wanted:
+                body = op["responses"].get(status, {}).get("content", {})
+                ref = body.get("application/json", {}).get("schema", {}).get("$ref", "")
+                if not ref.endswith("/ErrorBody"):
+                    missing.append(f"{method.upper()} {path} {status}")
+    assert missing == []
