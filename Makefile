@@ -10,7 +10,7 @@ EXTRAS      ?= dev,postgres
 LOCK_VENV   ?= .lock-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run test test-fast lint typecheck test-only browser bench bench-quality clean
+.PHONY: help install lock run test test-fast lint typecheck test-only browser bench bench-quality clean fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,6 +72,11 @@ test-fast: install ## inner loop: ruff + the tests not marked slow or browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+FUZZ_EXAMPLES ?= 100
+fuzz: install ## the longer schemathesis run over /openapi.json (FUZZ_EXAMPLES per operation, shrinking on)
+	MEMSVC_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MEMSVC_FUZZ_SHRINK=1 $(BIN)/python -m pytest \
+		tests/api/test_schema_fuzz.py -q -s -p no:cacheprovider --timeout=0 $(PYTEST_ARGS)
 
 bench: install ## speed: REST/service latency + ingest, MCP round trips + cold start, audit cost, secret redaction
 	$(BIN)/python benchmarks/bench_latency.py

@@ -11,7 +11,7 @@ from memsvc.api import fleet
 from memsvc.api.curation_routes import curation_router
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
-from memsvc.api.errors import install_error_handlers
+from memsvc.api.errors import ERROR_RESPONSES, install_error_handlers
 from memsvc.api.lifecycle import lifecycle_router
 from memsvc.api.probes import install_probes
 from memsvc.api.routes import router
@@ -44,10 +44,10 @@ def create_app(
     app.state.authenticate = authenticate or bearer_actor
     app.state.allow_local = settings.loopback_only
     install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(curation_router)
-    app.include_router(lifecycle_router)
-    app.include_router(fleet.router)
+    app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(curation_router, responses=ERROR_RESPONSES)
+    app.include_router(lifecycle_router, responses=ERROR_RESPONSES)
+    app.include_router(fleet.router, responses=ERROR_RESPONSES)
     mount_inspector(app)
     install_probes(app)
     app.add_middleware(

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memsvc import errors
 
-__all__ = ["STATUS", "error_response", "install_error_handlers", "status_for"]
+__all__ = [
+    "ERROR_RESPONSES",
+    "STATUS",
+    "ErrorBody",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,36 @@ _HTTP_NAMES = {
     405: "MethodNotAllowed",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
+}
+
+
+class ErrorBody(BaseModel):
+    """The body of every REST error: a stable code and a sentence saying what to do next."""
+
+    error: str = Field(description="The error's class, e.g. `NotFound`, `InvalidInput`.")
+    detail: str = Field(description="What went wrong and what to do next; never a trace.")
+
+
+_DOCUMENTED = {
+    400: "The body could not be parsed at all.",
+    401: "No token, or an unknown one (`Authorization: Bearer <token>`).",
+    403: "The role does not allow this, or the Host or Origin is not served here.",
+    404: "No such project or memory (or not one the caller can read).",
+    409: "A conflict: the project exists, a stale `expected_version`, a refused transition.",
+    413: "The request body, a content field or a batch is over its limit.",
+    415: "The body is not `application/json`.",
+    422: "A field is malformed, missing or out of range; `detail` names it.",
+    429: "Too many requests; retry later.",
+    500: "An internal error; `detail` carries the request id, the server log the rest.",
+    503: "The index or the model cannot serve right now; retry later.",
+}
+
+# Every route's error statuses, with the one body model. The guards in front of FastAPI
+# (Host, Origin, body size, media type), authentication and the service's error tree can
+# end any request with one of these, so each route documents them all; FastAPI's own 422
+# (HTTPValidationError) is replaced because our handler never returns that shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _DOCUMENTED.items()
 }
 
 

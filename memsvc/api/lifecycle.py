@@ -54,9 +54,7 @@ def unarchive_project(project: str, service: ServiceDep, actor: ActorDep) -> Pro
     return service.archive_project(actor, project, archived=False)
 
 
-@lifecycle_router.delete(
-    "/projects/{project}", status_code=204, tags=["projects"], responses={422: {}}
-)
+@lifecycle_router.delete("/projects/{project}", status_code=204, tags=["projects"])
 def delete_project(
     project: str,
     service: ServiceDep,
@@ -74,7 +72,12 @@ def restore_memory(project: str, memory_id: str, service: ServiceDep, actor: Act
     return service.restore_memory(actor, project, memory_id)
 
 
-@lifecycle_router.get("/projects/{project}/export.jsonl", tags=["projects"])
+@lifecycle_router.get(
+    "/projects/{project}/export.jsonl",
+    tags=["projects"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {NDJSON: {}}, "description": "One JSON object a line."}},
+)
 def export_memories(project: str, service: ServiceDep, actor: ActorDep) -> StreamingResponse:
     """The project's memories, every version and provenance, as memsvc JSONL (curator)."""
     lines = service.export_memories(actor, [project])

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from memsvc.api.deps import ActorDep, ServiceDep
+from memsvc.api.errors import ERROR_RESPONSES
 
 __all__ = ["install_probes"]
 
@@ -27,7 +29,13 @@ def _route_name(request: Request) -> str:
 def install_probes(app: FastAPI) -> None:
     """Add ``/api/v1/ready``, ``/metrics`` and the request counters to ``app``."""
 
-    @app.get("/api/v1/ready", tags=["service"])
+    # The guards (Host, body size, media type) and a crash can still answer this route.
+    ready_responses: dict[int | str, dict[str, Any]] = {
+        s: r for s, r in ERROR_RESPONSES.items() if s in (400, 403, 413, 415, 500)
+    }
+    ready_responses[503] = {"description": "Not ready; the body says which part is not."}
+
+    @app.get("/api/v1/ready", tags=["service"], responses=ready_responses)
     def readiness(service: ServiceDep) -> JSONResponse:
         """Readiness: database reachable, migrations current, model loaded (503 if not)."""
         state = service.readiness()
