@@ -14,6 +14,7 @@ from ulid import ULID
 
 from memsvc.clock import utcnow
 from memsvc.domain import (
+    PROJECT_ID_RE,
     Actor,
     AddResult,
     Kind,
@@ -23,7 +24,7 @@ from memsvc.domain import (
     Role,
     Status,
 )
-from memsvc.errors import InvalidInput, InvalidTransition, PayloadTooLarge
+from memsvc.errors import InvalidInput, InvalidTransition, PayloadTooLarge, ProjectNotFound
 from memsvc.hygiene.drafts import PreparedDraft, merge_provenance, prepare_draft
 from memsvc.operations.calls import Call, Calls
 from memsvc.operations.patches import apply_patch
@@ -70,6 +71,8 @@ class Writes:
         """Store drafts all or nothing; an exact duplicate returns the existing memory."""
         with self.calls.call(actor, action, project) as call:
             call.require(Role.WRITER)
+            if not PROJECT_ID_RE.match(project):  # no such project can exist: before the index
+                raise ProjectNotFound(project[:64])
             prepared = self._prepare(drafts)
             vectors = self.embedder.embed(
                 [searchable_text(p.title, p.content, p.tags) for p in prepared]

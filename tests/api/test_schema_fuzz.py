@@ -29,7 +29,6 @@ from schemathesis.specs.openapi.checks import (
 
 from memsvc import build_service
 from memsvc.api import create_app
-from memsvc.domain import PROJECT_ID_RE
 from memsvc.retrieval.embedder import HashEmbedder
 from tests.conftest import LiveServer, free_port, make_settings
 
@@ -68,25 +67,6 @@ def api_schema(fuzz_server: LiveServer) -> Any:
     return schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
 
 
-# A core bug the fuzzer found (reported to the integrator, pinned by the strict xfail below):
-# a write to a project id of the wrong shape reaches the vector index before the project is
-# looked up, and the index's ValueError is a 500. Until the core checks the id first, these
-# write routes are fuzzed with well-shaped ids only; every other input stays arbitrary.
-WRITES_BEFORE_LOOKUP = {
-    ("POST", "/api/v1/projects/{project}/memories"),
-    ("POST", "/api/v1/projects/{project}/memories:batch"),
-    ("POST", "/api/v1/projects/{project}/handoffs"),
-    ("POST", "/api/v1/projects/{project}/import"),
-}
-
-
-def _well_shaped_project(case: Any) -> Any:
-    project = (case.path_parameters or {}).get("project")
-    if isinstance(project, str) and not PROJECT_ID_RE.fullmatch(project):
-        case.path_parameters["project"] = "no-such-project"
-    return case
-
-
 def _describe(exc: BaseException) -> str:
     """A failure in a few lines: each distinct problem and how to reproduce it."""
     parts = [f"{type(exc).__name__}: {str(exc)[:600]}"]
@@ -99,8 +79,6 @@ def _run(operation: Any, mode: GenerationMode) -> tuple[int, str | None]:
     """Feed one operation ``EXAMPLES`` generated cases; (cases sent, first failure)."""
     sent = 0
     strategy = operation.as_strategy(generation_mode=mode)
-    if (operation.method.upper(), operation.path) in WRITES_BEFORE_LOOKUP:
-        strategy = strategy.map(_well_shaped_project)
 
     @settings(
         max_examples=EXAMPLES,
@@ -142,10 +120,6 @@ def test_every_rest_response_is_documented_and_never_a_server_error(api_schema: 
     assert failures == [], "\n\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: writes reach the vector index before the project is looked up",
-)
 def test_a_write_to_a_malformed_project_id_is_a_client_error(client: httpx.Client) -> None:
     r = client.post("/projects/Bad%20Id!/memories", json={"kind": "fact", "content": "x"})
     assert r.status_code in (404, 422), r.text
