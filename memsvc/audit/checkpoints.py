@@ -119,12 +119,21 @@ class AuditKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+        # Written whole to a private temporary file, then linked into place: the key file
+        # appears complete or not at all, so a server starting at the same moment with the
+        # same key path either wins or loads the winner's key (never a half-written one).
+        tmp = paths.private.with_name(f".{paths.private.name}.{os.getpid()}.{id(key)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(paths.private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, paths.private)
         except FileExistsError:  # another process made it first: use theirs
             return cls.load(paths.private)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        finally:
+            tmp.unlink(missing_ok=True)
         paths.public.write_bytes(key.public_pem)
         log.info("created audit signing key %s (id %s)", paths.private, key.key_id)
         return key

@@ -127,3 +127,26 @@ def test_export_needs_the_curator_role(tmp_path: Path) -> None:
             svc.export_audit(actor("w", {"acme": Role.WRITER}), "acme")
         bundle = svc.export_audit(actor("c", {"acme": Role.CURATOR}), "acme")
     assert bundle.checkpoints and bundle.checkpoints[-1]["seq"] == bundle.events[-1]["seq"]
+
+
+def test_servers_starting_together_share_one_signing_key(tmp_path: Path) -> None:
+    """Two processes making the key at the same moment end with the same key."""
+    import multiprocessing as mp
+
+    from memsvc.audit.checkpoints import AuditKey, KeyPaths
+
+    paths = KeyPaths(tmp_path / "k" / "audit-signing.key")
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        ids = pool.map(_make_key, [str(paths.private)] * 8)
+    assert len(set(ids)) == 1 and ids[0] == AuditKey.load(paths.private).key_id
+    assert sorted(p.name for p in paths.private.parent.iterdir()) == [
+        "audit-signing.key",
+        "audit-signing.key.pub",
+    ]
+
+
+def _make_key(path: str) -> str:
+    from memsvc.audit.checkpoints import AuditKey, KeyPaths
+
+    return AuditKey.load_or_create(KeyPaths(Path(path))).key_id
