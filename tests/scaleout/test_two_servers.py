@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -80,65 +79,74 @@ class Ledger:
 def _word(wid: int, n: int) -> str:
     """A word no other memory contains (letters only, so the analyzer keeps it whole)."""
     letters = "abcdefghijklmnopqrstuvwxyz"
-    tag = "".join(random.choice(letters) for _ in range(8))  # noqa: S311 - not a secret
+    tag = "".join(random.choice(letters) for _ in range(8))
     return f"zq{letters[wid]}{tag}{letters[n % 26]}"
+
+
+@dataclass
+class Load:
+    """The load's threads: writers add memories, readers get and search acknowledged ones."""
+
+    ledger: Ledger
+    pick_writer_server: Callable[[int, int], ServeProcess]
+    pick_reader_server: Callable[[int], ServeProcess]
+    stop_at: float
+    go: threading.Barrier
+
+    def writer(self, wid: int) -> None:
+        """Write memories, each with a word of its own, until the time is up."""
+        with httpx.Client(timeout=30) as client:
+            self.go.wait()
+            n = 0
+            while time.monotonic() < self.stop_at:
+                server = self.pick_writer_server(wid, n)
+                word = _word(wid, n)
+                body = {"kind": "fact", "content": f"writer {wid} noted {word} at step {n}"}
+                path = f"/projects/{PROJECT}/memories"
+                r = self.ledger.call(client, server, "POST", path, json=body)
+                if r is not None and r.status_code == 201:
+                    with self.ledger.lock:
+                        self.ledger.acks.append(Ack(r.json()["id"], word, server.name))
+                        self.ledger.ok[f"write@{server.name}"] += 1
+                n += 1
+
+    def reader(self, rid: int) -> None:
+        """Alternately get by id and search for a random acknowledged write."""
+        rng = random.Random(rid)
+        with httpx.Client(timeout=30) as client:
+            self.go.wait()
+            n = 0
+            while time.monotonic() < self.stop_at:
+                server = self.pick_reader_server(rid + n)
+                with self.ledger.lock:
+                    ack = rng.choice(self.ledger.acks)
+                if n % 2:
+                    kind, method, path, body = "get", "GET", f"/memories/{ack.id}", None
+                else:
+                    kind, method, path = "search", "POST", "/search"
+                    body = {"query": ack.word, "limit": 5}
+                r = self.ledger.call(
+                    client, server, method, f"/projects/{PROJECT}{path}", json=body
+                )
+                if r is not None and r.status_code == 200:
+                    with self.ledger.lock:
+                        self.ledger.ok[f"{kind}@{server.name}"] += 1
+                n += 1
 
 
 def run_load(
     ledger: Ledger,
-    pick_writer_server: Callable[[int, int], ServeProcess | None],
+    pick_writer_server: Callable[[int, int], ServeProcess],
     pick_reader_server: Callable[[int], ServeProcess],
     seconds: float,
     during: Callable[[], None] | None = None,
 ) -> None:
-    """``WRITERS`` writer and ``READERS`` reader threads for ``seconds``; ``during`` runs in
-    this thread meanwhile (e.g. to kill a server under load)."""
-    stop_at = time.monotonic() + seconds
+    """``WRITERS`` writer and ``READERS`` reader threads for ``seconds`` (the ledger must
+    hold an ack already); ``during`` runs in this thread meanwhile (e.g. a kill)."""
     go = threading.Barrier(WRITERS + READERS + 1)
-
-    def writer(wid: int) -> None:
-        with httpx.Client(timeout=30) as client:
-            go.wait()
-            n = 0
-            while time.monotonic() < stop_at:
-                server = pick_writer_server(wid, n)
-                if server is None:
-                    break
-                word = _word(wid, n)
-                body = {"kind": "fact", "content": f"writer {wid} noted {word} at step {n}"}
-                r = ledger.call(client, server, "POST", f"/projects/{PROJECT}/memories", json=body)
-                if r is not None and r.status_code == 201:
-                    with ledger.lock:
-                        ledger.acks.append(Ack(r.json()["id"], word, server.name))
-                        ledger.ok[f"write@{server.name}"] += 1
-                n += 1
-
-    def reader(rid: int) -> None:
-        rng = random.Random(rid)  # noqa: S311 - not a secret
-        with httpx.Client(timeout=30) as client:
-            go.wait()
-            n = 0
-            while time.monotonic() < stop_at:
-                server = pick_reader_server(rid + n)
-                with ledger.lock:
-                    ack = rng.choice(ledger.acks) if ledger.acks else None
-                if ack is None:
-                    time.sleep(0.01)
-                    continue
-                if n % 2:
-                    r = ledger.call(client, server, "GET", f"/projects/{PROJECT}/memories/{ack.id}")
-                    kind = "get"
-                else:
-                    q = {"query": ack.word, "limit": 5}
-                    r = ledger.call(client, server, "POST", f"/projects/{PROJECT}/search", json=q)
-                    kind = "search"
-                if r is not None and r.status_code == 200:
-                    with ledger.lock:
-                        ledger.ok[f"{kind}@{server.name}"] += 1
-                n += 1
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-    threads += [threading.Thread(target=reader, args=(r,)) for r in range(READERS)]
+    load = Load(ledger, pick_writer_server, pick_reader_server, time.monotonic() + seconds, go)
+    threads = [threading.Thread(target=load.writer, args=(w,)) for w in range(WRITERS)]
+    threads += [threading.Thread(target=load.reader, args=(r,)) for r in range(READERS)]
     for t in threads:
         t.start()
     go.wait(timeout=30)
