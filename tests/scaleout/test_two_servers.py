@@ -255,6 +255,7 @@ def test_two_servers_on_one_database_and_bucket_serve_each_others_writes(
     assert by_server["a"] >= 6 and by_server["b"] >= 6, ledger.ok
     assert all(ledger.ok[f"{k}@{s}"] >= 5 for k in ("get", "search") for s in "ab"), ledger.ok
 
+    print(f"two servers: {len(ledger.acks)} acks, {dict(ledger.ok)}")  # seen with -s
     problems = check_served(ledger, a, ledger.acks) + check_served(ledger, b, ledger.acks)
     assert problems == [], problems[:5]
     assert ledger.errors == [], ledger.errors[:5]
@@ -305,6 +306,7 @@ def test_killing_one_server_under_load_loses_no_acknowledged_write(
     assert ledger.ok["search@a"] - since_kill["before:search@a"] >= 5, (ledger.ok, since_kill)
     assert Counter(ack.server for ack in ledger.acks)["b"] >= 3, ledger.ok
 
+    print(f"kill -9: {len(ledger.acks)} acks, {dict(ledger.ok)}, cut off {len(ledger.unanswered)}")
     # nothing acknowledged is lost: a serves every write, b's included
     problems = check_served(ledger, a, ledger.acks)
     assert problems == [], problems[:5]
