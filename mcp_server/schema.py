@@ -37,6 +37,8 @@ _TYPED_ONLY = frozenset(
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties")
 # Keywords whose value is one subschema (or, for the combinators, a list of them).
 _SCHEMA_ONE = ("items", "additionalProperties", "not", "contains")
+# What an unconstrained subschema admits.
+_ANY = ("object", "array", "string", "number", "boolean", "null")
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 
 
@@ -160,7 +162,7 @@ def _types(schema: dict[str, Any], defs: dict[str, Any]) -> str | list[str]:
     found += [kind] if isinstance(kind, str) else list(kind or [])
     if not found and "enum" in schema:
         found = sorted({_json_type(v) for v in schema["enum"]})
-    unique = list(dict.fromkeys(found)) or ["object", "array", "string", "number", "boolean", "null"]
+    unique = list(dict.fromkeys(found)) or list(_ANY)
     return unique[0] if len(unique) == 1 else unique
 
 
