@@ -4,11 +4,19 @@ HTTP at 1k memories, and the cold start of `memsvc mcp` to its first answered to
     .venv/bin/python benchmarks/bench_mcp.py [--calls 200] [--memories 1000] [--embedder minilm]
 
 Writes benchmarks/results/mcp.md.
+
+    .venv/bin/python benchmarks/bench_mcp.py --payload [--calls 200] [--embedder hash]
+
+measures what the MCP payloads cost instead: tools/list characters, a 10-hit search's
+structured result against its text, and in-memory round trips of the SDK client (which
+re-validates every structured result against the listed output schema). Writes
+benchmarks/results/mcp_payload.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -199,15 +207,65 @@ async def run(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+async def payload(args: argparse.Namespace) -> str:
+    """tools/list size, 10-hit search sizes and in-memory round trips (client validating)."""
+    from mcp_server import create_mcp_server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        populate(data_dir, args.embedder, args.memories)
+        settings = Settings(
+            data_dir=data_dir, embedder=args.embedder, background=False, project="bench"
+        )
+        with build_service(settings) as service:
+            async with Client(create_mcp_server(service, settings)) as c:
+                listed = await c.list_tools()
+                tools_chars = len(listed.model_dump_json(by_alias=True, exclude_none=True))
+                out_chars = sum(len(json.dumps(t.output_schema or {})) for t in listed.tools)
+                found = await c.call_tool("search_memories", {"query": "deploy", "limit": 10})
+                text = found.content[0].text  # type: ignore[union-attr]
+                data = json.dumps(found.structured_content, separators=(",", ":"))
+                ms = await round_trips(c, args.calls)
+    ratio = len(data) / len(text)
+    return "\n".join(
+        [
+            "# MCP payloads",
+            "",
+            f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M}Z",
+            f"- machine: {machine()}",
+            f"- command: `.venv/bin/python benchmarks/bench_mcp.py --payload --calls {args.calls} "
+            f"--memories {args.memories} --embedder {args.embedder}`",
+            "- client: the mcp SDK `Client` in memory (validates structured results)",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| tools/list JSON (chars) | {tools_chars} |",
+            f"| of which output schemas (chars) | {out_chars} |",
+            f"| tools | {len(listed.tools)} |",
+            f"| 10-hit search text (chars) | {len(text)} |",
+            f"| 10-hit search structured JSON (chars) | {len(data)} ({ratio:.2f}x text) |",
+            f"| search_memories round trip p50 / p95 (ms) | "
+            f"{statistics.median(ms['search_memories']):.1f} / "
+            f"{pct(ms['search_memories'], 0.95):.1f} |",
+            f"| get_context round trip p50 / p95 (ms) | "
+            f"{statistics.median(ms['get_context']):.1f} / {pct(ms['get_context'], 0.95):.1f} |",
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--memories", type=int, default=1000)
     parser.add_argument("--embedder", default="minilm")
     parser.add_argument("--cold-runs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mcp.md")
+    parser.add_argument("--payload", action="store_true", help="measure payload sizes")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    report = anyio.run(run, args)
+    name = "mcp_payload.md" if args.payload else "mcp.md"
+    args.out = args.out or ROOT / "benchmarks/results" / name
+    report = anyio.run(payload if args.payload else run, args)
     args.out.write_text(report)
     print(report)
 

@@ -38,8 +38,8 @@ GATE_ACTOR = "memsvc.actor"
 ProjectArg = Annotated[
     str | None,
     Field(
-        description="Project id. Omit it to use the project whose root_paths contain your "
-        "workspace, else the server's default project.",
+        # Short: it is listed with every tool; the server instructions tell the whole rule.
+        description="Project id (default: your workspace's, else the server's).",
         max_length=64,
     ),
 ]
@@ -48,7 +48,7 @@ AgentArg = Annotated[
 ]
 SessionArg = Annotated[
     str | None,
-    Field(description="Your session or conversation id, recorded as provenance.", max_length=200),
+    Field(description="Your session id, recorded as provenance.", max_length=200),
 ]
 
 

@@ -12,10 +12,9 @@ from pydantic import BaseModel, Field
 
 from mcp_server import render
 from mcp_server.caller import Caller, ProjectArg
-from mcp_server.results import envelope
+from mcp_server.results import Mem, Review, envelope
 from mcp_server.roots import RootsArg
 from memsvc.domain import (
-    Memory,
     ProposalEdit,
     Quarantine,
     QuarantineCreate,
@@ -25,7 +24,7 @@ from memsvc.domain import (
 
 __all__ = ["register"]
 
-MemoryId = Annotated[str, Field(description="The memory's id (26-character ULID).")]
+MemoryId = Annotated[str, Field(description="The memory's id.")]
 QuarantineId = Annotated[str, Field(description="The quarantine's id (from list_quarantines).")]
 
 
@@ -35,12 +34,12 @@ class _Placed(BaseModel):
 
 
 class ReviewResult(_Placed):
-    items: list[ReviewItem]
+    items: list[Review]
     next_cursor: str | None
 
 
 class DecisionResult(_Placed):
-    memory: Memory
+    memory: Mem
 
 
 class QuarantineResult(_Placed):
@@ -144,9 +143,8 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         since: Annotated[datetime | None, Field(description="Only written since (ISO).")] = None,
         reason: Annotated[str, Field(max_length=500)] = "",
     ) -> Annotated[CallToolResult, QuarantineResult]:
-        """Curators: hide every memory of the project written by one agent identity,
-        principal or session (give exactly one), optionally since a time, from search and
-        context. Reversible with restore_quarantine."""
+        """Curators: hide from search and context every memory written by one agent,
+        principal or session (give one), optionally since a time. See restore_quarantine."""
         body = QuarantineCreate(
             agent=agent, principal=principal, session=session, since=since, reason=reason
         )
@@ -187,7 +185,7 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         policy: ReviewPolicy, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, PolicyResult]:
         """Admins: which kinds written through which channels/roles land as proposed, and
-        whether context packs show proposed memories in their own labelled section."""
+        whether context packs show proposed memories (in their own section)."""
         with caller.call(ctx, project, roots) as c:
             saved = service.set_review_policy(c.actor, c.project, policy)
         return envelope(

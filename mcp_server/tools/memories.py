@@ -19,13 +19,12 @@ from memsvc.domain import Kind, MemoryDraft, MemoryPatch, ProvenanceIn, Status
 
 __all__ = ["register"]
 
-MemoryId = Annotated[str, Field(description="The memory's id (26-character ULID).")]
+MemoryId = Annotated[str, Field(description="The memory's id.")]
 KindArg = Annotated[
     Kind,
     Field(
-        description="rule: a hard constraint, always in context; preference: a soft "
-        "inclination; decision: a choice with its rationale; fact: project knowledge; "
-        "handoff: a session summary (prefer write_handoff)."
+        description="rule: hard constraint, always in context; preference: soft; decision: "
+        "a choice and its rationale; fact: knowledge; handoff: use write_handoff."
     ),
 ]
 Content = Annotated[str, Field(description="The memory text: one self-contained statement.")]
@@ -76,9 +75,8 @@ class MemoryTools:
         agent: AgentArg = None,
         session: SessionArg = None,
     ) -> Annotated[CallToolResult, MemoryResult]:
-        """Store one durable memory in the project: a rule, preference, decision or fact
-        worth knowing in later sessions. Secrets are redacted; an identical memory is
-        returned instead of being stored twice. Search first to avoid near-duplicates."""
+        """Store a durable rule, preference, decision or fact for later sessions. Secrets
+        are redacted; an identical memory is returned, not stored twice. Search first."""
         with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
             draft = _draft(
                 origin, kind=kind, content=content, title=title, tags=tags, paths=paths,
@@ -111,8 +109,7 @@ class MemoryTools:
         cursor: Annotated[str | None, Field(description="next_cursor of the last page.")] = None,
         project: ProjectArg = None,
     ) -> Annotated[CallToolResult, MemoryList]:
-        """Browse the project's memories newest first, filtered by kind, status or tag.
-        To find memories about a topic use search_memories instead."""
+        """Browse memories newest first, by kind, status or tag (for a topic: search)."""
         with self.caller.call(ctx, project, roots) as c:
             page = self.service.list_memories(
                 c.actor, c.project, kinds=kinds, statuses=statuses, tag=tag, limit=limit,
@@ -188,8 +185,8 @@ class MemoryTools:
     def delete_memory(
         self, memory_id: MemoryId, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, DeleteResult]:
-        """Delete a memory that is wrong or unwanted (a tombstone stays in its history).
-        To record that something changed, prefer supersede_memory."""
+        """Delete a wrong or unwanted memory (its history stays). For a change of mind,
+        supersede_memory."""
         with self.caller.call(ctx, project, roots) as c:
             self.service.delete_memory(c.actor, c.project, memory_id)
         text = c.head + f" Deleted memory {memory_id}."

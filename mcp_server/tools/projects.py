@@ -10,10 +10,10 @@ from pydantic import Field
 
 from mcp_server import render
 from mcp_server.caller import AgentArg, Caller, tool_errors
-from mcp_server.results import ProjectList, envelope
+from mcp_server.results import Opened, ProjectList, envelope
 from mcp_server.roots import RootsArg, roots_to_paths
 from mcp_server.tools import READ, WRITE
-from memsvc.domain import OpenedProject, Project, ProjectCreate
+from memsvc.domain import Project, ProjectCreate
 
 __all__ = ["register"]
 
@@ -42,8 +42,8 @@ class ProjectTools:
         root_paths: Annotated[
             list[str] | None,
             Field(
-                description="Absolute paths of the project's checkouts; agents working inside "
-                "them are placed in this project. Omit to use your workspace roots."
+                description="Absolute paths of its checkouts (agents inside them are placed "
+                "here). Default: your workspace roots."
             ),
         ] = None,
     ) -> Annotated[CallToolResult, Project]:
@@ -69,12 +69,12 @@ class ProjectTools:
         ],
         ctx: Context,
         budget_tokens: Budget = 2000,
-    ) -> Annotated[CallToolResult, OpenedProject]:
+    ) -> Annotated[CallToolResult, Opened]:
         """Open a project by name at the start of a session: its rules, newest handoff and
         most relevant memories, and what others changed since you were last active in it."""
         with tool_errors():
             opened = self.service.open_project(self.caller.actor(ctx), name, budget_tokens)
-        return envelope(render.opened_text(opened), opened)
+        return envelope(render.opened_text(opened), Opened.model_validate(opened))
 
     def open_last_project(
         self,
@@ -82,18 +82,15 @@ class ProjectTools:
         roots: RootsArg,
         budget_tokens: Budget = 2000,
         agent: AgentArg = None,
-    ) -> Annotated[CallToolResult, OpenedProject]:
-        """Resume where you left off: the project YOU (this agent identity: the `agent`
-        argument, else `memsvc mcp --agent`, else your client's name) last worked in — your
-        writes, handoffs and context loads count; searches, humans browsing the inspector
-        and other agents do not. Returns its context pack (rules, newest handoff, relevant
-        memories), what others changed since you were last there, and the project your
-        workspace roots match, if any. Call it at the start of a session."""
+    ) -> Annotated[CallToolResult, Opened]:
+        """Call at the start of a session: the project this agent identity (`agent`, else
+        `memsvc mcp --agent`, else your client's name) last wrote or loaded context in, with
+        its context pack, what others changed since, and the project your workspace matches."""
         with tool_errors():
             actor = self.caller.actor(ctx, agent)
             workspace = roots_to_paths(roots)
             opened = self.service.open_last_project(actor, budget_tokens, workspace)
-        return envelope(render.opened_text(opened), opened)
+        return envelope(render.opened_text(opened), Opened.model_validate(opened))
 
 
 def register(mcp: MCPServer, caller: Caller) -> None:

@@ -46,9 +46,8 @@ class RecallTools:
         limit: Annotated[int, Field(ge=1, description="How many hits.")] = 10,
         project: ProjectArg = None,
     ) -> Annotated[CallToolResult, SearchResult]:
-        """Search the project's memories by meaning and keywords; hits come best first with
-        their id, kind, provenance and score. Use it before deciding or asking the user
-        something the project may already know."""
+        """Search the project's memories by meaning and keywords, best first. Use it before
+        deciding or asking the user something the project may already know."""
         with self.caller.call(ctx, project, roots) as c:
             q = SearchQuery(
                 query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit
@@ -70,9 +69,8 @@ class RecallTools:
         ] = None,
         project: ProjectArg = None,
     ) -> Annotated[CallToolResult, ContextResult]:
-        """Load the project's working context before a task: every active rule, the newest
-        handoff, then the decisions, preferences and facts most relevant to the task, within
-        a token budget. Reports what was left out."""
+        """Load context before a task: every active rule, the newest handoff, then the
+        memories most relevant to the task, within a token budget (says what was left out)."""
         with self.caller.call(ctx, project, roots) as c:
             request = ContextRequest(task=task, budget_tokens=budget_tokens, paths=paths)
             pack = self.service.get_context(c.actor, c.project, request)
@@ -91,9 +89,8 @@ class RecallTools:
         agent: AgentArg = None,
         session: SessionArg = None,
     ) -> Annotated[CallToolResult, MemoryResult]:
-        """Close a session: store what was done, what is next and the open questions. The
-        newest handoff leads every context pack of the project, so the next session (yours
-        or another agent's) starts where this one ended."""
+        """Close a session: what was done, what is next, open questions. The newest handoff
+        leads every context pack, so the next session starts where this one ended."""
         with self.caller.call(ctx, project, roots, agent=agent, session=session) as c:
             h = HandoffDraft(
                 summary=summary,
