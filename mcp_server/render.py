@@ -62,10 +62,10 @@ def memories_text(memories: list[Memory], head: str, next_cursor: str | None) ->
     return "\n".join(lines)
 
 
-def search_text(hits: list[SearchHit], head: str) -> str:
-    """Search hits best first, each with its rank and score."""
+def search_text(hits: list[SearchHit], head: str, hint: str | None = None) -> str:
+    """Search hits best first, each with its rank and score; none: what to do instead."""
     if not hits:
-        return f"{head}\nNo memories match; try other words, or fewer filters."
+        return f"{head}\n" + (hint or "No memories match; try other words, or fewer filters.")
     lines = [f"{head}\n{len(hits)} memories, best first. {DATA_NOTE}"]
     for rank, hit in enumerate(hits, 1):
         lines.append(f"#{rank} score {hit.score:.3f}")

@@ -14,7 +14,14 @@ from mcp_server.caller import AgentArg, Caller, ProjectArg, SessionArg
 from mcp_server.results import AuditResult, ContextResult, MemoryResult, SearchResult
 from mcp_server.roots import RootsArg
 from mcp_server.tools import READ, WRITE
-from memsvc.domain import AuditQuery, ContextRequest, HandoffDraft, Kind, SearchQuery
+from memsvc.domain import (
+    DEFAULT_MIN_RELEVANCE,
+    AuditQuery,
+    ContextRequest,
+    HandoffDraft,
+    Kind,
+    SearchQuery,
+)
 
 __all__ = ["register"]
 
@@ -44,16 +51,26 @@ class RecallTools:
             Field(description="Recall what held at this time (ISO 8601), superseded included."),
         ] = None,
         limit: Annotated[int, Field(ge=1, description="How many hits.")] = 10,
+        min_relevance: Annotated[
+            float, Field(ge=0, le=1, description="Drop hits less likely relevant; 0: all.")
+        ] = DEFAULT_MIN_RELEVANCE,
         project: ProjectArg = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         """Search the project's memories by meaning and keywords, best first. Use it before
         deciding or asking the user something the project may already know."""
         with self.caller.call(ctx, project, roots) as c:
             q = SearchQuery(
-                query=query, kinds=kinds, tags=tags, paths=paths, as_of=as_of, limit=limit
+                query=query,
+                kinds=kinds,
+                tags=tags,
+                paths=paths,
+                as_of=as_of,
+                limit=limit,
+                min_relevance=min_relevance,
             )
             hits = self.service.search_memories(c.actor, c.project, q)
-        return c.reply(render.search_text(hits, c.head), SearchResult, hits=hits)
+        text = render.search_text(hits, c.head, None if hits else q.empty_hint())
+        return c.reply(text, SearchResult, hits=hits)
 
     def get_context(
         self,
