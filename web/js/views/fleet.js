@@ -25,6 +25,7 @@ export function activityChart(days, { width = 420, height = 96, testid } = {}) {
   const step = width / Math.max(1, days.length);
   const bar = Math.max(2, Math.floor(step / 2) - 1);
   const plot = height - 14;
+  const top = 14; // room for the scale label above the tallest bar
   const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, width, height, class: 'chart',
     role: 'img', 'data-testid': testid || 'activity-chart',
     'aria-label': `reads and writes per day, ${days[0]?.day || ''} to ${days[days.length - 1]?.day || ''}` });
@@ -33,7 +34,7 @@ export function activityChart(days, { width = 420, height = 96, testid } = {}) {
     const x = i * step + 1;
     for (const [j, key] of [[0, 'reads'], [1, 'writes']]) {
       const value = d[key];
-      const tall = value ? Math.max(1, Math.round((value / max) * (plot - 4))) : 0;
+      const tall = value ? Math.max(1, Math.round((value / max) * (plot - top))) : 0;
       svg.append(s('rect', { x: x + j * (bar + 1), y: plot - tall, width: bar, height: tall,
         class: `chart-${key}`, 'data-day': d.day, 'data-value': value },
       s('title', {}, `${d.day}: ${value} ${key}`)));
@@ -42,7 +43,7 @@ export function activityChart(days, { width = 420, height = 96, testid } = {}) {
   svg.append(s('text', { x: 0, y: height - 2, class: 'chart-label' }, days[0]?.day.slice(5) || ''));
   svg.append(s('text', { x: width, y: height - 2, class: 'chart-label', 'text-anchor': 'end' },
     days[days.length - 1]?.day.slice(5) || ''));
-  svg.append(s('text', { x: width, y: 10, class: 'chart-label', 'text-anchor': 'end' }, `max ${max}`));
+  svg.append(s('text', { x: 0, y: 10, class: 'chart-label' }, `max ${max} a day`));
   return svg;
 }
 
