@@ -466,6 +466,8 @@ READ_ACTIONS = frozenset(
         "whoami",
         "export_memories",
         "fleet_dashboard",
+        "get_review_policy",
+        "list_quarantines",
     }
 )
 """Audit actions that change nothing; ``AuditQuery.hide_reads_from`` leaves them out."""
@@ -488,6 +490,11 @@ WRITE_ACTIONS = frozenset(
         "delete_project",
         "restore_memory",
         "import_memories",
+        "set_review_policy",
+        "approve_memory",
+        "reject_memory",
+        "quarantine_memories",
+        "restore_quarantine",
     }
 )
 """Audit actions that change state."""

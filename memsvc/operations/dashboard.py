@@ -31,7 +31,7 @@ from memsvc.store.models import QuarantineRow
 
 __all__ = ["FLEET_READS", "Dashboard", "is_read"]
 
-FLEET_READS = READ_ACTIONS | {"get_review_policy", "list_quarantines"}
+FLEET_READS = READ_ACTIONS
 """Audited actions that change nothing; every other successful action counts as a write."""
 
 MAX_DAYS = 90

@@ -33,7 +33,7 @@ CODEX = Actor(
     principal="bob", channel=Channel.MCP, grants={"*": Role.WRITER}, agent="codex",
     client="codex-cli",
 )  # fmt: skip
-FLEET_READS = READ_ACTIONS | {"get_review_policy", "list_quarantines"}
+FLEET_READS = READ_ACTIONS
 
 
 def seed_fleet(service: MemoryService) -> None:
