@@ -15,6 +15,7 @@ from memsvc.operations.access import Access
 from memsvc.operations.audit import AuditReads
 from memsvc.operations.calls import Calls
 from memsvc.operations.curation import Curation
+from memsvc.operations.dashboard import Dashboard
 from memsvc.operations.fleet import Fleet
 from memsvc.operations.lifecycle import Lifecycle
 from memsvc.operations.maintenance import Maintenance
@@ -159,6 +160,7 @@ def _collaborators(
         transfer=Transfer(calls, writes, sync, limits),
         lifecycle=Lifecycle(calls, sync, index, cache),
         fleet=Fleet(calls, sync, tokens, limits),
+        dashboard=Dashboard(calls),
     )
 
 

@@ -494,6 +494,7 @@ READ_ACTIONS = frozenset(
         "list_tokens",
         "whoami",
         "export_memories",
+        "fleet_dashboard",
         "get_review_policy",
         "list_quarantines",
     }
@@ -710,3 +711,83 @@ class Quarantine(BaseModel):
     memory_ids: list[str]
     restored_at: datetime | None
     restored_by: str | None
+
+
+# -- fleet dashboard (additive) -----------------------------------------------------------
+
+
+class ActivityDay(BaseModel):
+    """One UTC day of successful audited calls: ``reads`` change nothing, ``writes`` do."""
+
+    day: str
+    reads: int
+    writes: int
+
+
+class DashboardCaller(BaseModel):
+    """Activity of one caller as the audit log records it (principal, channel, client):
+    events carry no agent name, so this is the closest per-agent series the ledger holds."""
+
+    principal: str
+    channel: str
+    client: str | None
+    last_event_at: datetime
+    reads: int
+    writes: int
+    days: list[ActivityDay]
+
+
+class DashboardAgent(BaseModel):
+    """One agent identity of one principal in a project (``agent_activity``) with the
+    memories its provenance names, by status."""
+
+    principal: str
+    agent: str
+    last_active_at: datetime
+    memories: dict[str, int]
+    quarantined: bool
+
+
+class DashboardQuarantine(BaseModel):
+    """An unrestored quarantine, as a reader may see it."""
+
+    id: str
+    field: str
+    value: str
+    created_at: datetime
+    memories: int
+
+
+class DashboardProject(BaseModel):
+    project: str
+    name: str
+    archived: bool
+    last_active_at: datetime | None
+    counts: dict[str, dict[str, int]]
+    """``counts[status][kind]``, as ``ProjectStats``."""
+    review: int
+    """Waiting for review: proposed memories and flagged duplicates or conflicts."""
+    proposed: int
+    agents: list[DashboardAgent]
+    callers: list[DashboardCaller]
+    quarantines: list[DashboardQuarantine]
+    activity: list[ActivityDay]
+
+
+class FleetDashboard(BaseModel):
+    """Per project the caller may read: last activity, reads and writes per day, memories
+    by kind and status, the review backlog, agent identities and quarantines."""
+
+    generated_at: datetime
+    days: int
+    projects: list[DashboardProject]
+
+
+__all__ += [
+    "ActivityDay",
+    "DashboardAgent",
+    "DashboardCaller",
+    "DashboardProject",
+    "DashboardQuarantine",
+    "FleetDashboard",
+]

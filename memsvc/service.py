@@ -21,6 +21,7 @@ from memsvc.domain import (
     Channel,
     ContextPack,
     ContextRequest,
+    FleetDashboard,
     ImportReport,
     IssuedToken,
     Kind,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from memsvc.operations.access import Access
     from memsvc.operations.audit import AuditReads
     from memsvc.operations.curation import Curation
+    from memsvc.operations.dashboard import Dashboard
     from memsvc.operations.fleet import Fleet
     from memsvc.operations.lifecycle import Lifecycle
     from memsvc.operations.maintenance import Maintenance
@@ -83,6 +85,7 @@ class Collaborators:
     transfer: Transfer
     lifecycle: Lifecycle
     fleet: Fleet
+    dashboard: Dashboard
 
 
 class MemoryService:
@@ -334,6 +337,12 @@ class MemoryService:
     def list_quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
         """The project's quarantines, newest first. Curator. Audits ``list_quarantines``."""
         return self._p.fleet.quarantines(actor, project)
+
+    def fleet_dashboard(self, actor: Actor, days: int = 14) -> FleetDashboard:
+        """Per readable project: activity per day, memories by kind and status, the review
+        backlog, agent identities and open quarantines. Anyone; only projects the caller may
+        read appear. Audits ``fleet_dashboard`` (outside any project) with the ids shown."""
+        return self._p.dashboard.fleet(actor, days)
 
     def on_memory_changes(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
         """Call ``listener(project, "rules" | "handoff")`` after each committed change to a

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from memsvc import __version__
-from memsvc.api import fleet
+from memsvc.api import dashboard, fleet
 from memsvc.api.curation_routes import curation_router
 from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
@@ -48,6 +48,7 @@ def create_app(
     app.include_router(curation_router, responses=ERROR_RESPONSES)
     app.include_router(lifecycle_router, responses=ERROR_RESPONSES)
     app.include_router(fleet.router, responses=ERROR_RESPONSES)
+    app.include_router(dashboard.router, responses=ERROR_RESPONSES)
     mount_inspector(app)
     install_probes(app)
     app.add_middleware(

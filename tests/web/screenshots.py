@@ -17,6 +17,7 @@ SHOTS = [
     ("memory", "/ui/#/p/acme-api/m/{fact_rate}", True),
     ("review", "/ui/#/p/acme-api/review", True),
     ("audit", "/ui/#/p/acme-api/audit", False),
+    ("fleet", "/ui/#/fleet", True),
 ]
 
 

@@ -108,5 +108,6 @@ export const api = {
   review: (p, params = {}) => request('GET', `/projects/${P(p)}/review${qs(params)}`),
   resolve: (p, id, action) => request('POST', `/projects/${P(p)}/review/${P(id)}`, { action }),
   audit: (p, params) => request('GET', `/projects/${P(p)}/audit${qs(params)}`),
+  fleet: (days) => request('GET', `/fleet/dashboard${qs({ days })}`),
   exportProject: (p) => request('GET', `/projects/${P(p)}/export`, undefined, { raw: true }),
 };

@@ -13,15 +13,16 @@ import { projectView } from './views/project.js';
 import { memoryView } from './views/memory.js';
 import { reviewView } from './views/review.js';
 import { auditView } from './views/audit.js';
+import { agentView, fleetView } from './views/fleet.js';
 
-// A "Fleet" tab (per-agent activity) slots in here and in NAV once the core exposes
-// per-agent statistics.
 const ROUTES = [
   [/^\/?$/, projectsView],
   [/^\/p\/([^/]+)\/?$/, projectView],
   [/^\/p\/([^/]+)\/m\/([^/]+)\/?$/, memoryView],
   [/^\/p\/([^/]+)\/review\/?$/, reviewView],
   [/^\/p\/([^/]+)\/audit\/?$/, auditView],
+  [/^\/fleet\/?$/, fleetView],
+  [/^\/p\/([^/]+)\/agent\/?$/, agentView],
 ];
 
 let current = 0;

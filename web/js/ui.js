@@ -97,8 +97,7 @@ export function pageHeader({ title, subtitle, meta, actions }) {
     actions && actions.length ? h('div', { class: 'actions' }, actions) : null);
 }
 
-/** A project's sections as tabs. One list, so a "Fleet" section (per-agent activity,
- * once the core exposes per-agent statistics) is one more entry here and one route. */
+/** A project's sections as tabs; "Fleet" leads to the dashboard of every readable project. */
 export function projectNav(projectId, current, { review } = {}) {
   const sections = [
     { id: 'memories', label: 'Memories', href: link('p', projectId) },
@@ -106,6 +105,7 @@ export function projectNav(projectId, current, { review } = {}) {
       testid: 'review-link' },
     can(projectId, 'curator') ? { id: 'audit', label: 'Audit log', href: link('p', projectId, 'audit'),
       testid: 'audit-link' } : null,
+    { id: 'fleet', label: 'Fleet', href: link('fleet'), testid: 'fleet-link' },
   ].filter(Boolean);
   return h('nav', { class: 'section-nav', 'aria-label': 'Project sections' }, sections.map((s) => h('a', {
     class: `section-tab${s.id === current ? ' is-current' : ''}`, href: s.href,

@@ -8,8 +8,10 @@ export async function projectsView({ root, rerender }) {
   setCrumbs(['Projects']);
   const projects = await api.projects();
   const total = projects.reduce((sum, p) => sum + countOf(p), 0);
-  const actions = can('*', 'admin') ? [button('New project', () => newProject(rerender), {
-    kind: 'primary', testid: 'new-project' })] : [];
+  const actions = [h('a', { class: 'btn btn-secondary', href: link('fleet'), 'data-testid': 'fleet-home' },
+    'Fleet dashboard')];
+  if (can('*', 'admin')) actions.push(button('New project', () => newProject(rerender), {
+    kind: 'primary', testid: 'new-project' }));
   root.append(pageHeader({
     title: 'Projects',
     subtitle: `${plural(projects.length, 'project')} · ${plural(total, 'active memory', 'active memories')}`,
