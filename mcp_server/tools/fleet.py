@@ -14,6 +14,7 @@ from mcp_server import render
 from mcp_server.caller import Caller, ProjectArg
 from mcp_server.results import Mem, Review, envelope
 from mcp_server.roots import RootsArg
+from mcp_server.tools import IDEMPOTENT_WRITE, READ, WRITE
 from memsvc.domain import (
     ProposalEdit,
     Quarantine,
@@ -70,11 +71,19 @@ def _quarantine(q: Quarantine) -> str:
     )
 
 
-def register(mcp: MCPServer, caller: Caller) -> None:
-    service = caller.service
+REMOVES = ToolAnnotations(destructive_hint=True, idempotent_hint=False)
+"""Takes memories out of use (reversibly), and repeating it acts again."""
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
+
+class FleetTools:
+    """Curators' fleet tools: the review queue, approvals, quarantine, review policy."""
+
+    def __init__(self, caller: Caller) -> None:
+        """Tools acting through ``caller`` (and its service)."""
+        self.caller, self.service = caller, caller.service
+
     def list_review_queue(
+        self,
         ctx: Context,
         roots: RootsArg,
         project: ProjectArg = None,
@@ -83,8 +92,8 @@ def register(mcp: MCPServer, caller: Caller) -> None:
     ) -> Annotated[CallToolResult, ReviewResult]:
         """Memories waiting for a curator: proposed ones (not yet trusted as rules), and
         possible duplicates and conflicts beside the memory they were flagged against."""
-        with caller.call(ctx, project, roots) as c:
-            page = service.list_review_queue(c.actor, c.project, limit=limit, cursor=cursor)
+        with self.caller.call(ctx, project, roots) as c:
+            page = self.service.list_review_queue(c.actor, c.project, limit=limit, cursor=cursor)
         lines = [c.head, f"{len(page.items)} waiting for review."]
         lines += [_item(i) for i in page.items]
         return envelope(
@@ -97,8 +106,8 @@ def register(mcp: MCPServer, caller: Caller) -> None:
             ),
         )
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def approve_memory(
+        self,
         memory_id: MemoryId,
         ctx: Context,
         roots: RootsArg,
@@ -109,15 +118,15 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         """Curators: approve a proposed memory (optionally edited first); it becomes
         active, and a proposed replacement supersedes its original now."""
         edit = ProposalEdit(content=content, title=title) if content or title else None
-        with caller.call(ctx, project, roots) as c:
-            memory = service.approve_memory(c.actor, c.project, memory_id, edit)
+        with self.caller.call(ctx, project, roots) as c:
+            memory = self.service.approve_memory(c.actor, c.project, memory_id, edit)
         return envelope(
             render.memory_text(memory, c.head + " Approved."),
             DecisionResult(project=c.project, project_source=c.source, memory=memory),
         )
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=False))
     def reject_memory(
+        self,
         memory_id: MemoryId,
         ctx: Context,
         roots: RootsArg,
@@ -125,15 +134,15 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         reason: Annotated[str, Field(max_length=500)] = "",
     ) -> Annotated[CallToolResult, DecisionResult]:
         """Curators: reject a proposed memory (it is deleted; its history remains)."""
-        with caller.call(ctx, project, roots) as c:
-            memory = service.reject_memory(c.actor, c.project, memory_id, reason)
+        with self.caller.call(ctx, project, roots) as c:
+            memory = self.service.reject_memory(c.actor, c.project, memory_id, reason)
         return envelope(
             f"{c.head} Rejected {memory.id}.",
             DecisionResult(project=c.project, project_source=c.source, memory=memory),
         )
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=True, idempotent_hint=False))
     def quarantine_memories(
+        self,
         ctx: Context,
         roots: RootsArg,
         project: ProjectArg = None,
@@ -148,47 +157,59 @@ def register(mcp: MCPServer, caller: Caller) -> None:
         body = QuarantineCreate(
             agent=agent, principal=principal, session=session, since=since, reason=reason
         )
-        with caller.call(ctx, project, roots) as c:
-            q = service.quarantine_memories(c.actor, c.project, body)
+        with self.caller.call(ctx, project, roots) as c:
+            q = self.service.quarantine_memories(c.actor, c.project, body)
         return envelope(
             f"{c.head} {_quarantine(q)}",
             QuarantineResult(project=c.project, project_source=c.source, quarantine=q),
         )
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=False))
     def restore_quarantine(
-        quarantine_id: QuarantineId, ctx: Context, roots: RootsArg, project: ProjectArg = None
+        self, quarantine_id: QuarantineId, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, QuarantineResult]:
         """Curators: undo a quarantine; each memory gets back the status it had."""
-        with caller.call(ctx, project, roots) as c:
-            q = service.restore_quarantine(c.actor, c.project, quarantine_id)
+        with self.caller.call(ctx, project, roots) as c:
+            q = self.service.restore_quarantine(c.actor, c.project, quarantine_id)
         return envelope(
             f"{c.head} {_quarantine(q)}",
             QuarantineResult(project=c.project, project_source=c.source, quarantine=q),
         )
 
-    @mcp.tool(annotations=ToolAnnotations(read_only_hint=True))
     def list_quarantines(
-        ctx: Context, roots: RootsArg, project: ProjectArg = None
+        self, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, QuarantineList]:
         """Curators: the project's quarantines, newest first, restored ones included."""
-        with caller.call(ctx, project, roots) as c:
-            found = service.list_quarantines(c.actor, c.project)
+        with self.caller.call(ctx, project, roots) as c:
+            found = self.service.list_quarantines(c.actor, c.project)
         lines = [c.head] + [_quarantine(q) for q in found]
         return envelope(
             "\n".join(lines) if found else lines[0] + " No quarantines.",
             QuarantineList(project=c.project, project_source=c.source, quarantines=found),
         )
 
-    @mcp.tool(annotations=ToolAnnotations(destructive_hint=False, idempotent_hint=True))
     def set_review_policy(
-        policy: ReviewPolicy, ctx: Context, roots: RootsArg, project: ProjectArg = None
+        self, policy: ReviewPolicy, ctx: Context, roots: RootsArg, project: ProjectArg = None
     ) -> Annotated[CallToolResult, PolicyResult]:
         """Admins: which kinds written through which channels/roles land as proposed, and
         whether context packs show proposed memories (in their own section)."""
-        with caller.call(ctx, project, roots) as c:
-            saved = service.set_review_policy(c.actor, c.project, policy)
+        with self.caller.call(ctx, project, roots) as c:
+            saved = self.service.set_review_policy(c.actor, c.project, policy)
         return envelope(
             f"{c.head} Review policy: {saved.model_dump_json()}",
             PolicyResult(project=c.project, project_source=c.source, policy=saved),
         )
+
+
+def register(mcp: MCPServer, caller: Caller) -> None:
+    """Add the fleet tools to ``mcp``, in a stable order."""
+    tools = FleetTools(caller)
+    for tool, hints in (
+        (tools.list_review_queue, READ),
+        (tools.approve_memory, WRITE),
+        (tools.reject_memory, REMOVES),
+        (tools.quarantine_memories, REMOVES),
+        (tools.restore_quarantine, WRITE),
+        (tools.list_quarantines, READ),
+        (tools.set_review_policy, IDEMPOTENT_WRITE),
+    ):
+        mcp.add_tool(tool, annotations=hints)

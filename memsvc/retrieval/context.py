@@ -109,26 +109,7 @@ def pack_context(
     """Fill the budget in priority order. ``tokens`` is the exact count of ``text``."""
     head, tail = _frame(project)
     frame_tokens = counter.count(head + "\n" + tail)
-    chosen: list[tuple[Memory, str, int]] = []
-    omitted: list[Omitted] = list(plan.omitted)
-    used = frame_tokens
-    header_cost = counter.count(PROPOSED_HEADER) + 1
-    for memory in [*plan.leading, *plan.rest, *plan.proposed]:
-        # the proposed section's header is paid for by its first memory
-        header = memory.status is Status.PROPOSED and not any(_proposed(c) for c in chosen)
-        extra = header_cost if header else 0
-        if used + extra + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
-            # cannot fit whatever its block costs: skip rendering and counting it
-            cost = memory.token_count + BLOCK_OVERHEAD_MIN
-            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
-            continue
-        block = render_memory(memory)
-        cost = counter.count(block) + 1  # the joining newline
-        if used + extra + cost <= budget:
-            chosen.append((memory, block, cost + extra))
-            used += cost + extra
-        else:
-            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
+    chosen, omitted = _choose(plan, budget, counter, frame_tokens)
     if frame_tokens > budget:
         return ContextPack(
             project=project,
@@ -161,6 +142,33 @@ def pack_context(
         budget_tokens=budget,
         min_relevance=min_relevance,
     )
+
+
+def _choose(
+    plan: PackPlan, budget: int, counter: TokenCounter, frame_tokens: int
+) -> tuple[list[tuple[Memory, str, int]], list[Omitted]]:
+    """The blocks that fit in priority order, and what did not."""
+    chosen: list[tuple[Memory, str, int]] = []
+    omitted: list[Omitted] = list(plan.omitted)
+    used = frame_tokens
+    header_cost = counter.count(PROPOSED_HEADER) + 1
+    for memory in [*plan.leading, *plan.rest, *plan.proposed]:
+        # the proposed section's header is paid for by its first memory
+        header = memory.status is Status.PROPOSED and not any(_proposed(c) for c in chosen)
+        extra = header_cost if header else 0
+        if used + extra + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
+            # cannot fit whatever its block costs: skip rendering and counting it
+            cost = memory.token_count + BLOCK_OVERHEAD_MIN
+            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
+            continue
+        block = render_memory(memory)
+        cost = counter.count(block) + 1  # the joining newline
+        if used + extra + cost <= budget:
+            chosen.append((memory, block, cost + extra))
+            used += cost + extra
+        else:
+            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
+    return chosen, omitted
 
 
 def _low(hit: SearchHit) -> Omitted:
