@@ -15,10 +15,13 @@ import os
 import secrets
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +367,31 @@ def client(live: tuple[LiveServer, MemoryService]) -> Iterator[httpx.Client]:
     server, _ = live
     with httpx.Client(base_url=server.url + "/api/v1", timeout=30) as c:
         yield c
+
+
+@contextmanager
+def s3_server(bucket: str) -> Iterator[str]:
+    """An S3-compatible server (moto in server mode) on loopback with one bucket; its URL.
+    Stopped on exit."""
+    pytest.importorskip("moto", reason="the S3 tests need moto[server] (a dev dependency)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.2)
+        assert httpx.put(f"{url}/{bucket}").status_code == 200  # create the bucket
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

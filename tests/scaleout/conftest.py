@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, s3_server
 
 MEMSVC = str(Path(sys.executable).with_name("memsvc"))
 BUCKET = "memsvc-scaleout"
@@ -27,28 +27,8 @@ START_S = 90.0
 @pytest.fixture(scope="module")
 def s3() -> Iterator[str]:
     """An S3 endpoint on loopback with one bucket, stopped at the end of the module."""
-    pytest.importorskip("moto", reason="the scale-out tests need moto[server] (a dev dependency)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.2)
-        assert httpx.put(f"{url}/{BUCKET}").status_code == 200  # create the bucket
+    with s3_server(BUCKET) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def shared_env(tmp_path: Path, database_url: str, s3_url: str) -> dict[str, str]:

@@ -3,9 +3,6 @@ loopback, started by the test) configured through ``lance_uri`` + ``lance_storag
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 from memsvc import Actor, Channel, MemoryDraft, ProjectCreate, SearchQuery, build_service
 from memsvc.domain import Kind
 from memsvc.retrieval.embedder import HashEmbedder
-from tests.conftest import free_port, make_settings
+from tests.conftest import make_settings, s3_server
 
 ME = Actor.local(Channel.REST)
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -24,28 +21,8 @@ KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 @pytest.fixture(scope="module")
 def s3() -> Iterator[str]:
     """An S3 endpoint on loopback, stopped at the end of the module."""
-    pytest.importorskip("moto", reason="the S3 tests need moto[server] (a dev dependency)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.2)
-        assert httpx.put(f"{url}/memsvc-test").status_code == 200  # create the bucket
+    with s3_server("memsvc-test") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.mark.slow
