@@ -27,8 +27,6 @@ __all__ = [
     "active_counts",
     "archived_ids",
     "get_project_row",
-    "last_active_project",
-    "last_seen",
     "list_project_rows",
     "purge_project",
     "to_project",
@@ -110,33 +108,6 @@ def touch_activity(session: Session, project: str, principal: str, when: datetim
                 principal=principal, project_id=project, last_active_at=when
             )
         )
-
-
-def last_seen(session: Session, project: str, principal: str) -> datetime | None:
-    """When the principal was last active in the project, or None."""
-    row = session.get(ProjectActivityRow, (principal, project))
-    return None if row is None else as_utc(row.last_active_at)
-
-
-def last_active_project(session: Session, principal: str, readable: list[str]) -> str | None:
-    """The principal's most recent project; else the most recently active readable one."""
-    mine = session.exec(
-        select(ProjectActivityRow.project_id)
-        .where(
-            ProjectActivityRow.principal == principal,
-            col(ProjectActivityRow.project_id).in_(readable),
-        )
-        .order_by(col(ProjectActivityRow.last_active_at).desc())
-        .limit(1)
-    ).first()
-    if mine:
-        return mine
-    return session.exec(
-        select(ProjectRow.id)
-        .where(col(ProjectRow.id).in_(readable))
-        .order_by(col(ProjectRow.last_active_at).desc())
-        .limit(1)
-    ).first()
 
 
 def purge_project(session: Session, project: str) -> int:

@@ -15,36 +15,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp_server.schema import lean_schema, outline_schema
 from memsvc import Actor, Channel, Kind, MemoryDraft, MemoryService, ProjectCreate
 from tests.mcp_server.conftest import call, structured, text
+from tests.mcp_server.test_static_surface import EXPECTED as TOOLS
 
 pytestmark = pytest.mark.anyio
-
-TOOLS = {
-    "create_project",
-    "list_projects",
-    "open_project",
-    "open_last_project",
-    "add_memory",
-    "get_memory",
-    "list_memories",
-    "update_memory",
-    "supersede_memory",
-    "delete_memory",
-    "memory_history",
-    "search_memories",
-    "get_context",
-    "write_handoff",
-    "list_audit_events",
-    "archive_project",
-    "delete_project",
-    "restore_memory",
-    "list_review_queue",
-    "approve_memory",
-    "reject_memory",
-    "quarantine_memories",
-    "restore_quarantine",
-    "list_quarantines",
-    "set_review_policy",
-}
 
 
 def wire(payload: dict[str, Any] | None) -> int:
