@@ -27,7 +27,7 @@ from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.context import ContextBuilder
 from memsvc.retrieval.embedder import Embedder, make_embedder
-from memsvc.retrieval.indexing import IndexSync
+from memsvc.retrieval.indexing import IndexSync, change_reader
 from memsvc.retrieval.neighbours import Neighbours
 from memsvc.retrieval.search import Searcher
 from memsvc.retrieval.tokens import TokenCounter
@@ -99,7 +99,7 @@ def build_components(
         settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
     )
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
-    cache = ProjectCache(index, emb.dim, settings.cache_mb << 20)
+    cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db))
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     try:
         if reconcile_in_background:

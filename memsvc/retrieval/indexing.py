@@ -13,14 +13,21 @@ import numpy.typing as npt
 
 from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
-from memsvc.retrieval.cache import ProjectCache
+from memsvc.retrieval.cache import Changes, ProjectCache
 from memsvc.retrieval.embedder import Embedder
 from memsvc.store import outbox
 from memsvc.store.database import Database
 from memsvc.store.index import IndexRow, LanceIndex
 from memsvc.store.models import MemoryRow
 
-__all__ = ["IndexSync", "ReconcileReport", "index_text", "memory_time", "searchable_text"]
+__all__ = [
+    "IndexSync",
+    "ReconcileReport",
+    "change_reader",
+    "index_text",
+    "memory_time",
+    "searchable_text",
+]
 
 log = logging.getLogger(__name__)
 Vector = npt.NDArray[np.float32]
@@ -43,6 +50,17 @@ def memory_time(row: MemoryRow) -> float:
 
 def _epoch(value: datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def change_reader(db: Database) -> Changes:
+    """What a ``ProjectCache`` asks to catch up with other servers: the memories changed in
+    a span of generations, read from the applied outbox entries."""
+
+    def read(project: str, have: int, want: int, limit: int) -> list[str] | None:
+        with db.read() as s:
+            return outbox.changes_since(s, project, have, want, limit)
+
+    return read
 
 
 def _sort_changes(

@@ -313,3 +313,33 @@ class LanceIndex:
             self._tables.pop(name, None)
         with contextlib.suppress(ValueError, FileNotFoundError):
             self._db.drop_table(name)
+
+    def rows_of(self, project: str, ids: list[str]) -> dict[str, IndexRow]:
+        """These memories' rows as the table holds them now (absent: not indexed), for
+        another server's cache to catch up by id instead of reloading the whole table."""
+        table = self._table(project, create=False)
+        if table is None or not ids:
+            return {}
+        columns = ["id", "kind", "status", "content_hash", "vector", "text", "time", "written"]
+        out: dict[str, IndexRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            data = (
+                table.search()
+                .where(f"id IN ({_id_list(chunk)})", prefilter=True)
+                .select(columns)
+                .limit(4 * len(chunk))
+                .to_arrow()
+            )
+            for r in data.to_pylist():
+                out[r["id"]] = IndexRow(
+                    id=r["id"],
+                    kind=r["kind"],
+                    status=r["status"],
+                    text=r["text"],
+                    content_hash=r["content_hash"],
+                    vector=np.asarray(r["vector"], dtype=np.float32),
+                    time=float(r["time"]),
+                    written=float(r["written"]),
+                )
+        return out

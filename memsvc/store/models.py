@@ -174,7 +174,10 @@ class IndexOutboxRow(SQLModel, table=True):
     """Index work written in the same transaction as the memory; applied to LanceDB after."""
 
     __tablename__ = "index_outbox"
-    __table_args__ = (Index("ix_outbox_pending", "applied_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "applied_at", "id"),
+        Index("ix_outbox_changes", "project_id", "applied_generation"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: str = Field(max_length=64)
@@ -183,6 +186,9 @@ class IndexOutboxRow(SQLModel, table=True):
     """``upsert`` (text changed: embed again), ``meta`` (status/kind only) or ``delete``."""
     created_at: datetime
     applied_at: datetime | None = None
+    applied_generation: int | None = None
+    """The project's ``index_generation`` this entry was applied at: a server holding an
+    older generation reads the memories changed since from here (``outbox.changes_since``)."""
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
 

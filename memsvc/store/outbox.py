@@ -13,6 +13,7 @@ from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
 
 __all__ = [
     "Entry",
+    "changes_since",
     "live_rows",
     "mark_applied",
     "note_failure",
@@ -67,7 +68,10 @@ def rows_by_id(session: Session, ids: list[str]) -> dict[str, MemoryRow]:
 def mark_applied(session: Session, project: str, ids: list[int], now: datetime) -> tuple[int, int]:
     """Mark entries applied and bump the project's index generation; (before, after).
 
-    When another applier got there first (nothing left to mark), the generation stays.
+    The entries record the generation they were applied at (``changes_since`` reads them).
+    The bump is one ``UPDATE … SET index_generation = index_generation + 1``, so two
+    servers marking at once never draw the same generation. When another applier got
+    there first (nothing left to mark), the generation stays.
     """
     if ids:
         done = session.execute(
@@ -79,13 +83,49 @@ def mark_applied(session: Session, project: str, ids: list[int], now: datetime) 
             row = session.get(ProjectRow, project)
             gen = row.index_generation if row is not None else 0
             return gen, gen
-    proj = session.get(ProjectRow, project)
-    if proj is None:
+    after = session.execute(
+        update(ProjectRow)
+        .where(col(ProjectRow.id) == project)
+        .values(index_generation=col(ProjectRow.index_generation) + 1)
+        .returning(col(ProjectRow.index_generation))
+    ).scalar()
+    if after is None:
         return 0, 0
-    before = proj.index_generation
-    proj.index_generation = before + 1
-    session.add(proj)
-    return before, before + 1
+    if ids:
+        session.execute(
+            update(IndexOutboxRow)
+            .where(
+                col(IndexOutboxRow.id).in_(ids),
+                col(IndexOutboxRow.applied_at) == now,
+                col(IndexOutboxRow.applied_generation).is_(None),
+            )
+            .values(applied_generation=after)
+        )
+    session.expire_all()  # the ORM's copy of the project row is stale after the UPDATE
+    return int(after) - 1, int(after)
+
+
+def changes_since(
+    session: Session, project: str, have: int, want: int, limit: int
+) -> list[str] | None:
+    """The memories whose index rows changed in generations ``(have, want]``, or None when
+    those changes cannot be read from here: a generation without entries (a reconcile or
+    reindex bumps without any: the whole table may differ), or more than ``limit`` rows."""
+    if want <= have:
+        return []
+    stmt = (
+        select(IndexOutboxRow.applied_generation, IndexOutboxRow.memory_id)
+        .where(
+            IndexOutboxRow.project_id == project,
+            col(IndexOutboxRow.applied_generation) > have,
+            col(IndexOutboxRow.applied_generation) <= want,
+        )
+        .limit(limit + 1)
+    )
+    rows = session.exec(stmt).all()
+    if len(rows) > limit or {g for g, _ in rows} != set(range(have + 1, want + 1)):
+        return None
+    return list(dict.fromkeys(m for _, m in rows))
 
 
 def note_failure(session: Session, ids: list[int], error: str) -> None:
