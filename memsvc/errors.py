@@ -15,7 +15,9 @@ MCP: ``ToolError``).
     ├── Unauthenticated         401  no or unknown token
     ├── PermissionDenied        403  the principal's role does not allow this
     ├── RateLimited             429
+    ├── StorageFull             507  the disk under the database or the index is full
     └── Unavailable             503  the index or the model cannot serve right now
+        └── IndexRebuilding     one project's index is being rebuilt or reconciled
 
 Messages say what to do next; they never carry another project's data.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "AmbiguousProject",
     "Conflict",
+    "IndexRebuilding",
     "InvalidInput",
     "InvalidTransition",
     "MemoryNotFound",
@@ -35,6 +38,7 @@ __all__ = [
     "ProjectExists",
     "ProjectNotFound",
     "RateLimited",
+    "StorageFull",
     "Unauthenticated",
     "Unavailable",
     "VersionConflict",
@@ -135,3 +139,22 @@ class RateLimited(MemsvcError):
 class Unavailable(MemsvcError):
     """A dependency (the database, the audit ledger) cannot serve now; nothing was answered
     unaudited (HTTP 503)."""
+
+
+class IndexRebuilding(Unavailable):
+    """One project's index disagrees with SQL and is being rebuilt (or reconciled after a
+    restart) in the background; that project's searches answer this until it is whole,
+    every other project keeps serving (HTTP 503)."""
+
+    def __init__(self, project: str, reason: str) -> None:
+        super().__init__(
+            f"the search index of project {project!r} is {reason}; its memories are safe "
+            "in the database and reads by id work; retry the search in a few seconds"
+        )
+        self.project = project
+
+
+class StorageFull(MemsvcError):
+    """The disk under the database, the index or the audit key is full (ENOSPC, SQLite's
+    "database or disk is full", PostgreSQL's ``disk_full``). The call was not applied and
+    not acknowledged; free space and retry (HTTP 507)."""

@@ -32,6 +32,7 @@ STATUS: dict[type[errors.MemsvcError], int] = {
     errors.Unauthenticated: 401,
     errors.PermissionDenied: 403,
     errors.RateLimited: 429,
+    errors.StorageFull: 507,
     errors.Unavailable: 503,
 }
 
@@ -64,7 +65,11 @@ _DOCUMENTED = {
     422: "A field is malformed, missing or out of range; `detail` names it.",
     429: "Too many requests; retry later.",
     500: "An internal error; `detail` carries the request id, the server log the rest.",
-    503: "The index or the model cannot serve right now; retry later.",
+    503: "The database, the model or this project's index cannot serve right now "
+    "(`IndexRebuilding`: the project's index is being rebuilt; other projects serve); "
+    "retry later.",
+    507: "`StorageFull`: the disk under the database or the index is full; nothing was "
+    "stored or acknowledged. Free space and retry.",
 }
 
 # Every route's error statuses, with the one body model. The guards in front of FastAPI

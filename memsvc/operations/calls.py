@@ -32,7 +32,7 @@ from memsvc.errors import (
 from memsvc.operations.events import RuleEvents
 from memsvc.store import fleet as fleet_store
 from memsvc.store import projects as proj_store
-from memsvc.store.database import AUDITED, Database
+from memsvc.store.database import AUDITED, Database, disk_full, storage_full
 from memsvc.store.models import MemoryRow, ProjectRow
 from memsvc.telemetry.metrics import Metrics
 
@@ -136,9 +136,12 @@ class Calls:
             call.detail["error"] = exc.code
             self._record_alone(call, Outcome.DENIED if denied else Outcome.ERROR, strict=False)
             raise
-        except Exception:
-            call.detail["error"] = "InternalError"
+        except Exception as exc:
+            full = disk_full(exc)
+            call.detail["error"] = "StorageFull" if full else "InternalError"
             self._record_alone(call, Outcome.ERROR, strict=False)
+            if full:  # e.g. the index or the audit head file could not be written
+                raise storage_full(exc) from exc
             raise
         if not call.recorded:
             self._record_alone(call, Outcome.OK, strict=True)

@@ -9,6 +9,7 @@ ours. On both, a database that cannot be reached raises :class:`memsvc.errors.Un
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -20,17 +21,19 @@ from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from memsvc.errors import Unavailable
+from memsvc.errors import StorageFull, Unavailable
 
 __all__ = [
     "AUDITED",
     "Database",
     "UnauditedWrite",
     "check",
+    "disk_full",
     "display_url",
     "ledger_lock",
     "migrations_dir",
     "normalise_url",
+    "storage_full",
     "upgrade",
 ]
 
@@ -115,9 +118,38 @@ _SQLITE_UNAVAILABLE = (
     "database is locked",
     "unable to open database",
     "disk i/o error",
-    "database or disk is full",
     "readonly database",
 )
+_DISK_FULL_MESSAGES = ("database or disk is full", "no space left on device")
+_PG_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def disk_full(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) means a full disk: ``OSError`` ENOSPC, SQLite's
+    "database or disk is full", PostgreSQL's ``disk_full``, or a LanceDB/Arrow error that
+    says "No space left on device"."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        if getattr(error, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        # never the SQLAlchemy wrapper's text: it quotes the statement's parameters, which
+        # hold callers' memory text; the driver's own message does not
+        wrapper = isinstance(error, exc.SQLAlchemyError)
+        if not wrapper and any(m in str(error).lower() for m in _DISK_FULL_MESSAGES):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
+def storage_full(error: BaseException) -> StorageFull:
+    """The typed error for a full disk (507), naming what the caller should do."""
+    return StorageFull(
+        "the server's storage is full (no space left on device), so nothing was stored "
+        f"or acknowledged ({type(error).__name__}); free disk space, then retry"
+    )
 
 
 def is_unavailable(error: BaseException, url: str) -> bool:
@@ -138,11 +170,14 @@ def is_unavailable(error: BaseException, url: str) -> bool:
 
 @contextmanager
 def translate_errors(url: str) -> Iterator[None]:
-    """Re-raise connection-level database errors as :class:`Unavailable` (password-free)."""
+    """Re-raise connection-level database errors as :class:`Unavailable` (password-free),
+    and a full disk as :class:`StorageFull` (507)."""
     try:
         yield
-    except exc.SQLAlchemyError as error:
-        if not is_unavailable(error, url):
+    except (exc.SQLAlchemyError, OSError) as error:
+        if disk_full(error):
+            raise storage_full(error) from error
+        if isinstance(error, OSError) or not is_unavailable(error, url):
             raise
         reason = type(getattr(error, "orig", None) or error).__name__
         raise Unavailable(
