@@ -27,6 +27,7 @@ from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.context import ContextBuilder
 from memsvc.retrieval.embedder import Embedder, make_embedder
+from memsvc.retrieval.healing import IndexHealth
 from memsvc.retrieval.indexing import IndexSync, change_reader
 from memsvc.retrieval.neighbours import Neighbours
 from memsvc.retrieval.search import Searcher
@@ -99,17 +100,22 @@ def build_components(
         settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
     )
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
-    cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db))
+    health = IndexHealth()
+    cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db), health)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
+    health.repair = sync.heal
     try:
         if reconcile_in_background:
+            # projects with pending index work answer IndexRebuilding from the first
+            # request until theirs is reconciled; the rest serve at once
+            sync.hold_pending()
             # a moment later: importing lancedb holds the interpreter for about a second,
             # which the process's first answers should not wait behind
-            timer = threading.Timer(BACKGROUND_RECONCILE_DELAY_S, _reconcile, args=(sync,))
+            timer = threading.Timer(BACKGROUND_RECONCILE_DELAY_S, sync.startup)
             timer.daemon = True
             timer.start()
         else:
-            _reconcile(sync)
+            sync.startup()
         if settings.background:
             sync.start(settings.maintenance_interval_s)
             if checkpoints is not None:
@@ -117,6 +123,9 @@ def build_components(
         source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
         metrics = Metrics()
         metrics.bind_gauges(sync.pending_count, cache.project_count, cache.row_count)
+        metrics.bind_index_health(
+            lambda: len(health.held()), lambda: cache.loads, lambda: cache.catch_ups
+        )
         parts = _collaborators(settings, db, audit, emb, index, cache, sync, source, metrics)
         service = MemoryService(settings, parts, metrics)
         yield Components(service, db, index, cache, sync, audit, source)
@@ -162,14 +171,3 @@ def _collaborators(
         fleet=Fleet(calls, sync, tokens, limits),
         dashboard=Dashboard(calls),
     )
-
-
-def _reconcile(sync: IndexSync) -> None:
-    try:
-        reports = sync.reconcile_all()
-    except Exception:  # the maintenance thread retries; a failed start must not kill a server
-        log.exception("start-up index reconciliation failed")
-        return
-    fixed = [r for r in reports if r.embedded or r.updated or r.removed]
-    if fixed:
-        log.info("index reconciled at start-up: %s", fixed)

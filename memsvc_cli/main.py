@@ -75,7 +75,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     embedder = make_embedder(
         settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
     )
-    with build_service(settings, embedder=embedder) as service:
+    # the index reconciliation runs beside the server: health answers at once, readiness
+    # says "reconciling" and only projects with pending index work wait (503)
+    with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
         if not settings.loopback_only and not service.tokens_configured():
             print(
                 f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "

@@ -32,7 +32,9 @@ class Maintenance:
 
     def readiness(self) -> dict[str, Any]:
         """Whether this process should get traffic: the database answers, its schema is
-        current, the model is loaded, the index has no backlog. ``ready`` sums them up."""
+        current, the model is loaded, the start-up index reconciliation is done. The index
+        backlog and the projects whose index is being repaired (they answer 503 to
+        searches, the others serve) are reported without failing it."""
         checks: dict[str, Any] = {}
         try:
             have, want = schema_state(self.db)
@@ -44,7 +46,12 @@ class Maintenance:
             checks["database"] = f"unreachable: {type(exc).__name__}"
         model_ready = bool(getattr(self.embedder, "ready", True))
         checks["model"] = "ok" if model_ready else "loading"
-        ready = all(checks.get(k) == "ok" for k in ("database", "migrations", "model"))
+        health = self.sync.cache.health
+        checks["startup"] = "ok" if health.started.is_set() else "reconciling the index"
+        held = health.held()
+        checks["projects_unavailable"] = {p: held[p] for p in sorted(held)[:50]}
+        wanted = ("database", "migrations", "model", "startup")
+        ready = all(checks.get(k) == "ok" for k in wanted)
         return {"ready": ready, "checks": checks}
 
     def project_ids(self) -> list[str]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from memsvc.errors import IndexRebuilding
+from memsvc.retrieval.healing import IndexHealth
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.timeline import Timeline, build_timeline
 from memsvc.store.index import IndexRow, LanceIndex
@@ -162,8 +164,10 @@ class ProjectCache:
         dim: int,
         budget_bytes: int = 2 << 30,
         changes: Changes | None = None,
+        health: IndexHealth | None = None,
     ) -> None:
         self._index = index
+        self.health = health or IndexHealth()
         self._dim = dim
         self._budget = budget_bytes
         self._changes = changes
@@ -192,7 +196,13 @@ class ProjectCache:
         return entry
 
     def entry(self, project: str, generation: int) -> CachedProject:
-        """The project's vectors as of ``generation`` (reloaded when another process wrote)."""
+        """The project's vectors as of ``generation`` (caught up or reloaded when another
+        process wrote). ``IndexRebuilding`` while the project's table is being repaired,
+        or when reading it fails (which starts the repair)."""
+        with self.health.guard(project):
+            return self._entry(project, generation)
+
+    def _entry(self, project: str, generation: int) -> CachedProject:
         with self._guard:
             current = self._entries.get(project)
             if current is not None:
@@ -281,7 +291,12 @@ class ProjectCache:
         check: for advisory work such as near-duplicate flags at write time)."""
         with self._guard:
             held = self._entries.get(project)
-        return held if held is not None else self.entry(project, 0)
+        if held is not None:
+            return held
+        try:
+            return self.entry(project, 0)
+        except IndexRebuilding:  # advisory: no neighbours while the index is repaired
+            return CachedProject(generation=-1, dim=self._dim)
 
     def project_count(self) -> int:
         """How many projects are held in memory."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
 from memsvc.retrieval.cache import Changes, ProjectCache
 from memsvc.retrieval.embedder import Embedder
+from memsvc.retrieval.healing import REBUILDING, RECONCILING, is_index_damage
 from memsvc.store import outbox
 from memsvc.store.database import Database
 from memsvc.store.index import IndexRow, LanceIndex
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+REBUILD_BATCH = 256
+"""Memories embedded per batch by a rebuild."""
+OUTBOX_RETRY_AFTER_S = 10.0
+"""The background retry leaves entries younger than this to the server that queued them."""
 Vector = npt.NDArray[np.float32]
 
 
@@ -82,6 +87,11 @@ def _sort_changes(
     return deletes, upserts, metas
 
 
+def _with_meta(row: IndexRow, mem: MemoryRow) -> IndexRow:
+    """``row`` with the kind and status ``mem`` has now (its text and vector unchanged)."""
+    return replace(row, kind=mem.kind, status=mem.status)
+
+
 @dataclass
 class ReconcileReport:
     """What reconciling one project's index with SQL changed."""
@@ -111,19 +121,26 @@ class IndexSync:
         self._compact_every = compact_every
         self._writes: dict[str, int] = defaultdict(int)
         self._runner: Periodic | None = None
+        self._count_cursor = 0
 
     # -- applying the outbox ------------------------------------------------------------
 
     def apply(
-        self, outbox_ids: list[int] | None = None, vectors: dict[str, Vector] | None = None
+        self,
+        outbox_ids: list[int] | None = None,
+        vectors: dict[str, Vector] | None = None,
+        min_age_s: float = 0.0,
+        project: str | None = None,
     ) -> int:
-        """Apply pending outbox entries (these ids, or all); returns how many were applied.
+        """Apply pending outbox entries (these ids, or all; only those queued at least
+        ``min_age_s`` ago, or of one project, if given); returns how many were applied.
 
         Failures are logged and left pending for the background retry: an acknowledged
         write is never lost because the index was briefly unavailable.
         """
+        before = utcnow() - timedelta(seconds=min_age_s) if min_age_s > 0 else None
         with self.db.read() as s:
-            entries = outbox.pending(s, outbox_ids)
+            entries = outbox.pending(s, outbox_ids, created_before=before, project=project)
         by_project: dict[str, list[outbox.Entry]] = defaultdict(list)
         for oid, project, mid, op in entries:
             by_project[project].append((oid, mid, op))
@@ -266,11 +283,116 @@ class IndexSync:
         return [self.reconcile(p) for p in projects]
 
     def reindex(self, project: str) -> ReconcileReport:
-        """Drop the project's index table and rebuild it from SQL."""
+        """Rebuild the project's index table from SQL, swapped in whole (``rebuild``)."""
+        return self.rebuild(project)
+
+    def rebuild(self, project: str) -> ReconcileReport:
+        """Re-embed every live memory of the project and make them its whole table in one
+        commit: other processes read the old table or the new one, never half of it, and
+        a rebuild killed midway leaves the old table (so nothing has to be reconciled
+        after it). The embedding runs outside the lock; what changed in SQL meanwhile is
+        folded in under the lock just before the swap."""
+        with self.db.read() as s:
+            live = outbox.live_rows(s, project)
+        built: dict[str, IndexRow] = {}
+        ordered = list(live.values())
+        for start in range(0, len(ordered), REBUILD_BATCH):
+            for row in self._index_rows(ordered[start : start + REBUILD_BATCH], {}):
+                built[row.id] = row
         with self.index.lock(project):
-            self.index.drop(project)
+            with self.db.read() as s:
+                now = outbox.live_rows(s, project)
+            stale = [
+                m
+                for i, m in now.items()
+                if i not in built or live[i].content_hash != m.content_hash
+            ]
+            fresh = {r.id: r for r in self._index_rows(stale, {})}
+            rows = [fresh.get(i) or _with_meta(built[i], m) for i, m in now.items()]
+            self.index.replace_all(project, rows)
+            self._mark_applied(project, [])
         self.cache.forget(project)
-        return self.reconcile(project)
+        return ReconcileReport(project, embedded=len(rows))
+
+    def heal(self, project: str) -> ReconcileReport:
+        """Make a project's index whole: reconcile it with SQL, or rebuild it from SQL when
+        its table cannot be read (a lost or corrupt fragment). Runs in the background."""
+        try:
+            report = self.reconcile(project)
+        except Exception as exc:
+            if not is_index_damage(exc):
+                raise
+            log.warning("index of %s unreadable (%s): rebuilding it from SQL", project, exc)
+            report = self.rebuild(project)
+        self.cache.forget(project)
+        return report
+
+    def hold_pending(self) -> list[str]:
+        """Hold back the projects with pending index work until ``startup`` reconciles them."""
+        with self.db.read() as s:
+            waiting = outbox.pending_projects(s)
+        self.cache.health.hold(waiting, RECONCILING)
+        return waiting
+
+    def startup(self) -> None:
+        """The start-up reconciliation, meant for a background thread: the projects with
+        pending index work answer ``IndexRebuilding`` until theirs is done (each released
+        as soon as it is), every other project serves from the start."""
+        health = self.cache.health
+        try:
+            waiting = self.hold_pending()
+            with self.db.read() as s:
+                everything = outbox.project_ids(s)
+            for project in waiting + [p for p in everything if p not in waiting]:
+                self._startup_one(project)
+        except Exception:  # the maintenance thread retries; a failed start must not kill a server
+            log.exception("start-up index reconciliation failed")
+        finally:
+            for project in health.held():
+                if health.held().get(project) == RECONCILING:
+                    health.release(project)
+            health.started.set()
+
+    def _startup_one(self, project: str) -> None:
+        try:
+            self.apply(project=project)
+            report = self.reconcile(project)
+            if report.embedded or report.updated or report.removed:
+                log.info("index reconciled at start-up: %s", report)
+        except Exception as exc:  # noqa: BLE001 - one project must not stop the others
+            log.warning("start-up reconciliation of %s failed: %s", project, exc)
+            if is_index_damage(exc):
+                self.cache.health.release(project)
+                self.cache.health.repair_in_background(project, REBUILDING)
+                return
+        self.cache.health.release(project)
+
+    def check_counts(self, limit: int = 20) -> list[str]:
+        """Compare up to ``limit`` projects' row counts with SQL (rotating through them round
+        by round), skipping those with index work pending; a mismatch starts a background
+        repair. Returns the projects found out of step."""
+        with self.db.read() as s:
+            projects = outbox.project_ids(s)
+            busy = set(outbox.pending_projects(s))
+        if not projects:
+            return []
+        start = self._count_cursor % len(projects)
+        self._count_cursor = start + limit
+        wrong = []
+        for project in (projects[start:] + projects[:start])[:limit]:
+            if project in busy or project in self.cache.health.held():
+                continue
+            with self.db.read() as s:
+                want = outbox.live_count(s, project)
+            try:
+                have = self.index.count(project)
+            except Exception as exc:  # noqa: BLE001 - an unreadable table is a mismatch too
+                log.warning("could not count the index of %s: %s", project, exc)
+                have = -1
+            if have != want:
+                wrong.append(project)
+                self.cache.health.repair_in_background(project, REBUILDING)
+        return wrong
 
     # -- background maintenance ---------------------------------------------------------
 
@@ -294,8 +416,12 @@ class IndexSync:
         self._runner.start()
 
     def _maintain(self) -> None:
-        self.apply()
+        # another server applies its own fresh entries right after its commit; taking them
+        # too would have two processes delete-then-add one memory at once (on object
+        # storage no file lock orders them), leaving it indexed twice
+        self.apply(min_age_s=OUTBOX_RETRY_AFTER_S)
         self.compact_due()
+        self.check_counts()
 
     def stop(self) -> None:
         """Stop the background maintenance after the round under way."""

@@ -63,7 +63,8 @@ class Searcher:
         # Tag and path filters apply after candidate generation: fetch deeper for them.
         depth = max(50, query.limit * (5 if query.tags or query.paths else 2))
         at = as_utc(query.as_of) or utcnow()
-        with self.metrics.stage("candidates"):
+        # an unreadable index answers IndexRebuilding (503) for this project alone
+        with self.metrics.stage("candidates"), self.cache.health.guard(project):
             candidates = self.source.candidates(
                 project, generation, query.query, depth, statuses, kinds, at
             )

@@ -343,3 +343,40 @@ class LanceIndex:
                     written=float(r["written"]),
                 )
         return out
+
+    def replace_all(self, project: str, rows: list[IndexRow]) -> None:
+        """Make ``rows`` the project's whole table in one commit (``mode="overwrite"``):
+        readers, in this process or another, see the old table or the complete new one,
+        never a half-built one, and a rebuild killed midway leaves the old one in place.
+        Works on a table whose old fragments can no longer be read."""
+        import pyarrow as pa
+
+        name = self._name(project)
+        data = pa.Table.from_pylist(
+            [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "status": r.status,
+                    "text": r.text,
+                    "content_hash": r.content_hash,
+                    "time": r.time,
+                    "written": r.written,
+                    "vector": r.vector.astype(np.float32).tolist(),
+                }
+                for r in rows
+            ],
+            schema=self._schema(),
+        )
+        with self._guard:
+            self._tables.pop(name, None)
+            table = self._db.create_table(name, data=data, schema=self._schema(), mode="overwrite")
+            self._tables[name] = table
+        if rows:
+            self._ensure_fts(table)
+
+    def count(self, project: str) -> int:
+        """How many rows the project's table holds (0 for a missing table), from the
+        table's metadata: cheap enough to compare with SQL in the background."""
+        table = self._table(project, create=False)
+        return 0 if table is None else int(table.count_rows())

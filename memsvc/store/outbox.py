@@ -14,11 +14,13 @@ from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
 __all__ = [
     "Entry",
     "changes_since",
+    "live_count",
     "live_rows",
     "mark_applied",
     "note_failure",
     "pending",
     "pending_count",
+    "pending_projects",
     "project_ids",
     "queue",
     "queue_many",
@@ -46,14 +48,23 @@ def queue_many(
 
 
 def pending(
-    session: Session, ids: list[int] | None = None, limit: int = 5000
+    session: Session,
+    ids: list[int] | None = None,
+    limit: int = 5000,
+    created_before: datetime | None = None,
+    project: str | None = None,
 ) -> list[tuple[int, str, str, str]]:
-    """Unapplied entries (of these ids, or all), oldest first: (id, project, memory, op)."""
+    """Unapplied entries (of these ids, or all; queued before ``created_before`` if given),
+    oldest first: (id, project, memory, op)."""
     stmt = select(
         IndexOutboxRow.id, IndexOutboxRow.project_id, IndexOutboxRow.memory_id, IndexOutboxRow.op
     ).where(col(IndexOutboxRow.applied_at).is_(None))
     if ids is not None:
         stmt = stmt.where(col(IndexOutboxRow.id).in_(ids))
+    if created_before is not None:
+        stmt = stmt.where(col(IndexOutboxRow.created_at) < created_before)
+    if project is not None:
+        stmt = stmt.where(IndexOutboxRow.project_id == project)
     rows = session.exec(stmt.order_by(col(IndexOutboxRow.id)).limit(limit)).all()
     return [(int(i or 0), p, m, o) for i, p, m, o in rows]
 
@@ -134,6 +145,19 @@ def note_failure(session: Session, ids: list[int], error: str) -> None:
         row.attempts += 1
         row.last_error = error[:500]
         session.add(row)
+
+
+def pending_projects(session: Session) -> list[str]:
+    """The projects with entries waiting to be applied."""
+    stmt = select(IndexOutboxRow.project_id).where(col(IndexOutboxRow.applied_at).is_(None))
+    return sorted(set(session.exec(stmt.distinct())))
+
+
+def live_count(session: Session, project: str) -> int:
+    """How many of the project's memories the index should hold (all but the deleted)."""
+    stmt = select(func.count()).select_from(MemoryRow)
+    stmt = stmt.where(MemoryRow.project_id == project, MemoryRow.status != Status.DELETED.value)
+    return int(session.exec(stmt).one())
 
 
 def pending_count(session: Session) -> int:

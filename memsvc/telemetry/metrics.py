@@ -77,6 +77,26 @@ class Metrics:
         self.cache_projects.set_function(projects)
         self.cache_rows.set_function(rows)
 
+    def bind_index_health(
+        self, held: Callable[[], int], loads: Callable[[], int], catch_ups: Callable[[], int]
+    ) -> None:
+        """Projects whose index is held back (rebuilding, reconciling), and how the cache
+        kept up with other servers: full table loads vs incremental catch-ups."""
+        r = self.registry
+        Gauge(
+            "memsvc_index_projects_rebuilding",
+            "Projects whose searches answer IndexRebuilding while their index is repaired",
+            registry=r,
+        ).set_function(held)
+        Gauge(
+            "memsvc_cache_full_loads", "Full loads of a project's index table", registry=r
+        ).set_function(loads)
+        Gauge(
+            "memsvc_cache_catch_ups",
+            "Incremental catch-ups with other servers' index changes",
+            registry=r,
+        ).set_function(catch_ups)
+
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""
         return generate_latest(self.registry)

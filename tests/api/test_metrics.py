@@ -37,4 +37,11 @@ def test_readiness_reports_each_check(client: httpx.Client) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["ready"] is True
-    assert body["checks"] == {"database": "ok", "migrations": "ok", "index": "ok", "model": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "migrations": "ok",
+        "index": "ok",
+        "model": "ok",
+        "startup": "ok",
+        "projects_unavailable": {},
+    }
