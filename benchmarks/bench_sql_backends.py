@@ -1,6 +1,13 @@
 """Audited-operation throughput on SQLite and PostgreSQL with 1 and 2 processes sharing one
 database: what the ledger's single-writer lock costs when several servers write.
 
+On PostgreSQL two lock placements are compared in the same run: ``late`` (memsvc's: a
+per-project lock at the start of a caller's change, the ledger lock only around the
+audit append and commit) and ``early`` (the previous placement, re-created inside the
+benchmark's workers: the ledger lock first thing in every write transaction plus one
+writer per process), with all workers on one project (``one``) or each on its own
+(``own``).
+
 Each process builds its own service (hash embedder, no index work) and runs SQL-only
 operations in a loop for ``--seconds``: ``update_project`` (a write plus its audit event in
 one transaction) and ``get_project`` (a read plus its audit event in its own write
@@ -33,7 +40,35 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import RESULTS, header, pct  # noqa: E402
 
 
-def _worker(url: str | None, data_dir: str, wid: int, seconds: float, go: Any, out: Any) -> None:
+def _early_lock() -> None:
+    """Re-create the previous placement: ledger lock at the start of every write
+    transaction, and one writer at a time inside the process."""
+    import threading
+    from contextlib import contextmanager
+
+    from sqlmodel import Session
+
+    from memsvc.store import database
+
+    one_writer = threading.Lock()
+
+    @contextmanager
+    def transaction(self: Any) -> Any:
+        with (
+            database.translate_errors(self.url),
+            one_writer,
+            Session(self._writer, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            database.ledger_lock(session)
+            yield session
+
+    database.Database._transaction = transaction  # type: ignore[method-assign]
+
+
+def _worker(
+    url: str | None, data_dir: str, wid: int, seconds: float, go: Any, out: Any, mode: str
+) -> None:
     from memsvc import Actor, Channel, Role, Settings, build_service
     from memsvc.domain import ProjectPatch
     from memsvc.retrieval.embedder import HashEmbedder
@@ -45,6 +80,10 @@ def _worker(url: str | None, data_dir: str, wid: int, seconds: float, go: Any, o
         background=False,
         auto_migrate=False,
     )
+    lock, projects = mode.split("/")
+    if lock == "early":
+        _early_lock()
+    project = f"bench{wid}" if projects == "own" else "bench0"
     who = Actor(principal=f"bench{wid}", channel=Channel.REST, grants={"*": Role.ADMIN})
     lat: dict[str, list[float]] = {"update_project": [], "get_project": []}
     errors = 0
@@ -57,10 +96,10 @@ def _worker(url: str | None, data_dir: str, wid: int, seconds: float, go: Any, o
             t = time.perf_counter()
             try:
                 if n % 2:
-                    svc.get_project(who, "bench")
+                    svc.get_project(who, project)
                     lat["get_project"].append(time.perf_counter() - t)
                 else:
-                    svc.update_project(who, "bench", ProjectPatch(description=f"{wid}:{n}"))
+                    svc.update_project(who, project, ProjectPatch(description=f"{wid}:{n}"))
                     lat["update_project"].append(time.perf_counter() - t)
             except Exception:
                 errors += 1
@@ -75,7 +114,9 @@ def _admin(url: str, sql: str) -> None:
         c.execute(sql)  # type: ignore[arg-type]
 
 
-def _round(backend: str, procs: int, seconds: float, pg_admin: str | None) -> dict[str, Any]:
+def _round(
+    backend: str, procs: int, mode: str, seconds: float, pg_admin: str | None
+) -> dict[str, Any]:
     from sqlalchemy.engine import make_url
 
     from memsvc import Actor, Channel, ProjectCreate, Settings, build_service
@@ -93,11 +134,12 @@ def _round(backend: str, procs: int, seconds: float, pg_admin: str | None) -> di
         settings = Settings(data_dir=data, database_url=url, embedder="hash", background=False)
         upgrade(settings.sqlalchemy_url)
         with build_service(settings, embedder=HashEmbedder(64)) as svc:
-            svc.create_project(Actor.local(Channel.CLI), ProjectCreate(id="bench"))
+            for w in range(procs):
+                svc.create_project(Actor.local(Channel.CLI), ProjectCreate(id=f"bench{w}"))
         ctx = multiprocessing.get_context("spawn")
         out, go = ctx.Queue(), ctx.Event()
         workers = [
-            ctx.Process(target=_worker, args=(url, str(data), w, seconds, go, out))
+            ctx.Process(target=_worker, args=(url, str(data), w, seconds, go, out, mode))
             for w in range(procs)
         ]
         for p in workers:
@@ -140,13 +182,18 @@ def main() -> int:
     pg_admin = make_url(args.postgres_url).set(drivername="postgresql")
     admin = pg_admin.render_as_string(hide_password=False)
     load = os.getloadavg()[0]
-    cells = [(b, n) for n in (1, 2) for b in ("sqlite", "postgresql")]
-    got: dict[tuple[str, int], list[dict[str, Any]]] = {c: [] for c in cells}
+    cells = [("sqlite", n, "late/one") for n in (1, 2)]
+    cells += [
+        ("postgresql", n, f"{lock}/{projects}")
+        for lock in ("early", "late")
+        for n, projects in ((1, "one"), (2, "one"), (2, "own"))
+    ]
+    got: dict[tuple[str, int, str], list[dict[str, Any]]] = {c: [] for c in cells}
     for r in range(args.rounds):
-        for backend, procs in cells:
-            res = _round(backend, procs, args.seconds, admin)
-            got[(backend, procs)].append(res)
-            print(f"round {r + 1} {backend} x{procs}: {res['ops_s']:.1f} ops/s", flush=True)
+        for backend, procs, mode in cells:
+            res = _round(backend, procs, mode, args.seconds, admin)
+            got[(backend, procs, mode)].append(res)
+            print(f"round {r + 1} {backend} x{procs} {mode}: {res['ops_s']:.1f} ops/s", flush=True)
     command = "python benchmarks/bench_sql_backends.py " + " ".join(
         a if "://" not in a else make_url(a).render_as_string(hide_password=True)
         for a in sys.argv[1:]
@@ -159,17 +206,18 @@ def main() -> int:
         "each leaving one audit event (hash chain + checkpoints); hash embedder, no index "
         "work. Every round ends with `verify_audit`, which passed in every round.",
         "",
-        "| backend | processes | ops/s median | ops/s range | update p50 / p95 ms "
-        "| get p50 / p95 ms | errors |",
-        "|---|---|---|---|---|---|---|",
+        "| backend | processes | lock / projects | ops/s median | ops/s range "
+        "| update p50 / p95 ms | get p50 / p95 ms | errors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for backend, procs in cells:
-        rs = got[(backend, procs)]
+    for backend, procs, mode in cells:
+        rs = got[(backend, procs, mode)]
         rates = [x["ops_s"] for x in rs]
         upd = [v * 1000 for x in rs for v in x["lat"]["update_project"]]
         get = [v * 1000 for x in rs for v in x["lat"]["get_project"]]
         lines.append(
-            f"| {backend} | {procs} | {statistics.median(rates):.1f} | "
+            f"| {backend} | {procs} | {mode if backend == 'postgresql' else '-'} | "
+            f"{statistics.median(rates):.1f} | "
             f"{min(rates):.1f}-{max(rates):.1f} | "
             f"{statistics.median(upd):.1f} / {pct(upd, 95):.1f} | "
             f"{statistics.median(get):.1f} / {pct(get, 95):.1f} | "

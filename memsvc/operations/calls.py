@@ -32,7 +32,7 @@ from memsvc.errors import (
 from memsvc.operations.events import RuleEvents
 from memsvc.store import fleet as fleet_store
 from memsvc.store import projects as proj_store
-from memsvc.store.database import AUDITED, Database, disk_full, storage_full
+from memsvc.store.database import AUDITED, Database, disk_full, project_lock, storage_full
 from memsvc.store.models import MemoryRow, ProjectRow
 from memsvc.telemetry.metrics import Metrics
 
@@ -104,6 +104,7 @@ class Call:
     def commit(self) -> Iterator[Session]:
         """The call's write transaction; its audit event is recorded inside it."""
         with self._calls.db.write() as s:
+            project_lock(s, self.project)  # first: this call's checks and writes are one step
             yield s
             self.wrote = True
             self._calls.record(s, self, Outcome.OK)
@@ -149,7 +150,16 @@ class Calls:
             self.events.publish(call.project, call.kinds)
 
     def record(self, session: Session, call: Call, outcome: Outcome) -> None:
-        """Append the call's event in ``session`` (and mark the project active on success)."""
+        """Append the call's event in ``session`` (and mark the project active on success).
+
+        The activity rows are written first and the event last: appending takes the
+        ledger lock (held to commit), and a holder must not wait on any row lock."""
+        if outcome is Outcome.OK and call.project is not None and call.touches:
+            now = utcnow()
+            proj_store.touch_activity(session, call.project, call.actor.principal, now)
+            actor = call.actor
+            if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
+                fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)
         self.audit.record(
             session,
             actor=call.actor,
@@ -163,12 +173,6 @@ class Calls:
         session.info[AUDITED] = True
         if self.metrics is not None:
             self.metrics.audit_events.labels(outcome.value).inc()
-        if outcome is Outcome.OK and call.project is not None and call.touches:
-            now = utcnow()
-            proj_store.touch_activity(session, call.project, call.actor.principal, now)
-            actor = call.actor
-            if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
-                fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)
 
     def record_denial(self, call: Call) -> None:
         """Record a refused call that ran outside ``call`` (authentication)."""

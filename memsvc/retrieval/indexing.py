@@ -369,30 +369,38 @@ class IndexSync:
 
     def check_counts(self, limit: int = 20) -> list[str]:
         """Compare up to ``limit`` projects' row counts with SQL (rotating through them round
-        by round), skipping those with index work pending; a mismatch starts a background
-        repair. Returns the projects found out of step."""
+        by round); a mismatch starts a background repair. Returns the projects found out
+        of step."""
         with self.db.read() as s:
             projects = outbox.project_ids(s)
-            busy = set(outbox.pending_projects(s))
         if not projects:
             return []
         start = self._count_cursor % len(projects)
         self._count_cursor = start + limit
-        wrong = []
-        for project in (projects[start:] + projects[:start])[:limit]:
-            if project in busy or project in self.cache.health.held():
-                continue
-            with self.db.read() as s:
-                want = outbox.live_count(s, project)
-            try:
-                have = self.index.count(project)
-            except Exception as exc:  # noqa: BLE001 - an unreadable table is a mismatch too
-                log.warning("could not count the index of %s: %s", project, exc)
-                have = -1
-            if have != want:
-                wrong.append(project)
-                self.cache.health.repair_in_background(project, REBUILDING)
+        chosen = (projects[start:] + projects[:start])[:limit]
+        wrong = [p for p in chosen if self._out_of_step(p)]
+        for project in wrong:
+            self.cache.health.repair_in_background(project, REBUILDING)
         return wrong
+
+    def _out_of_step(self, project: str) -> bool:
+        """Whether the table's row count disagrees with SQL, counted so that a change in
+        flight (pending, or applied while counting) is never taken for damage: the index
+        is counted first, then SQL, and the generation must not move in between."""
+        if project in self.cache.health.held():
+            return False
+        with self.db.read() as s:
+            first = outbox.generation(s, project)
+        try:
+            have = self.index.count(project)
+        except Exception as exc:  # noqa: BLE001 - an unreadable table is out of step too
+            log.warning("could not count the index of %s: %s", project, exc)
+            return True
+        with self.db.read() as s:
+            busy = bool(outbox.pending(s, project=project, limit=1))
+            want = outbox.live_count(s, project)
+            moved = outbox.generation(s, project) != first
+        return not busy and not moved and have != want
 
     # -- background maintenance ---------------------------------------------------------
 

@@ -9,6 +9,7 @@ ours. On both, a database that cannot be reached raises :class:`memsvc.errors.Un
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import threading
@@ -33,6 +34,7 @@ __all__ = [
     "ledger_lock",
     "migrations_dir",
     "normalise_url",
+    "project_lock",
     "storage_full",
     "upgrade",
 ]
@@ -192,26 +194,53 @@ LEDGER_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"memsvc.audit.ledger").digest()[:8], "big", signed=True
 )
 _LOCKED = "memsvc.store.database.ledger_locked"
+_PROJECT_LOCKED = "memsvc.store.database.project_locked"
 
 
 def ledger_lock(session: Session) -> None:
-    """Make this transaction the database's only writer until it ends (commit or rollback).
+    """Make this transaction the ledger's only appender until it ends (commit or rollback).
 
     The audit ledger's global ``seq`` is gap-free by design (the verifier reports a gap as
     a deleted event), and each chain links to its previous event, so appending must read
     the head and draw the next number as one step across every process. PostgreSQL
     sequences leave gaps on rollback and a per-chain lock leaves the global number racing,
-    so writers take one transaction-scoped advisory lock. ``Database.write()`` takes it
-    first thing, so every writer acquires the same single lock before any row lock and
-    no two can deadlock; calling it again is free (advisory locks are re-entrant). SQLite
-    needs nothing: ``BEGIN IMMEDIATE`` already holds its single write lock.
+    so appenders take one transaction-scoped advisory lock. It is taken as late as
+    possible — by ``AuditLog.record``, the last statement of a caller's transaction, and
+    by checkpoints — so the critical section every server shares is the audit insert and
+    the commit, not the whole transaction. After taking it a transaction only appends to
+    the ledger tables, which no other transaction holds row locks on, so a holder never
+    waits on anyone and no two transactions can deadlock over it. Calling it again is free
+    (advisory locks are re-entrant). SQLite needs nothing: ``BEGIN IMMEDIATE`` already
+    holds its single write lock.
     """
+    _advisory(session, LEDGER_LOCK_KEY, _LOCKED)
+
+
+def project_lock(session: Session, project: str | None) -> None:
+    """Make this transaction the only caller's change to ``project`` (None: to state of no
+    project, such as tokens and server settings) until it ends.
+
+    Taken first thing by ``Call.commit()``, before any row is read, so a change's checks
+    and its writes are one step across servers: an exact duplicate is found, not stored
+    twice; ``expected_version`` holds; a project id is created once. Different projects
+    proceed in parallel. Taken before any other lock and never after the ledger lock, so
+    it cannot deadlock either. No-op on SQLite (one writer at a time anyway).
+    """
+    key = int.from_bytes(
+        hashlib.sha256(b"memsvc.project:" + (project or "").encode()).digest()[:8],
+        "big",
+        signed=True,
+    )
+    _advisory(session, key, _PROJECT_LOCKED)
+
+
+def _advisory(session: Session, key: int, marker: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
-    if session.info.get(_LOCKED) is session.get_transaction():
+    if session.info.get(marker) is session.get_transaction():
         return
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LEDGER_LOCK_KEY})
-    session.info[_LOCKED] = session.get_transaction()
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    session.info[marker] = session.get_transaction()
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -259,9 +288,13 @@ class Database:
             self._reader = _sqlite_engine(url, immediate=False)
         else:
             self._writer = self._reader = _postgres_engine(url)
-        # One writer at a time inside this process; between processes SQLite's write lock
-        # and on PostgreSQL the ledger's advisory lock (see ``ledger_lock``) order them.
-        self._write_lock = threading.Lock()
+        # SQLite: one writer at a time inside this process (its write lock orders
+        # processes). PostgreSQL orders writers with advisory locks instead — per project
+        # for a caller's change (``project_lock``), one for the ledger's append
+        # (``ledger_lock``) — in this process and across servers alike.
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -285,16 +318,16 @@ class Database:
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
-        """The one writer in the database until it ends (``BEGIN IMMEDIATE`` on SQLite,
-        ``ledger_lock`` on PostgreSQL); commits on success, rolls back on any error, and
-        raises :class:`Unavailable` when the database cannot be reached."""
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite: the one writer until it
+        ends; on PostgreSQL the locks are taken by what needs them, see ``project_lock``
+        and ``ledger_lock``); commits on success, rolls back on any error, and raises
+        :class:`Unavailable` (:class:`StorageFull` for a full disk)."""
         with (
             translate_errors(self.url),
             self._write_lock,
             Session(self._writer, expire_on_commit=False) as session,
             session.begin(),
         ):
-            ledger_lock(session)
             yield session
 
     @contextmanager

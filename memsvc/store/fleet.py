@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
@@ -19,6 +19,7 @@ from memsvc.store.models import (
     ReviewPolicyRow,
     ServerSettingRow,
 )
+from memsvc.store.projects import insert_or_touch
 
 __all__ = [
     "REQUIRE_TOKENS",
@@ -63,11 +64,8 @@ def touch_agent(session: Session, project: str, principal: str, agent: str, when
         .values(last_active_at=when)
     )
     if not getattr(done, "rowcount", 0):
-        session.execute(
-            insert(AgentActivityRow).values(
-                principal=principal, agent=agent, project_id=project, last_active_at=when
-            )
-        )
+        row = {"principal": principal, "agent": agent, "project_id": project}
+        insert_or_touch(session, AgentActivityRow, {**row, "last_active_at": when})
 
 
 def last_agent_seen(session: Session, project: str, principal: str, agent: str) -> datetime | None:

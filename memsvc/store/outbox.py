@@ -14,6 +14,7 @@ from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
 __all__ = [
     "Entry",
     "changes_since",
+    "generation",
     "live_count",
     "live_rows",
     "mark_applied",
@@ -151,6 +152,12 @@ def pending_projects(session: Session) -> list[str]:
     """The projects with entries waiting to be applied."""
     stmt = select(IndexOutboxRow.project_id).where(col(IndexOutboxRow.applied_at).is_(None))
     return sorted(set(session.exec(stmt.distinct())))
+
+
+def generation(session: Session, project: str) -> int:
+    """The project's index generation (-1 for an unknown project)."""
+    row = session.get(ProjectRow, project)
+    return -1 if row is None else row.index_generation
 
 
 def live_count(session: Session, project: str) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, insert, update
-from sqlmodel import Session, col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, col, select
 
 from memsvc.clock import as_utc
 from memsvc.domain import Project
@@ -27,6 +29,7 @@ __all__ = [
     "active_counts",
     "archived_ids",
     "get_project_row",
+    "insert_or_touch",
     "list_project_rows",
     "purge_project",
     "to_project",
@@ -103,10 +106,22 @@ def touch_activity(session: Session, project: str, principal: str, when: datetim
         .values(last_active_at=when)
     )
     if not getattr(mine, "rowcount", 0):
+        row = {"principal": principal, "project_id": project, "last_active_at": when}
+        insert_or_touch(session, ProjectActivityRow, row)
+
+
+def insert_or_touch(session: Session, table: type[SQLModel], row: dict[str, Any]) -> None:
+    """Insert an activity row; if another server inserted it first (both saw none), set
+    its ``last_active_at`` instead. A savepoint keeps the transaction alive either way."""
+    try:
+        with session.begin_nested():
+            session.execute(insert(table).values(**row))
+    except IntegrityError:
+        keys = [c for c in table.__table__.primary_key.columns]  # type: ignore[attr-defined]
         session.execute(
-            insert(ProjectActivityRow).values(
-                principal=principal, project_id=project, last_active_at=when
-            )
+            update(table)
+            .where(*[c == row[c.name] for c in keys])
+            .values(last_active_at=row["last_active_at"])
         )
 
 
