@@ -183,6 +183,8 @@ class AuditEventRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_chain_seq", "chain", "seq"),
         Index("ix_audit_project_seq", "project_id", "seq"),
+        # the fleet dashboard's counts over a recent window read only that window
+        Index("ix_audit_project_ts", "project_id", "ts"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)

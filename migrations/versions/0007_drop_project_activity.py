@@ -1,5 +1,6 @@
 """drop project_activity: per-principal activity was superseded by agent_activity (0005)
-and nothing read it any more, while every call wrote it
+and nothing read it any more, while every call wrote it; index audit_event (project_id, ts)
+so the fleet dashboard's recent-window counts read the window, not a project's history
 
 Revision ID: 0007_drop_project_activity
 Revises: 0006_project_archive
@@ -22,9 +23,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.drop_table('project_activity')
+    with op.batch_alter_table('audit_event') as batch:
+        batch.create_index('ix_audit_project_ts', ['project_id', 'ts'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('audit_event') as batch:
+        batch.drop_index('ix_audit_project_ts')
     op.create_table('project_activity',
     sa.Column('principal', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('project_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),

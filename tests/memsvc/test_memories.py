@@ -6,7 +6,6 @@ import pytest
 
 from memsvc import Actor, Channel, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate
 from memsvc.domain import Kind, ProvenanceIn, Status
-from memsvc.retrieval.embedder import Embedder
 from memsvc.errors import (
     InvalidInput,
     InvalidTransition,
@@ -16,6 +15,7 @@ from memsvc.errors import (
     ProjectNotFound,
     VersionConflict,
 )
+from memsvc.retrieval.embedder import Embedder
 
 
 @pytest.fixture
