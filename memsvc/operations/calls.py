@@ -156,7 +156,7 @@ class Calls:
         ledger lock (held to commit), and a holder must not wait on any row lock."""
         if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
-            proj_store.touch_activity(session, call.project, call.actor.principal, now)
+            proj_store.touch_activity(session, call.project, now)
             actor = call.actor
             if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
                 fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)
