@@ -344,6 +344,12 @@ class MemoryService:
         read appear. Audits ``fleet_dashboard`` (outside any project) with the ids shown."""
         return self._p.dashboard.fleet(actor, days)
 
+    def rules_changed(self, actor: Actor, project: str) -> bool:
+        """Whether ``project``'s rules changed since this agent identity last loaded its
+        context, as its latest call in this process saw it (the "rules changed" hint of
+        tool results). Anyone. Not audited: it reads nothing the audited call did not."""
+        return self._p.projects.calls.news.changed(actor, project)
+
     def on_memory_changes(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
         """Call ``listener(project, "rules" | "handoff")`` after each committed change to a
         project's rules or handoffs (live rules for MCP subscriptions); returns the

@@ -43,6 +43,10 @@ class ProjectRow(SQLModel, table=True):
     """Bumped each time index changes are applied; in-memory caches compare against it."""
     archived_at: datetime | None = None
     """Set while the project is archived: read-only, hidden from ``open_last_project``."""
+    rules_changed_at: datetime | None = None
+    """When a call last changed one of the project's rules (added, updated, superseded,
+    approved, quarantined, restored, deleted): the "rules changed" hint compares it with an
+    agent identity's ``agent_activity.context_at``."""
 
 
 class ProjectActivityRow(SQLModel, table=True):
@@ -66,6 +70,9 @@ class AgentActivityRow(SQLModel, table=True):
     agent: str = Field(primary_key=True, max_length=200)
     project_id: str = Field(primary_key=True, foreign_key="project.id", max_length=64)
     last_active_at: datetime
+    context_at: datetime | None = None
+    """When this agent identity last loaded the project's context (get_context,
+    open_project, open_last_project); None: never."""
 
 
 class ReviewPolicyRow(SQLModel, table=True):
