@@ -48,6 +48,7 @@ from memsvc.domain import (
     TokenInfo,
     WhoAmI,
 )
+from memsvc.errors import PermissionDenied
 from memsvc.operations.writes import handoff_draft
 from memsvc.settings import Settings
 from memsvc.telemetry.metrics import Metrics
@@ -390,6 +391,12 @@ class MemoryService:
         """The caller behind a bearer token (``extra``: client, client_version, agent,
         session, request_id for provenance). Audits only a refusal (``authenticate``)."""
         return self._p.access.authenticate(token, channel, allow_local=allow_local, **extra)
+
+    def refuse_session(self, actor: Actor, session: str, owner: str) -> PermissionDenied:
+        """The error for ``actor`` presenting MCP session ``session``, which principal
+        ``owner`` opened (the HTTP door binds sessions to principals). Audits a denied
+        ``authenticate`` (reason ``foreign_session``)."""
+        return self._p.access.refuse_session(actor, session, owner)
 
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
         """Issue principal ``name`` a token holding one role in ``project`` (an existing
