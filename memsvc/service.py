@@ -335,6 +335,12 @@ class MemoryService:
         ``restore_quarantine``."""
         return self._p.fleet.restore(actor, project, quarantine_id)
 
+    def delete_quarantined(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
+        """Close a quarantine by deleting its memories that are still quarantined (they stay
+        restorable one by one with ``restore_memory``). Curator. Audits
+        ``delete_quarantined`` with the ids."""
+        return self._p.fleet.purge(actor, project, quarantine_id)
+
     def list_quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
         """The project's quarantines, newest first. Curator. Audits ``list_quarantines``."""
         return self._p.fleet.quarantines(actor, project)

@@ -177,6 +177,8 @@ def to_quarantine(row: QuarantineRow) -> Quarantine:
         memory_ids=list(row.memories),
         restored_at=as_utc(row.restored_at),
         restored_by=row.restored_by,
+        deleted_at=as_utc(row.deleted_at),
+        deleted_by=row.deleted_by,
     )
 
 

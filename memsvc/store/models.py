@@ -104,6 +104,9 @@ class QuarantineRow(SQLModel, table=True):
     memories: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     restored_at: datetime | None = None
     restored_by: str | None = Field(default=None, max_length=200)
+    deleted_at: datetime | None = None
+    """Set when a curator deleted the quarantined memories instead of restoring them."""
+    deleted_by: str | None = Field(default=None, max_length=200)
 
 
 class ServerSettingRow(SQLModel, table=True):

@@ -1,5 +1,5 @@
-"""project.rules_changed_at and agent_activity.context_at: the "rules changed since your
-last context" hint
+"""project.rules_changed_at and agent_activity.context_at (the "rules changed since your
+last context" hint); quarantine.deleted_at/deleted_by (delete the quarantined memories)
 
 Revision ID: 0007_rules_hint
 Revises: 0006_project_archive
@@ -29,9 +29,19 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column('context_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
         )
+    with op.batch_alter_table('quarantine') as batch:
+        batch.add_column(
+            sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+        batch.add_column(
+            sa.Column('deleted_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('quarantine') as batch:
+        batch.drop_column('deleted_by')
+        batch.drop_column('deleted_at')
     with op.batch_alter_table('agent_activity') as batch:
         batch.drop_column('context_at')
     with op.batch_alter_table('project') as batch:
