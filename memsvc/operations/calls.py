@@ -84,7 +84,10 @@ class RuleNews:
         self._news.pop(key, None)
 
     def changed(self, actor: Actor, project: str) -> bool:
-        """Whether the rules changed since ``actor`` last loaded ``project``'s context."""
+        """Whether the rules changed since ``actor`` last loaded ``project``'s context (never
+        for the inspector, a human)."""
+        if actor.channel is Channel.WEB:
+            return False
         return self._news.get((actor.principal, actor.identity, project), False)
 
 

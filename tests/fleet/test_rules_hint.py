@@ -66,3 +66,21 @@ async def test_only_rule_changes_count_and_each_identity_has_its_own_mark(fleet:
         await rest(lambda: ok(human.post("/projects/shop/quarantines", json=body), 201))
         assert RULES_HINT in await call(a, "search_memories", query="cents")
         assert RULES_HINT in await call(b, "search_memories", query="cents")
+
+
+def test_a_rest_agent_sees_rules_changed_on_its_search_results(fleet: Fleet) -> None:
+    human = fleet.human()
+    ok(human.post("/projects", json={"id": "shop"}), 201)
+    agent = fleet.rest(agent="script-bot")
+
+    def stale() -> bool:
+        found = ok(agent.post("/projects/shop/search", json={"query": "cents"}))
+        return bool(found["rules_changed"])
+
+    ok(agent.post("/projects/shop/context", json={}))
+    assert not stale()
+    ok(human.post("/projects/shop/memories", json=RULE), 201)
+    assert stale()
+    assert not ok(human.post("/projects/shop/search", json={"query": "cents"}))["rules_changed"]
+    ok(agent.post("/projects/shop/context", json={}))
+    assert not stale()
