@@ -140,6 +140,8 @@ function policyPanel(projectId, policy, isCurrent) {
     h('table', { class: 'table policy-table' },
       h('thead', {}, h('tr', {}, ['kinds', 'channels (none: any)', 'roles (none: any)', ''].map((t) => h('th', {}, t)))),
       body),
+    policy.propose.length ? null : h('p', { class: 'muted small', 'data-testid': 'policy-empty' },
+      'No rule: every write lands active, whoever wrote it.'),
     h('label', { class: 'check' }, showProposed, ' Context packs show proposed memories in their own section'),
     admin ? h('div', { class: 'review-actions' }, add, save)
       : h('p', { class: 'notice' }, 'Admins change the policy; you can look.'));
