@@ -208,7 +208,7 @@ class Calls:
             self.metrics.audit_events.labels(outcome.value).inc()
         if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
-            proj_store.touch_activity(session, call.project, call.actor.principal, now)
+            proj_store.touch_activity(session, call.project, now)
             actor = call.actor
             if call.wrote and Kind.RULE in call.kinds:
                 fleet_store.mark_rules_changed(session, call.project, now)
