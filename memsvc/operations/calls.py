@@ -208,10 +208,9 @@ class Calls:
             self.metrics.audit_events.labels(outcome.value).inc()
         if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
-            proj_store.touch_activity(session, call.project, now)
+            rules = call.wrote and Kind.RULE in call.kinds
+            proj_store.touch_activity(session, call.project, now, rules)
             actor = call.actor
-            if call.wrote and Kind.RULE in call.kinds:
-                fleet_store.mark_rules_changed(session, call.project, now)
             if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
                 context = call.action in WORK_READS
                 fleet_store.touch_agent(

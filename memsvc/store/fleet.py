@@ -15,7 +15,6 @@ from memsvc.errors import NotFound
 from memsvc.store.models import (
     AgentActivityRow,
     MemoryRow,
-    ProjectRow,
     QuarantineRow,
     ReviewPolicyRow,
     ServerSettingRow,
@@ -29,7 +28,6 @@ __all__ = [
     "last_agent_project",
     "last_agent_seen",
     "list_quarantines",
-    "mark_rules_changed",
     "provenance_identity",
     "quarantine_candidates",
     "review_policy",
@@ -77,13 +75,6 @@ def touch_agent(
                 principal=principal, agent=agent, project_id=project, **values
             )
         )
-
-
-def mark_rules_changed(session: Session, project: str, when: datetime) -> None:
-    """Record that a rule of ``project`` changed now (inside the change's transaction)."""
-    session.execute(
-        update(ProjectRow).where(col(ProjectRow.id) == project).values(rules_changed_at=when)
-    )
 
 
 def context_loaded_at(

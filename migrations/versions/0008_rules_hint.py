@@ -1,8 +1,8 @@
 """project.rules_changed_at and agent_activity.context_at (the "rules changed since your
 last context" hint); quarantine.deleted_at/deleted_by (delete the quarantined memories)
 
-Revision ID: 0007_rules_hint
-Revises: 0006_project_archive
+Revision ID: 0008_rules_hint
+Revises: 0007_drop_project_activity
 Create Date: 2026-12-02 17:20:00
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0007_rules_hint'
-down_revision: str | None = '0006_project_archive'
+revision: str = '0008_rules_hint'
+down_revision: str | None = '0007_drop_project_activity'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
