@@ -23,6 +23,7 @@ from memsvc.store.projects import insert_or_touch
 
 __all__ = [
     "REQUIRE_TOKENS",
+    "context_loaded_at",
     "get_quarantine",
     "get_setting",
     "last_agent_project",
@@ -51,9 +52,15 @@ def provenance_identity(provenance: dict[str, Any]) -> str:
     return str(provenance.get("client") or "")[:200] if provenance.get("channel") == "mcp" else ""
 
 
-def touch_agent(session: Session, project: str, principal: str, agent: str, when: datetime) -> None:
-    """Mark ``agent`` of ``principal`` as having worked in ``project`` now (plain statements:
-    this runs inside the audited transaction of every counted call)."""
+def touch_agent(
+    session: Session, project: str, principal: str, agent: str, when: datetime, context: bool
+) -> None:
+    """Mark ``agent`` of ``principal`` as having worked in ``project`` now, and as having
+    loaded its context when ``context`` (plain statements: this runs inside the audited
+    transaction of every counted call)."""
+    values: dict[str, Any] = {"last_active_at": when}
+    if context:
+        values["context_at"] = when
     done = session.execute(
         update(AgentActivityRow)
         .where(
@@ -61,11 +68,19 @@ def touch_agent(session: Session, project: str, principal: str, agent: str, when
             col(AgentActivityRow.agent) == agent,
             col(AgentActivityRow.project_id) == project,
         )
-        .values(last_active_at=when)
+        .values(**values)
     )
     if not getattr(done, "rowcount", 0):
-        row = {"principal": principal, "agent": agent, "project_id": project}
-        insert_or_touch(session, AgentActivityRow, {**row, "last_active_at": when})
+        keys = {"principal": principal, "agent": agent, "project_id": project}
+        insert_or_touch(session, AgentActivityRow, keys, values)
+
+
+def context_loaded_at(
+    session: Session, project: str, principal: str, agent: str
+) -> datetime | None:
+    """When this agent identity last loaded the project's context (None: never)."""
+    row = session.get(AgentActivityRow, (principal, agent, project))
+    return None if row is None or row.context_at is None else as_utc(row.context_at)
 
 
 def last_agent_seen(session: Session, project: str, principal: str, agent: str) -> datetime | None:
@@ -151,6 +166,8 @@ def to_quarantine(row: QuarantineRow) -> Quarantine:
         memory_ids=list(row.memories),
         restored_at=as_utc(row.restored_at),
         restored_by=row.restored_by,
+        deleted_at=as_utc(row.deleted_at),
+        deleted_by=row.deleted_by,
     )
 
 

@@ -88,26 +88,29 @@ def archived_ids(session: Session) -> set[str]:
     return set(session.exec(stmt))
 
 
-def touch_activity(session: Session, project: str, when: datetime) -> None:
-    """Mark the project active now, for the most-recently-active-first project list (runs
-    on every operation, so a plain statement rather than loading and flushing an ORM row)."""
-    session.execute(
-        update(ProjectRow).where(col(ProjectRow.id) == project).values(last_active_at=when)
-    )
+def touch_activity(session: Session, project: str, when: datetime, rules: bool = False) -> None:
+    """Mark the project active now, for the most-recently-active-first project list, and
+    with ``rules`` its rules changed now (``rules_changed_at``, the "rules changed" hint).
+    Runs on every operation, so a plain statement rather than loading and flushing a row."""
+    values: dict[str, datetime] = {"last_active_at": when}
+    if rules:
+        values["rules_changed_at"] = when
+    session.execute(update(ProjectRow).where(col(ProjectRow.id) == project).values(**values))
 
 
-def insert_or_touch(session: Session, table: type[SQLModel], row: dict[str, Any]) -> None:
-    """Insert an activity row; if another server inserted it first (both saw none), set
-    its ``last_active_at`` instead. A savepoint keeps the transaction alive either way."""
+def insert_or_touch(
+    session: Session, table: type[SQLModel], keys: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Insert an activity row (``keys`` its primary key); if another server inserted it
+    first (both saw none), set ``values`` on it instead. A savepoint keeps the transaction
+    alive either way."""
     try:
         with session.begin_nested():
-            session.execute(insert(table).values(**row))
+            session.execute(insert(table).values(**keys, **values))
     except IntegrityError:
-        keys = [c for c in table.__table__.primary_key.columns]  # type: ignore[attr-defined]
+        columns = table.__table__.columns  # type: ignore[attr-defined]
         session.execute(
-            update(table)
-            .where(*[c == row[c.name] for c in keys])
-            .values(last_active_at=row["last_active_at"])
+            update(table).where(*[columns[k] == v for k, v in keys.items()]).values(**values)
         )
 
 

@@ -1,8 +1,8 @@
 """index_outbox.applied_generation: the project index generation an entry was applied at,
 so another server holding generation g reads only the memories changed in (g, now]
 
-Revision ID: 0008_index_changes
-Revises: 0007_drop_project_activity
+Revision ID: 0009_index_changes
+Revises: 0008_rules_hint
 Create Date: 2026-12-01 17:10:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0008_index_changes"
-down_revision: str | None = "0007_drop_project_activity"
+revision: str = "0009_index_changes"
+down_revision: str | None = "0008_rules_hint"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
