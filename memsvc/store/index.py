@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from memsvc.domain import MEMORY_ID_RE, PROJECT_ID_RE
 
-__all__ = ["IndexRow", "IndexSnapshot", "LanceIndex"]
+__all__ = ["AnnState", "IndexRow", "IndexSnapshot", "LanceIndex"]
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = "v2"
@@ -62,6 +62,29 @@ class IndexSnapshot:
     texts: list[str]
     times: list[float]
     written: list[float]
+
+
+@dataclass(frozen=True)
+class AnnState:
+    """A project table's approximate-nearest-neighbour index: rows it covers and rows added
+    since (searched exactly until the next build folds them in)."""
+
+    rows: int
+    indexed: int
+    unindexed: int
+
+    @property
+    def built(self) -> bool:
+        """Whether the table has a vector index at all."""
+        return self.indexed > 0
+
+
+ANN_INDEX = "vector_idx"
+ANN_REFINE = 4
+"""Re-rank ``ANN_REFINE`` x limit index hits by their full-precision vectors (the SQ
+codes alone misorder close neighbours)."""
+ANN_PARTITION_ROWS = 4096
+"""Rows per IVF partition when an index is trained (a partition is then searched by HNSW)."""
 
 
 def _id_list(ids: list[str]) -> str:
@@ -101,6 +124,7 @@ class LanceIndex:
         self._suffix = f"{model}__{SCHEMA_VERSION}"
         self._dim = dim
         self._tables: dict[str, Any] = {}
+        self._ann_built: set[str] = set()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -299,6 +323,88 @@ class LanceIndex:
         )
         return [(r["id"], 1.0 - float(r["_distance"])) for r in rows]
 
+    def ann_state(self, project: str) -> AnnState:
+        """How much of the project's table its vector index covers (zeros: no table)."""
+        table = self._table(project, create=False)
+        if table is None:
+            return AnnState(0, 0, 0)
+        rows = int(table.count_rows())
+        stats = table.index_stats(ANN_INDEX) if self._has_ann(table) else None
+        if stats is None:
+            self._ann_built.discard(project)
+            return AnnState(rows, 0, rows)
+        self._ann_built.add(project)
+        return AnnState(rows, int(stats.num_indexed_rows), int(stats.num_unindexed_rows))
+
+    def ann_built(self, project: str) -> bool:
+        """Whether the project's table had a vector index when last looked at (by
+        ``ann_state`` or ``build_ann`` in this process: the maintenance round looks)."""
+        return project in self._ann_built
+
+    @staticmethod
+    def _has_ann(table: Any) -> bool:
+        return any(getattr(ix, "name", None) == ANN_INDEX for ix in table.list_indices())
+
+    def build_ann(self, project: str, retrain: bool) -> None:
+        """Train the vector index (IVF partitions, HNSW over SQ codes) on every row, or,
+        without ``retrain``, fold rows added since into the existing one. Slow (minutes
+        at 100k rows): run in the background. Writers go on meanwhile; LanceDB resolves
+        the commit against their versions."""
+        table = self._table(project, create=False)
+        if table is None:
+            return
+        if not retrain and self._has_ann(table):
+            table.optimize(cleanup_older_than=timedelta(minutes=10))
+            return
+        from lancedb.index import HnswSq
+
+        partitions = max(1, int(table.count_rows()) // ANN_PARTITION_ROWS)
+        config = HnswSq(distance_type="cosine", num_partitions=partitions)
+        table.create_index("vector", config=config, replace=True, name=ANN_INDEX)
+        self._ann_built.add(project)
+
+    def ann_search(
+        self,
+        project: str,
+        vectors: npt.NDArray[np.float32],
+        limit: int,
+        statuses: list[str],
+        kinds: list[str],
+    ) -> list[list[tuple[str, float]]]:
+        """For each of ``vectors``, up to ``limit`` (id, cosine) of these statuses and
+        kinds, best first: through the vector index over the rows it covers, exactly over
+        rows added since it was built (LanceDB scans unindexed fragments flat), in one
+        batched query."""
+        out: list[list[tuple[str, float]]] = [[] for _ in range(len(vectors))]
+        table = self._table(project, create=False)
+        if table is None or len(vectors) == 0:
+            return out
+        clauses = [f"status IN ({_value_list(statuses)})"]
+        if kinds:
+            clauses.append(f"kind IN ({_value_list(kinds)})")
+        query = [v.astype(np.float32) for v in vectors] if len(vectors) > 1 else vectors[0]
+        data = (
+            table.search(query, vector_column_name="vector")
+            .distance_type("cosine")
+            .where(" AND ".join(clauses), prefilter=True)
+            .refine_factor(ANN_REFINE)
+            .limit(limit)
+            .select(["id", "_distance"])
+            .to_arrow()
+        )
+        which = (
+            data.column("query_index").to_pylist()
+            if "query_index" in data.column_names
+            else [0] * data.num_rows
+        )
+        for q, mid, dist in zip(
+            which, data.column("id").to_pylist(), data.column("_distance").to_pylist(), strict=True
+        ):
+            out[int(q)].append((mid, 1.0 - float(dist)))
+        for hits in out:
+            hits.sort(key=lambda h: (-h[1], h[0]))
+        return out
+
     def optimize(self, project: str) -> None:
         """Compact fragments, fold new rows into indices, drop versions older than 10 min."""
         table = self._table(project, create=False)
@@ -309,6 +415,7 @@ class LanceIndex:
     def drop(self, project: str) -> None:
         """Drop the project's table (missing is fine)."""
         name = self._name(project)
+        self._ann_built.discard(project)
         with self._guard:
             self._tables.pop(name, None)
         with contextlib.suppress(ValueError, FileNotFoundError):
