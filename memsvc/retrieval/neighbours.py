@@ -1,5 +1,9 @@
 """Write-time similarity checks against a project's active memories: near-duplicates and
-possible conflicts, flagged for the review queue (never blocking a write)."""
+possible conflicts, flagged for the review queue (never blocking a write).
+
+A project searched through its vector index (``CandidateSource.uses_ann``) answers these
+with a top-k query per new vector, batched (cost per write proportional to the batch);
+a smaller one with one matrix product over the vectors held in memory."""
 
 from __future__ import annotations
 
@@ -8,25 +12,46 @@ import numpy.typing as npt
 
 from memsvc.domain import Kind
 from memsvc.retrieval.cache import ProjectCache
+from memsvc.retrieval.candidates import CandidateSource
 
 __all__ = ["Neighbours"]
 
 Vector = npt.NDArray[np.float32]
 CONFLICTING_KINDS = (Kind.RULE, Kind.DECISION)
+ANN_TOP = 4
+"""Hits asked of the vector index per vector (the best is kept; a few more than one let the
+index's search breadth and re-ranking find it)."""
+Nearest = list[tuple[str, float] | None]
 
 
 class Neighbours:
     """Finds, for new memories' vectors, their nearest active memory in the project."""
 
-    def __init__(self, cache: ProjectCache, near_cosine: float, conflict_cosine: float) -> None:
+    def __init__(
+        self,
+        cache: ProjectCache,
+        near_cosine: float,
+        conflict_cosine: float,
+        source: CandidateSource | None = None,
+    ) -> None:
         self.cache = cache
         self.near_cosine = near_cosine
         self.conflict_cosine = conflict_cosine
+        self.source = source
+
+    def nearest(self, project: str, vectors: Vector, kind: str | None) -> Nearest:
+        """For each vector, the most similar active memory (of ``kind``, if given)."""
+        entry = self.cache.current(project)
+        if self.source is None or not self.source.uses_ann(project, entry.n):
+            wanted = {kind} if kind is not None else None
+            return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
+        kinds = [kind] if kind is not None else []
+        hits = self.source.index.ann_search(project, vectors, ANN_TOP, ["active"], kinds)
+        return [h[0] if h else None for h in hits]
 
     def duplicates(self, project: str, vectors: Vector) -> list[str | None]:
         """For each vector, the id of an active memory at least ``near_cosine`` similar."""
-        entry = self.cache.current(project)
-        best = self.cache.nearest(entry, vectors, {"active"}, [None] * len(vectors))
+        best = self.nearest(project, vectors, None)
         return [b[0] if b is not None and b[1] >= self.near_cosine else None for b in best]
 
     def conflicts(
@@ -46,11 +71,10 @@ class Neighbours:
         out: list[str | None] = [None] * len(kinds)
         if not asks:
             return out
-        entry = self.cache.current(project)
-        best = self.cache.nearest(
-            entry, vectors[asks], {"active"}, [{kinds[i].value} for i in asks]
-        )
-        for i, b in zip(asks, best, strict=True):
-            if b is not None and b[1] >= self.conflict_cosine:
-                out[i] = b[0]
+        for kind in dict.fromkeys(kinds[i] for i in asks):
+            same = [i for i in asks if kinds[i] == kind]
+            best = self.nearest(project, vectors[same], kind.value)
+            for i, b in zip(same, best, strict=True):
+                if b is not None and b[1] >= self.conflict_cosine:
+                    out[i] = b[0]
         return out

@@ -172,6 +172,34 @@ class LanceIndex:
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def build_claim(self, project: str) -> Iterator[bool]:
+        """Claim the project's vector-index build, across threads and processes, without
+        waiting: yields False when someone else is building it (writers are not held up:
+        this is not the write ``lock``)."""
+        with self._guard:
+            thread_lock = self._locks.setdefault(f"ann:{project}", threading.Lock())
+        if not thread_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            if self._lock_dir is None or fcntl is None:
+                yield True
+                return
+            path = self._lock_dir / f".{self._name(project)}.ann.lock"
+            with path.open("a") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            thread_lock.release()
+
     def _schema(self) -> Any:
         import pyarrow as pa
 

@@ -149,3 +149,53 @@ def test_index_build_racing_writers_loses_nothing(parts: Components, actor: Acto
     assert parts.source.uses_ann(PROJECT, len(turns))
     query = SearchQuery(query=text.split(":", 1)[1], limit=10, min_relevance=0)
     assert text in [h.memory.content for h in svc.search_memories(actor, PROJECT, query)]
+
+
+def test_write_time_checks_ask_the_vector_index(
+    parts: Components, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(parts, actor, conversation(sessions=5, turns=40))
+    svc = parts.service
+    rule = MemoryDraft(kind=Kind.RULE, content="Never deploy the billing service on a Friday.")
+    rule_id = svc.add_memory(actor, PROJECT, rule).memory.id
+    parts.index.build_ann(PROJECT, retrain=True)
+    assert parts.source.uses_ann(PROJECT, parts.cache.current(PROJECT).n)
+
+    def no_scan(*_: object) -> None:
+        raise AssertionError("the matrix was scanned")
+
+    monkeypatch.setattr(parts.cache, "nearest", no_scan)
+    again = MemoryDraft(kind=Kind.RULE, content="Never deploy the billing service on a Friday!")
+    near = svc.add_memory(actor, PROJECT, again).memory
+    assert near.duplicate_of == rule_id
+    other = MemoryDraft(kind=Kind.RULE, content="Never deploy the billing service on a Monday.")
+    conflict = svc.add_memory(actor, PROJECT, other).memory
+    assert conflict.duplicate_of is None and conflict.conflicts_with == rule_id
+
+
+def test_background_builder_follows_the_size_policy(parts: Components, actor: Actor) -> None:
+    ann = parts.sync.ann
+    assert ann is not None
+    _load(parts, actor, conversation(sessions=1, turns=40))
+    assert ann.build_due() == []  # 40 rows: at most exact_scan_max_rows (50)
+    _load_more(parts, actor, conversation(sessions=3, turns=40, seed=6))
+    assert ann.build_due() == [PROJECT]
+    assert ann.build_due() == []  # built: nothing due until the table doubles
+    status = ann.status()
+    assert status["indexed_projects"] == 1 and status["builds"] == {"ok": 1, "failed": 0}
+    _load_more(parts, actor, conversation(sessions=4, turns=40, seed=7))
+    assert ann.build_due() == [PROJECT]  # 320 rows >= 2 x 160 trained on
+    assert parts.index.ann_state(PROJECT).indexed == 320
+
+
+def test_one_build_at_a_time(parts: Components, actor: Actor) -> None:
+    _load(parts, actor, conversation(sessions=3, turns=40))
+    with parts.index.build_claim(PROJECT) as first, parts.index.build_claim(PROJECT) as second:
+        assert first and not second
+        assert parts.sync.ann is not None and not parts.sync.ann.build(PROJECT)
+    assert parts.sync.ann.build(PROJECT)
+
+
+def _load_more(parts: Components, actor: Actor, turns: list[tuple[datetime, str]]) -> None:
+    drafts = [MemoryDraft(kind=Kind.FACT, content=t, valid_from=w) for w, t in turns]
+    parts.service.add_memories(actor, PROJECT, drafts)
