@@ -23,6 +23,10 @@ __all__ = ["CandidateSource", "query_terms"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 64
+ACTIVE = "active"
+UNFILTERED_SLACK = 2
+"""An unfiltered index query asks this many times the pool depth (some hits are dropped
+by the status mask)."""
 
 
 def query_terms(text: str) -> list[str]:
@@ -71,12 +75,27 @@ class CandidateSource:
         qvec = self.embed_query(text)
         entry = self.cache.entry(project, generation)
         if self.uses_ann(project, entry.n):
-            dense = self.index.ann_search(
-                project, qvec[None, :], pool_depth(depth), statuses, kinds or []
-            )[0]
-            ids = [i for i, _ in dense]
+            ids = self._dense_ids(project, qvec, depth, statuses, kinds)
             return self._pooled(entry, qvec, text, depth, set(statuses), kinds, at, ids)
         return self._in_memory(entry, qvec, text, depth, set(statuses), kinds, at)
+
+    def _dense_ids(
+        self,
+        project: str,
+        qvec: npt.NDArray[np.float32],
+        depth: int,
+        statuses: list[str],
+        kinds: list[str] | None,
+    ) -> list[str]:
+        """The vector index's best ids: unfiltered (the pool applies the mask) for the
+        everyday search of active memories, which most rows are, with room for those the
+        mask drops; filtered by LanceDB for rarer statuses or kinds."""
+        k = pool_depth(depth)
+        if kinds or statuses != [ACTIVE]:
+            hits = self.index.ann_search(project, qvec[None, :], k, statuses, kinds)[0]
+        else:
+            hits = self.index.ann_search(project, qvec[None, :], UNFILTERED_SLACK * k)[0]
+        return [i for i, _ in hits]
 
     def uses_ann(self, project: str, rows: int) -> bool:
         """Whether a search of this project (of ``rows`` rows) takes its dense candidates

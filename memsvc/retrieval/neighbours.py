@@ -11,16 +11,16 @@ import numpy as np
 import numpy.typing as npt
 
 from memsvc.domain import Kind
-from memsvc.retrieval.cache import ProjectCache
+from memsvc.retrieval.cache import CachedProject, ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 
 __all__ = ["Neighbours"]
 
 Vector = npt.NDArray[np.float32]
 CONFLICTING_KINDS = (Kind.RULE, Kind.DECISION)
-ANN_TOP = 4
-"""Hits asked of the vector index per vector (the best is kept; a few more than one let the
-index's search breadth and re-ranking find it)."""
+ANN_TOP = 8
+"""Hits asked of the vector index per vector, unfiltered: the active ones are re-scored
+exactly from the held vectors and the best kept."""
 Nearest = list[tuple[str, float] | None]
 
 
@@ -45,9 +45,12 @@ class Neighbours:
         if self.source is None or not self.source.uses_ann(project, entry.n):
             wanted = {kind} if kind is not None else None
             return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
-        kinds = [kind] if kind is not None else []
-        hits = self.source.index.ann_search(project, vectors, ANN_TOP, ["active"], kinds)
-        return [h[0] if h else None for h in hits]
+        index = self.source.index
+        if kind is None:
+            hits = index.ann_search(project, vectors, ANN_TOP)
+        else:  # a kind is selective: let LanceDB filter
+            hits = index.ann_search(project, vectors, ANN_TOP, ["active"], [kind])
+        return _rescored(entry, vectors, hits, kind)
 
     def duplicates(self, project: str, vectors: Vector) -> list[str | None]:
         """For each vector, the id of an active memory at least ``near_cosine`` similar."""
@@ -78,3 +81,27 @@ class Neighbours:
                 if b is not None and b[1] >= self.conflict_cosine:
                     out[i] = b[0]
         return out
+
+
+def _rescored(
+    entry: CachedProject, vectors: Vector, hits: list[list[tuple[str, float]]], kind: str | None
+) -> Nearest:
+    """Each vector's best active hit (of ``kind``), by the exact cosine to its held vector."""
+    out: Nearest = []
+    with entry.lock:
+        for vec, found in zip(vectors, hits, strict=True):
+            rows = [entry.pos.get(mid) for mid, _ in found]
+            live = [
+                r
+                for r in rows
+                if r is not None
+                and entry.statuses[r] == "active"
+                and (kind is None or entry.kinds[r] == kind)
+            ]
+            if not live:
+                out.append(None)
+                continue
+            cosines = entry.matrix[live] @ vec
+            best = int(np.argmax(cosines))
+            out.append((entry.ids[live[best]], float(cosines[best])))
+    return out

@@ -80,9 +80,6 @@ class AnnState:
 
 
 ANN_INDEX = "vector_idx"
-ANN_REFINE = 4
-"""Re-rank ``ANN_REFINE`` x limit index hits by their full-precision vectors (the SQ
-codes alone misorder close neighbours)."""
 ANN_PARTITION_ROWS = 4096
 """Rows per IVF partition when an index is trained (a partition is then searched by HNSW)."""
 
@@ -396,38 +393,37 @@ class LanceIndex:
         project: str,
         vectors: npt.NDArray[np.float32],
         limit: int,
-        statuses: list[str],
-        kinds: list[str],
+        statuses: list[str] | None = None,
+        kinds: list[str] | None = None,
     ) -> list[list[tuple[str, float]]]:
-        """For each of ``vectors``, up to ``limit`` (id, cosine) of these statuses and
-        kinds, best first: through the vector index over the rows it covers, exactly over
-        rows added since it was built (LanceDB scans unindexed fragments flat), in one
-        batched query."""
+        """For each of ``vectors``, up to ``limit`` (id, approximate cosine), best first:
+        through the vector index over the rows it covers, exactly over rows added since
+        it was built (LanceDB scans unindexed fragments flat), in one batched query.
+
+        Without ``statuses`` and ``kinds`` nothing is filtered: the caller filters and
+        re-scores the hits from the vectors it holds, which is cheaper than LanceDB's
+        prefilter (that evaluates the filter over every row per query: measured 21 vs
+        4 ms per query at 100k rows). Pass them when the filter is selective.
+        """
         out: list[list[tuple[str, float]]] = [[] for _ in range(len(vectors))]
         table = self._table(project, create=False)
         if table is None or len(vectors) == 0:
             return out
-        clauses = [f"status IN ({_value_list(statuses)})"]
+        query = [v.astype(np.float32) for v in vectors] if len(vectors) > 1 else vectors[0]
+        search = table.search(query, vector_column_name="vector").distance_type("cosine")
+        clauses = [f"status IN ({_value_list(statuses)})"] if statuses else []
         if kinds:
             clauses.append(f"kind IN ({_value_list(kinds)})")
-        query = [v.astype(np.float32) for v in vectors] if len(vectors) > 1 else vectors[0]
-        data = (
-            table.search(query, vector_column_name="vector")
-            .distance_type("cosine")
-            .where(" AND ".join(clauses), prefilter=True)
-            .refine_factor(ANN_REFINE)
-            .limit(limit)
-            .select(["id", "_distance"])
-            .to_arrow()
-        )
+        if clauses:
+            search = search.where(" AND ".join(clauses), prefilter=True)
+        data = search.limit(limit).select(["id", "_distance"]).to_arrow()
         which = (
             data.column("query_index").to_pylist()
             if "query_index" in data.column_names
             else [0] * data.num_rows
         )
-        for q, mid, dist in zip(
-            which, data.column("id").to_pylist(), data.column("_distance").to_pylist(), strict=True
-        ):
+        ids, dists = data.column("id").to_pylist(), data.column("_distance").to_pylist()
+        for q, mid, dist in zip(which, ids, dists, strict=True):
             out[int(q)].append((mid, 1.0 - float(dist)))
         for hits in out:
             hits.sort(key=lambda h: (-h[1], h[0]))
