@@ -156,7 +156,7 @@ def report(rows: list[Row], command: str, queries: int) -> str:
     lines += [
         "Fake vectors (`HashEmbedder(384)`, hashed words) over the synthetic notes of "
         "`benchmarks/common.py`, written straight into LanceDB and the cache (no SQL, no "
-        "audit). Index: IVF_HNSW_SQ, cosine, one partition per 4,096 rows; exact cosines "
+        "audit). Index: IVF_HNSW_SQ, cosine, one partition per 32,768 rows; exact cosines "
         "from the held vectors re-rank every hit. "
         f"{queries} queries per size, each run through both paths back to back; the query "
         "vector is cached, so the times are candidate generation alone. Medians (min-max). "

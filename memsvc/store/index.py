@@ -80,8 +80,11 @@ class AnnState:
 
 
 ANN_INDEX = "vector_idx"
-ANN_PARTITION_ROWS = 4096
-"""Rows per IVF partition when an index is trained (a partition is then searched by HNSW)."""
+ANN_PARTITION_ROWS = 32_768
+"""Rows per IVF partition when an index is trained. Each probed partition is one HNSW
+search, so fewer, bigger partitions answer faster: at 100k rows 4 partitions found 99.7%
+of the exact top 10 in the first 200 hits, 24 partitions at nprobes 8 only 85.5% and
+slower (measured for this change on the 2-core machine)."""
 
 
 def _id_list(ids: list[str]) -> str:
