@@ -125,6 +125,7 @@ class LanceIndex:
         self._dim = dim
         self._tables: dict[str, Any] = {}
         self._ann_built: set[str] = set()
+        self._ann_seen: set[str] = set()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -366,7 +367,11 @@ class LanceIndex:
 
     def ann_built(self, project: str) -> bool:
         """Whether the project's table had a vector index when last looked at (by
-        ``ann_state`` or ``build_ann`` in this process: the maintenance round looks)."""
+        ``ann_state`` or ``build_ann`` in this process; the builder's rounds look again,
+        and the first call for a project looks itself)."""
+        if project not in self._ann_seen:
+            self._ann_seen.add(project)
+            self.ann_state(project)
         return project in self._ann_built
 
     @staticmethod

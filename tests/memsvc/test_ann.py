@@ -181,8 +181,9 @@ def test_background_builder_follows_the_size_policy(parts: Components, actor: Ac
     _load_more(parts, actor, conversation(sessions=3, turns=40, seed=6))
     assert ann.build_due() == [PROJECT]
     assert ann.build_due() == []  # built: nothing due until the table doubles
-    status = ann.status()
+    status = parts.service.readiness()["vector_index"]
     assert status["indexed_projects"] == 1 and status["builds"] == {"ok": 1, "failed": 0}
+    assert b"memsvc_ann_building 0.0" in parts.service.metrics.exposition()
     _load_more(parts, actor, conversation(sessions=4, turns=40, seed=7))
     assert ann.build_due() == [PROJECT]  # 320 rows >= 2 x 160 trained on
     assert parts.index.ann_state(PROJECT).indexed == 320
@@ -199,3 +200,12 @@ def test_one_build_at_a_time(parts: Components, actor: Actor) -> None:
 def _load_more(parts: Components, actor: Actor, turns: list[tuple[datetime, str]]) -> None:
     drafts = [MemoryDraft(kind=Kind.FACT, content=t, valid_from=w) for w, t in turns]
     parts.service.add_memories(actor, PROJECT, drafts)
+
+
+def test_an_index_built_earlier_is_used_after_a_restart(tmp_path: Path, actor: Actor) -> None:
+    settings = make_settings(tmp_path / "data", exact_scan_max_rows=50)
+    with build_components(settings, embedder=HashEmbedder(64)) as first:
+        _load(first, actor, conversation(sessions=3, turns=40))
+        first.index.build_ann(PROJECT, retrain=True)
+    with build_components(settings, embedder=HashEmbedder(64)) as second:
+        assert second.source.uses_ann(PROJECT, 120)
