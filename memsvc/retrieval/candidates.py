@@ -6,6 +6,7 @@ A big project whose index is not built yet is still scanned whole."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from memsvc.store.index import LanceIndex
 
 __all__ = ["CandidateSource", "query_terms"]
 
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 64
 ACTIVE = "active"
@@ -75,8 +77,12 @@ class CandidateSource:
         qvec = self.embed_query(text)
         entry = self.cache.entry(project, generation)
         if self.uses_ann(project, entry.n):
-            ids = self._dense_ids(project, qvec, depth, statuses, kinds)
-            return self._pooled(entry, qvec, text, depth, set(statuses), kinds, at, ids)
+            try:
+                ids = self._dense_ids(project, qvec, depth, statuses, kinds)
+            except Exception as exc:  # noqa: BLE001 - the exact scan still answers
+                log.warning("vector index query for %s failed, scanning: %s", project, exc)
+            else:
+                return self._pooled(entry, qvec, text, depth, set(statuses), kinds, at, ids)
         return self._in_memory(entry, qvec, text, depth, set(statuses), kinds, at)
 
     def _dense_ids(

@@ -7,6 +7,8 @@ a smaller one with one matrix product over the vectors held in memory."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import numpy.typing as npt
 
@@ -16,6 +18,7 @@ from memsvc.retrieval.candidates import CandidateSource
 
 __all__ = ["Neighbours"]
 
+log = logging.getLogger(__name__)
 Vector = npt.NDArray[np.float32]
 CONFLICTING_KINDS = (Kind.RULE, Kind.DECISION)
 ANN_TOP = 8
@@ -42,15 +45,19 @@ class Neighbours:
     def nearest(self, project: str, vectors: Vector, kind: str | None) -> Nearest:
         """For each vector, the most similar active memory (of ``kind``, if given)."""
         entry = self.cache.current(project)
-        if self.source is None or not self.source.uses_ann(project, entry.n):
-            wanted = {kind} if kind is not None else None
-            return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
-        index = self.source.index
-        if kind is None:
-            hits = index.ann_search(project, vectors, ANN_TOP)
-        else:  # a kind is selective: let LanceDB filter
-            hits = index.ann_search(project, vectors, ANN_TOP, ["active"], [kind])
-        return _rescored(entry, vectors, hits, kind)
+        if self.source is not None and self.source.uses_ann(project, entry.n):
+            index = self.source.index
+            try:
+                if kind is None:
+                    hits = index.ann_search(project, vectors, ANN_TOP)
+                else:  # a kind is selective: let LanceDB filter
+                    hits = index.ann_search(project, vectors, ANN_TOP, ["active"], [kind])
+            except Exception as exc:  # noqa: BLE001 - the matrix still answers
+                log.warning("vector index query for %s failed, scanning: %s", project, exc)
+            else:
+                return _rescored(entry, vectors, hits, kind)
+        wanted = {kind} if kind is not None else None
+        return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
 
     def duplicates(self, project: str, vectors: Vector) -> list[str | None]:
         """For each vector, the id of an active memory at least ``near_cosine`` similar."""

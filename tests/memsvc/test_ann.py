@@ -209,3 +209,24 @@ def test_an_index_built_earlier_is_used_after_a_restart(tmp_path: Path, actor: A
         first.index.build_ann(PROJECT, retrain=True)
     with build_components(settings, embedder=HashEmbedder(64)) as second:
         assert second.source.uses_ann(PROJECT, 120)
+
+
+def test_a_failing_vector_index_falls_back_to_the_exact_scan(
+    parts: Components, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    turns = conversation(sessions=3, turns=40)
+    _load(parts, actor, turns)
+    parts.index.build_ann(PROJECT, retrain=True)
+    text = queries(turns, 1)[0]
+    before = _top(parts, actor, text)
+
+    def broken(*_: object, **__: object) -> None:
+        raise OSError("index unreadable")
+
+    monkeypatch.setattr(parts.index, "ann_search", broken)
+    parts.source.exact_max = 10**9
+    exact = _top(parts, actor, text)
+    parts.source.exact_max = 50
+    assert _top(parts, actor, text) == exact and len(before) == 10
+    again = MemoryDraft(kind=Kind.FACT, content=turns[0][1] + "!", valid_from=turns[0][0])
+    assert parts.service.add_memory(actor, PROJECT, again).memory.duplicate_of is not None
