@@ -8,7 +8,8 @@ The pool is the union of
   statistics and the best lexical score, which normalises the lexical part, are exact),
 - the rows whose time falls in a date the query names (best by BM25F if there are many),
 - the neighbours in time (predecessor and successor) of all of these, for the neighbour
-  field and the episode signal.
+  field, and every row of the episodes of the ``EPISODE_SEEDS`` best dense and lexical
+  rows, for the episode signal (a row of a strongly matching session rises with it).
 Every pooled row is then scored by the same ``score_rows`` as the exact path, its dense
 cosine computed exactly from its vector; only the episode means are taken over the pool
 rather than the whole episode (an episode's best rows are in the pool by construction).
@@ -31,6 +32,9 @@ __all__ = ["POOL_FACTOR", "pool_depth", "pool_rows", "pool_timeline"]
 POOL_FACTOR = 2
 """Each source contributes ``POOL_FACTOR`` x the requested depth (at least
 ``DENSE_SCALE_DEPTH``)."""
+
+EPISODE_SEEDS = 20
+"""The episodes of this many best dense and best lexical rows join the pool whole."""
 
 Rows = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -63,6 +67,15 @@ def _time_rows(
     return _best(lexical, np.flatnonzero(mask & in_spans(times, spans)), k)
 
 
+def _episodes_of(seeds: Rows, episode: Rows) -> Rows:
+    """Every row of the episodes ``seeds`` belong to."""
+    wanted = np.unique(episode[seeds])
+    wanted = wanted[wanted >= 0]
+    if wanted.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.isin(episode, wanted))
+
+
 def _with_neighbours(rows: Rows, prev: Rows) -> Rows:
     """``rows`` with each one's predecessor and successor in time."""
     before = prev[rows]
@@ -84,14 +97,14 @@ def pool_rows(
     """Row numbers of the pool (sorted, within ``mask``): the ANN hits ``dense_ids``, the
     ``k`` best by ``lexical``, up to ``k`` in the query's dates, and their neighbours."""
     dense = np.fromiter((pos[i] for i in dense_ids if i in pos), dtype=np.int64)
-    seeds = np.concatenate(
-        (
-            dense[dense < mask.size],
-            _lexical_rows(lexical, mask, k),
-            _time_rows(query, times, lexical, mask, at, k),
-        )
-    )
-    rows = _with_neighbours(np.unique(seeds), timeline.prev)
+    dense = dense[dense < mask.size]
+    lexical_best = _lexical_rows(lexical, mask, k)
+    top_lexical = lexical_best[np.argsort(-lexical[lexical_best], kind="stable")]
+    seeds = np.concatenate((dense, lexical_best, _time_rows(query, times, lexical, mask, at, k)))
+    # ``dense_ids`` come best first: their head and the lexical head seed whole episodes
+    heads = np.concatenate((dense[:EPISODE_SEEDS], top_lexical[:EPISODE_SEEDS]))
+    whole = _episodes_of(heads, timeline.episode)
+    rows = np.union1d(_with_neighbours(np.unique(seeds), timeline.prev), whole)
     return rows[mask[rows]]
 
 
