@@ -85,6 +85,9 @@ ANN_PARTITION_ROWS = 32_768
 search, so fewer, bigger partitions answer faster: at 100k rows 4 partitions found 99.7%
 of the exact top 10 in the first 200 hits, 24 partitions at nprobes 8 only 85.5% and
 slower (measured for this change on the 2-core machine)."""
+ANN_MIN_PARTITIONS = 2
+"""At least two: a one-partition index answered a batch of 500 top-k queries at 10k rows
+in 3.9 s, a two-partition one in about 1 s (``benchmarks/results/scale_ann.md``)."""
 
 
 def _id_list(ids: list[str]) -> str:
@@ -391,7 +394,7 @@ class LanceIndex:
             return
         from lancedb.index import HnswSq
 
-        partitions = max(1, int(table.count_rows()) // ANN_PARTITION_ROWS)
+        partitions = max(ANN_MIN_PARTITIONS, int(table.count_rows()) // ANN_PARTITION_ROWS)
         config = HnswSq(distance_type="cosine", num_partitions=partitions)
         table.create_index("vector", config=config, replace=True, name=ANN_INDEX)
         self._ann_built.add(project)
