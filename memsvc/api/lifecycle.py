@@ -24,7 +24,8 @@ class FileImport(BaseModel):
     """Another tool's file to import."""
 
     format: ImportFormat
-    text: str = Field(max_length=4 * 1024 * 1024)
+    text: str
+    """At most ``MEMSVC_LIMIT_REQUEST_BYTES`` (the body limit) long."""
     source: str = Field(default="upload", max_length=500, description="The file's name.")
 
 
