@@ -25,7 +25,7 @@ from tqdm import tqdm
 from memsvc.audit.checkpoints import KeyPaths
 from memsvc.audit.ledger import AuditLog
 from memsvc.bootstrap import build_service
-from memsvc.domain import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery
+from memsvc.domain import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Status
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
 from memsvc.transfer.importers import convert, detect_format
@@ -177,9 +177,11 @@ def run_import(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
                 svc.create_project(CLI, ProjectCreate(id=args.project))
             results = svc.import_drafts(CLI, args.project, convert(fmt, text, str(path)))
             added = sum(r.created for r in results)
+            proposed = sum(r.created and r.memory.status == Status.PROPOSED for r in results)
+            held = f"; {proposed} proposed, waiting for review" if proposed else ""
             print(
                 f"{path}: {added} memories added to {args.project} "
-                f"({len(results) - added} already there)"
+                f"({len(results) - added} already there{held})"
             )
     return 0
 
