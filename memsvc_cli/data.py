@@ -197,18 +197,19 @@ def run_backup(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
     out = Path(args.out).expanduser()
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"error: {out} is not empty")
-    if _is_sqlite(settings):
-        source = Path(settings.sqlalchemy_url.removeprefix("sqlite:///"))
-        if not source.is_file():
-            raise SystemExit(f"error: no memsvc database at {source}; check --data-dir")
-        out.mkdir(parents=True, exist_ok=True)
-        _sqlite_backup(source, out / DB_FILE)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        with _progress(None, "backup") as bar:
-            backup.snapshot(settings.sqlalchemy_url, out / DB_FILE, bar.update)
+    source = Path(settings.sqlalchemy_url.removeprefix("sqlite:///"))
+    if _is_sqlite(settings) and not source.is_file():
+        raise SystemExit(f"error: no memsvc database at {source}; check --data-dir")
+    out.mkdir(parents=True, exist_ok=True)
+    # the head record first: it is written after each checkpoint commits, so copied before
+    # the database it never claims more than the copy holds (which would read as truncation)
     keys = KeyPaths.from_settings(settings)
     copied = [p.name for p in (keys.public, keys.head) if p.is_file() and shutil.copy(p, out)]
+    if _is_sqlite(settings):
+        _sqlite_backup(source, out / DB_FILE)
+    else:
+        with _progress(None, "backup") as bar:
+            backup.snapshot(settings.sqlalchemy_url, out / DB_FILE, bar.update)
     counts = _counts(out / DB_FILE)
     manifest = {
         "memsvc_backup": 1,

@@ -16,7 +16,7 @@ from memsvc import Actor, Channel, MemoryDraft, MemoryPatch, ProjectCreate
 from memsvc.bootstrap import build_service
 from memsvc.domain import Kind, QuarantineCreate, SearchQuery
 from memsvc.retrieval.embedder import HashEmbedder
-from memsvc.store.backup import tables
+from memsvc.store.backup import snapshot, tables
 from memsvc.store.database import normalise_url
 from memsvc_cli import main
 from tests.conftest import PG, make_settings
@@ -145,3 +145,23 @@ def test_a_sqlite_backup_restores_into_postgres(
     assert main(["restore", "--data-dir", str(target), "--key", key, str(out)]) == 0
     assert _rows(empty_postgres) == before
     assert main(["audit", "verify", "--data-dir", str(target)]) == 0
+
+
+def test_a_postgres_backup_is_one_snapshot_while_writes_go_on(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    data = tmp_path / "data"
+    _fill(data, postgres_url)
+    settings = make_settings(data, database_url=postgres_url, audit_checkpoint_every=2)
+    with build_service(settings, embedder=HashEmbedder()) as svc:
+        before = _rows(postgres_url)
+        written = []
+
+        def write_meanwhile(_copied: int) -> None:  # called between the tables it copies
+            n = len(written)
+            draft = MemoryDraft(kind=Kind.FACT, content=f"written during the backup {n}")
+            written.append(svc.add_memory(ME, "acme", draft).memory.id)
+
+        snapshot(postgres_url, tmp_path / "snap.db", write_meanwhile)
+    assert len(written) >= 5  # the copy really overlapped writes (and their audit events)
+    assert _rows(f"sqlite:///{tmp_path / 'snap.db'}") == before
