@@ -11,6 +11,8 @@ inserts into empty tables, passes them.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,8 +96,17 @@ def restore(
 ) -> dict[str, int]:
     """Copy a backup file into ``target_url`` (migrated first), which must hold no rows,
     in one transaction; on PostgreSQL the id sequences then continue after the restored
-    rows. Returns the rows per table now in the target."""
+    rows. A backup from an older memsvc is migrated first (a copy; the backup stays as it
+    is). Returns the rows per table now in the target."""
     upgrade(target_url)
+    with tempfile.TemporaryDirectory(prefix="memsvc-restore-") as scratch:
+        copy = Path(scratch) / backup_file.name
+        shutil.copyfile(backup_file, copy)
+        upgrade(f"sqlite:///{copy}")
+        return _restore(copy, target_url, progress)
+
+
+def _restore(backup_file: Path, target_url: str, progress: Progress) -> dict[str, int]:
     with (
         _engine(f"sqlite:///{backup_file}") as src,
         _engine(target_url) as dst,

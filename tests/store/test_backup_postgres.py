@@ -5,6 +5,7 @@ data dir — every row equal, the audit chain verifying, writes continuing after
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,32 @@ def test_a_postgres_backup_is_one_snapshot_while_writes_go_on(
         snapshot(postgres_url, tmp_path / "snap.db", write_meanwhile)
     assert len(written) >= 5  # the copy really overlapped writes (and their audit events)
     assert _rows(f"sqlite:///{tmp_path / 'snap.db'}") == before
+
+
+def test_a_backup_from_an_older_memsvc_is_migrated_as_it_is_restored(
+    tmp_path: Path, empty_postgres: str
+) -> None:
+    from alembic import command
+
+    from memsvc.store.backup import restore
+    from memsvc.store.database import _alembic_config
+
+    old = tmp_path / "old.db"
+    command.upgrade(_alembic_config(f"sqlite:///{old}"), "0005_fleet")  # before archiving
+    conn = sqlite3.connect(old)
+    conn.execute(
+        "INSERT INTO project (id, name, description, root_paths, created_at, last_active_at,"
+        " index_generation) VALUES ('acme', 'Acme', '', '[]', '2026-11-01 10:00:00.000000',"
+        " '2026-11-01 10:00:00.000000', 0)"
+    )
+    conn.commit()
+    conn.close()
+    counts = restore(old, empty_postgres)
+    assert counts["project"] == 1
+    restored = _rows(empty_postgres)["project"][0]
+    assert restored["id"] == "acme" and restored["archived_at"] is None
+    conn = sqlite3.connect(old)
+    try:  # the backup itself is left as it was
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005_fleet",)
+    finally:
+        conn.close()
