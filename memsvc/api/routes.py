@@ -85,6 +85,9 @@ class SearchResult(BaseModel):
 
     hits: list[SearchHit]
     hint: str | None = None
+    rules_changed: bool = False
+    """True when the project's rules changed since this agent identity (``X-Memsvc-Agent``)
+    last loaded its context: load it again before relying on them."""
 
 
 class OpenBody(_Body):
@@ -230,7 +233,8 @@ def search_memories(
 ) -> SearchResult:
     """Hybrid search over the project's memories, best first, above ``min_relevance``."""
     hits = service.search_memories(actor, project, body)
-    return SearchResult(hits=hits, hint=None if hits else body.empty_hint())
+    stale = service.rules_changed(actor, project)
+    return SearchResult(hits=hits, hint=None if hits else body.empty_hint(), rules_changed=stale)
 
 
 @router.post("/projects/{project}/context", tags=["recall"])

@@ -82,6 +82,9 @@ class Quarantine(BaseModel):
     memory_ids: list[str]
     restored_at: datetime | None
     restored_by: str | None
+    deleted_at: datetime | None = None
+    """Set when the quarantined memories were deleted (``delete_quarantined``) instead."""
+    deleted_by: str | None = None
 
 
 # -- fleet dashboard (additive) -----------------------------------------------------------
