@@ -23,6 +23,7 @@ from memsvc.operations.projects import Projects
 from memsvc.operations.recall import Recall
 from memsvc.operations.transfer import Transfer
 from memsvc.operations.writes import Writes
+from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.context import ContextBuilder
@@ -104,6 +105,7 @@ def build_components(
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db), health)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
     health.repair = sync.heal
+    sync.ann = AnnBuilder(index, cache, settings.exact_scan_max_rows)
     try:
         if reconcile_in_background:
             # projects with pending index work answer IndexRebuilding from the first
@@ -126,6 +128,7 @@ def build_components(
         metrics.bind_index_health(
             lambda: len(health.held()), lambda: cache.loads, lambda: cache.catch_ups
         )
+        metrics.bind_ann(sync.ann.building)
         parts = _collaborators(settings, db, audit, emb, index, cache, sync, source, metrics)
         service = MemoryService(settings, parts, metrics)
         yield Components(service, db, index, cache, sync, audit, source)
@@ -156,7 +159,9 @@ def _collaborators(
     calls = Calls(db, audit, metrics)
     searcher = Searcher(db, source, cache, settings.near_duplicate_cosine, metrics)
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
-    neighbours = Neighbours(cache, settings.near_duplicate_cosine, settings.conflict_cosine)
+    neighbours = Neighbours(
+        cache, settings.near_duplicate_cosine, settings.conflict_cosine, source=source
+    )
     writes = Writes(calls, emb, neighbours, sync, tokens, limits)
     return Collaborators(
         projects=Projects(calls, context, limits),

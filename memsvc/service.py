@@ -293,7 +293,8 @@ class MemoryService:
     def import_drafts(
         self, actor: Actor, project: str, drafts: list[MemoryDraft]
     ) -> list[AddResult]:
-        """Store memories converted from another tool, with channel ``import``. Writer.
+        """Store memories converted from another tool, with channel ``import``, under the
+        project's review policy (by default rules and decisions land ``proposed``). Writer.
         Audits ``import_memories`` per batch."""
         return self._p.transfer.import_drafts(actor, project, drafts)
 

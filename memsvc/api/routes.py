@@ -31,7 +31,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 
-MemoryPaging = Annotated[Page, paging(default=50, most=500)]
+MemoryPaging = Annotated[Page, paging(default=50)]
+"""The page size's maximum is ``MEMSVC_LIMIT_LIST_LIMIT``, checked by the service and stated
+in the document by ``memsvc/api/limits.py``."""
 
 
 class _Body(BaseModel):

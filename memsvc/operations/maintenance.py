@@ -52,7 +52,10 @@ class Maintenance:
         checks["projects_unavailable"] = {p: held[p] for p in sorted(held)[:50]}
         wanted = ("database", "migrations", "model", "startup")
         ready = all(checks.get(k) == "ok" for k in wanted)
-        return {"ready": ready, "checks": checks}
+        out: dict[str, Any] = {"ready": ready, "checks": checks}
+        if self.sync.ann is not None:  # informational: a big project searches exactly meanwhile
+            out["vector_index"] = self.sync.ann.status()
+        return out
 
     def project_ids(self) -> list[str]:
         """Every project id (for maintenance commands run by the operator)."""

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
+from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import Changes, ProjectCache
 from memsvc.retrieval.embedder import Embedder
 from memsvc.retrieval.healing import REBUILDING, RECONCILING, is_index_damage
@@ -122,6 +123,8 @@ class IndexSync:
         self._writes: dict[str, int] = defaultdict(int)
         self._runner: Periodic | None = None
         self._count_cursor = 0
+        self.ann: AnnBuilder | None = None
+        """Builds big projects' vector indices on a thread of its own (set by bootstrap)."""
 
     # -- applying the outbox ------------------------------------------------------------
 
@@ -422,6 +425,8 @@ class IndexSync:
         """Retry pending index work and compact in the background until ``stop``."""
         self._runner = Periodic("memsvc-index", interval_s, self._maintain)
         self._runner.start()
+        if self.ann is not None:
+            self.ann.start(interval_s)
 
     def _maintain(self) -> None:
         # another server applies its own fresh entries right after its commit; taking them
@@ -433,6 +438,8 @@ class IndexSync:
 
     def stop(self) -> None:
         """Stop the background maintenance after the round under way."""
+        if self.ann is not None:
+            self.ann.stop()
         if self._runner is not None:
             self._runner.stop()
             self._runner = None
