@@ -96,6 +96,17 @@ class ServeProcess:
             assert time.monotonic() < deadline, f"{self.name} did not start:\n{self.logtail()}"
             time.sleep(0.2)
 
+    def wait_serving(self) -> None:
+        """Wait until /ready answers 200, as a load balancer does before routing to it:
+        a restarted server answers /health at once but is not ready while its start-up
+        index reconciliation runs (projects with work left pending answer 503 till then)."""
+        self.wait_ready()
+        deadline = time.monotonic() + START_S
+        while httpx.get(self.base + "/ready", timeout=5).status_code != 200:
+            assert self.proc is not None and self.proc.poll() is None, self.logtail()
+            assert time.monotonic() < deadline, f"{self.name} never got ready:\n{self.logtail()}"
+            time.sleep(0.2)
+
     def kill9(self) -> None:
         """SIGKILL: no shutdown hook runs, as in a crash or an OOM kill."""
         assert self.proc is not None

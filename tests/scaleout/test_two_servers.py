@@ -312,8 +312,9 @@ def test_killing_one_server_under_load_loses_no_acknowledged_write(
     assert problems == [], problems[:5]
 
     # the killed server, restarted on its data dir, serves every acknowledged write too
+    # once it is ready (a load balancer routes by /ready)
     b.start()
-    b.wait_ready()
+    b.wait_serving()
     problems = check_served(ledger, b, ledger.acks)
     assert problems == [], problems[:5]
     assert ledger.errors == [], ledger.errors[:5]
