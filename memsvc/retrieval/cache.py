@@ -135,9 +135,10 @@ class CachedProject:
             self.changed()
 
 
-ROW_BYTES = 4096
+ROW_BYTES = 1100
 """Approximate memory of one held memory beyond its vector: keyword postings, term
-counts, id, kind, status and times (measured ~3.2 KB for 25-word texts)."""
+counts, id, kind, status and times (tracemalloc over ``ProjectCache._load``: 0.8 KB for
+~12-term notes, 1.1 KB for ~45-term ones; ``benchmarks/bench_row_memory.py``)."""
 
 
 class ProjectCache:

@@ -7,11 +7,18 @@ query's collection, the rows holding any of its terms (``query_collection``), so
 unrelated content does not shift it. The neighbour field is applied at query time
 from the own-text postings, so inserting or deleting a memory never rewrites another's
 document. Scores are deterministic for a given index and query.
+
+The index is held compactly (it is per memory the largest part of a project's search
+state after the vector): each term gets an integer id, its postings are one flat
+``array('I')`` of (row, term frequency) pairs, and each row keeps its term ids and
+frequencies in one ``array('I')`` — about 0.5 KB per 25-word memory, where dicts of
+dicts and a ``Counter`` per row took 3-5 KB (``benchmarks/results/scale.md``).
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 
 import numpy as np
@@ -30,6 +37,7 @@ k1, b as Robertson's; the neighbour field at half weight)."""
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+_NO_TERMS: frozenset[int] = frozenset()
 
 
 def query_collection(found: list[tuple[Floats, int]]) -> int:
@@ -47,27 +55,47 @@ def query_collection(found: list[tuple[Floats, int]]) -> int:
 
 
 class LexicalIndex:
-    """Postings by row number (the row numbering of the project's dense matrix)."""
+    """Postings by row number (the row numbering of the project's dense matrix).
+
+    ``_postings[term id]`` is ``[row, tf, row, tf, ...]`` in no particular order;
+    ``_rows[row]`` is ``[term ids..., tfs...]`` (two halves), or None for a row that holds
+    no text. A term whose postings empty keeps its id (an empty array), so ids are stable.
+    """
 
     def __init__(self) -> None:
-        self._postings: dict[str, dict[int, int]] = {}
-        self._terms: dict[int, Counter[str]] = {}
+        self._ids: dict[str, int] = {}
+        self._postings: list[array[int]] = []
+        self._rows: list[array[int] | None] = []
         self._lengths = np.zeros(0, dtype=np.float64)
+        self._docs = 0
 
     @property
     def documents(self) -> int:
         """How many rows hold indexed text."""
-        return len(self._terms)
+        return self._docs
 
     def put(self, row: int, text: str) -> None:
         """Index ``text`` as row ``row`` (replacing what the row held)."""
         self.clear(row)
         counts = Counter(analyze(text))
         self._ensure(row + 1)
+        if row >= len(self._rows):
+            self._rows.extend([None] * (row + 1 - len(self._rows)))
         self._lengths[row] = float(sum(counts.values()))
-        self._terms[row] = counts
-        for term, tf in counts.items():
-            self._postings.setdefault(term, {})[row] = tf
+        entry = array("I", (self._term_id(term) for term in counts))
+        entry.extend(counts.values())
+        self._rows[row] = entry
+        self._docs += 1
+        half = len(entry) // 2
+        for tid, tf in zip(entry[:half], entry[half:], strict=True):
+            self._postings[tid].extend((row, tf))
+
+    def _term_id(self, term: str) -> int:
+        tid = self._ids.get(term)
+        if tid is None:
+            tid = self._ids[term] = len(self._postings)
+            self._postings.append(array("I"))
+        return tid
 
     def _ensure(self, size: int) -> None:
         if size > self._lengths.size:
@@ -77,25 +105,27 @@ class LexicalIndex:
 
     def clear(self, row: int) -> None:
         """Remove row ``row``'s terms from the index (no-op when it holds none)."""
-        counts = self._terms.pop(row, None)
-        if counts is None:
+        entry = self._rows[row] if 0 <= row < len(self._rows) else None
+        if entry is None:
             return
-        for term in counts:
-            posting = self._postings.get(term)
-            if posting is not None:
-                posting.pop(row, None)
-                if not posting:
-                    del self._postings[term]
+        for tid in entry[: len(entry) // 2]:
+            _drop_row(self._postings[tid], row)
+        self._rows[row] = None
+        self._docs -= 1
         self._lengths[row] = 0.0
 
+    def _posting(self, term: str) -> array[int] | None:
+        tid = self._ids.get(term)
+        return self._postings[tid] if tid is not None else None
+
     def _term_freqs(self, term: str, n: int) -> tuple[Floats, int]:
-        posting = self._postings.get(term)
+        posting = self._posting(term)
         tf = np.zeros(n, dtype=np.float64)
         if not posting:
             return tf, 0
-        rows = np.fromiter(posting.keys(), dtype=np.int64, count=len(posting))
-        tf[rows] = np.fromiter(posting.values(), dtype=np.float64, count=len(posting))
-        return tf, len(posting)
+        pairs = np.frombuffer(posting, dtype=np.uint32).reshape(-1, 2)
+        tf[pairs[:, 0]] = pairs[:, 1]
+        return tf, len(posting) // 2
 
     def scores(self, query: str, n: int, prev: Ints) -> Floats:
         """BM25F score of each of the first ``n`` rows; ``prev[i]`` is row i's predecessor
@@ -123,22 +153,32 @@ class LexicalIndex:
     def idf(self, term: str) -> float:
         """BM25's IDF of ``term`` in this index; a term no memory holds gets the highest."""
         docs = self.documents
-        df = len(self._postings.get(term, ()))
+        posting = self._posting(term)
+        df = len(posting) // 2 if posting is not None else 0
         return math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
+
+    def _row_terms(self, row: int) -> frozenset[int]:
+        entry = self._rows[row] if 0 <= row < len(self._rows) else None
+        return frozenset(entry[: len(entry) // 2]) if entry is not None else _NO_TERMS
 
     def coverage(self, query: str, rows: list[int], prev: list[int]) -> list[float]:
         """For each of ``rows`` (``prev``: its predecessor row or -1), the IDF-weighted
         share of the query's terms it holds, its predecessor's at ``NEIGHBOUR_WEIGHT``."""
         terms = list(dict.fromkeys(analyze(query)))
         weights = [self.idf(t) for t in terms]
-        empty: Counter[str] = Counter()
+        tids = [self._ids.get(t, -1) for t in terms]
         out = []
         for row, before in zip(rows, prev, strict=True):
-            own = self._terms.get(row, empty)
-            nb = self._terms.get(before, empty) if before >= 0 else empty
-            out.append(
-                coverage(
-                    weights, [t in own for t in terms], [t in nb for t in terms], NEIGHBOUR_WEIGHT
-                )
-            )
+            own, nb = self._row_terms(row), self._row_terms(before)
+            held, lent = [t in own for t in tids], [t in nb for t in tids]
+            out.append(coverage(weights, held, lent, NEIGHBOUR_WEIGHT))
         return out
+
+
+def _drop_row(posting: array[int], row: int) -> None:
+    """Remove ``row``'s (row, tf) pair from a posting, moving the last pair into its place."""
+    at = posting.index(row)
+    while at % 2:  # matched a term frequency, not a row: look further
+        at = posting.index(row, at + 1)
+    posting[at], posting[at + 1] = posting[-2], posting[-1]
+    del posting[-2:]
