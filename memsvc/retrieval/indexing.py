@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
+from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.embedder import Embedder
 from memsvc.store import outbox
@@ -93,6 +94,8 @@ class IndexSync:
         self._compact_every = compact_every
         self._writes: dict[str, int] = defaultdict(int)
         self._runner: Periodic | None = None
+        self.ann: AnnBuilder | None = None
+        """Builds big projects' vector indices on a thread of its own (set by bootstrap)."""
 
     # -- applying the outbox ------------------------------------------------------------
 
@@ -274,6 +277,8 @@ class IndexSync:
         """Retry pending index work and compact in the background until ``stop``."""
         self._runner = Periodic("memsvc-index", interval_s, self._maintain)
         self._runner.start()
+        if self.ann is not None:
+            self.ann.start(interval_s)
 
     def _maintain(self) -> None:
         self.apply()
@@ -281,6 +286,8 @@ class IndexSync:
 
     def stop(self) -> None:
         """Stop the background maintenance after the round under way."""
+        if self.ann is not None:
+            self.ann.stop()
         if self._runner is not None:
             self._runner.stop()
             self._runner = None
