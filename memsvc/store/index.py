@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from memsvc.domain import MEMORY_ID_RE, PROJECT_ID_RE
 
-__all__ = ["IndexRow", "IndexSnapshot", "LanceIndex"]
+__all__ = ["IndexRow", "IndexSnapshot", "LanceIndex", "TableShape"]
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = "v2"
@@ -62,6 +62,17 @@ class IndexSnapshot:
     texts: list[str]
     times: list[float]
     written: list[float]
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """How a project's table lies on disk, for the compaction policy."""
+
+    rows: int
+    fragments: int
+    largest_fragment: int
+    """Rows of the biggest fragment (deleted rows included)."""
+    versions: int
 
 
 def _id_list(ids: list[str]) -> str:
@@ -299,12 +310,28 @@ class LanceIndex:
         )
         return [(r["id"], 1.0 - float(r["_distance"])) for r in rows]
 
-    def optimize(self, project: str) -> None:
-        """Compact fragments, fold new rows into indices, drop versions older than 10 min."""
+    def shape(self, project: str) -> TableShape | None:
+        """The table's rows, fragments and versions (None: no table)."""
+        table = self._table(project, create=False)
+        if table is None:
+            return None
+        stats = table.stats()
+        fragments = stats.get("fragment_stats") or {}
+        lengths = fragments.get("lengths") or {}
+        return TableShape(
+            rows=int(stats.get("num_rows") or 0),
+            fragments=int(fragments.get("num_fragments") or 0),
+            largest_fragment=int(lengths.get("max") or 0),
+            versions=len(table.list_versions()),
+        )
+
+    def optimize(self, project: str, cleanup_older_than: timedelta = timedelta(minutes=10)) -> None:
+        """Compact fragments, fold new rows into indices, drop versions older than
+        ``cleanup_older_than`` (readers in other processes may still be on those)."""
         table = self._table(project, create=False)
         if table is not None:
             with self.lock(project):
-                table.optimize(cleanup_older_than=timedelta(minutes=10))
+                table.optimize(cleanup_older_than=cleanup_older_than)
 
     def drop(self, project: str) -> None:
         """Drop the project's table (missing is fine)."""
