@@ -308,6 +308,29 @@ def measure(data: Path, projects: list[str], args: argparse.Namespace) -> Served
     return out
 
 
+def rss_probe(data: Path, project: str, embedder: str) -> dict[str, float]:
+    """``bench_row_memory.py --data-dir``'s in-process RSS figures, in a fresh process."""
+    script = Path(__file__).with_name("bench_row_memory.py")
+    identity = fill_embedder(embedder).identity
+    command = [sys.executable, str(script), "--data-dir", str(data), "--project", project]
+    done = subprocess.run(
+        [*command, "--identity", identity],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def probe_text(probe: dict[str, float] | None) -> str:
+    if not probe:
+        return "-"
+    peak = probe["after start-up"] - probe["baseline"]
+    per_row = (probe["after loading, trimmed"] - probe["after start-up, trimmed"]) / probe["rows"]
+    return f"+{peak:.0f} MB / {per_row * 1024:.1f} KB"
+
+
 # -- the report ---------------------------------------------------------------------------
 
 
@@ -322,7 +345,9 @@ def mb(n: int) -> str:
     return f"{n / 2**20:.0f}"
 
 
-def row(name: str, rows: int, filled: Filled, s: Served, data: Path) -> dict[str, str]:
+def row(
+    name: str, rows: int, filled: Filled, s: Served, data: Path, probe: dict[str, float] | None
+) -> dict[str, str]:
     sql, lance = split_sizes(data)
     batches = filled.batch_rates or [0.0]
     cold = [x for x in s.cold_s]
@@ -342,6 +367,7 @@ def row(name: str, rows: int, filled: Filled, s: Served, data: Path) -> dict[str
             f"{statistics.median(cold):.1f} ({min(cold):.1f}-{max(cold):.1f})"
         ),
         "RSS after start / after the run, MB": f"{mb(s.rss_cold)} / {mb(s.rss)}",
+        "in-process RSS: start-up growth / per memory loaded (trimmed)": probe_text(probe),
         "data dir: SQLite + LanceDB, MB": f"{mb(sql)} + {mb(lance)}",
         "LanceDB before compaction (this run's fill), MB": (
             mb(filled.lance_before_compaction) if filled.lance_before_compaction else "-"
@@ -423,7 +449,8 @@ def main() -> None:
         took = time.perf_counter() - begin
         log(f"{name}: filled (+{filled.added} at {filled.rate:.0f}/s) in {took:.0f}s")
         served_ = measure(data, list(plan), args)
-        rows.append(row(name, sum(plan.values()), filled, served_, data))
+        probe = rss_probe(data, "scale", args.embedder) if name.startswith("one-") else None
+        rows.append(row(name, sum(plan.values()), filled, served_, data, probe))
         log(f"{name}: measured {rows[-1]}")
         args.out.write_text(render(rows, args, (load_start, loadavg())))
     print(args.out.read_text())
