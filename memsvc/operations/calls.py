@@ -162,7 +162,7 @@ class Calls:
             self.metrics.audit_events.labels(outcome.value).inc()
         if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
-            proj_store.touch_activity(session, call.project, call.actor.principal, now)
+            proj_store.touch_activity(session, call.project, now)
             actor = call.actor
             if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
                 fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)

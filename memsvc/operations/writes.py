@@ -24,7 +24,13 @@ from memsvc.domain import (
     Role,
     Status,
 )
-from memsvc.errors import InvalidInput, InvalidTransition, PayloadTooLarge, ProjectNotFound
+from memsvc.errors import (
+    InvalidInput,
+    InvalidTransition,
+    PayloadTooLarge,
+    ProjectNotFound,
+    VersionConflict,
+)
 from memsvc.hygiene.drafts import PreparedDraft, merge_provenance, prepare_draft
 from memsvc.operations.calls import Call, Calls
 from memsvc.operations.patches import apply_patch
@@ -228,14 +234,23 @@ class Writes:
         with self.calls.call(actor, "supersede_memory", project) as call:
             call.targets = [memory_id[:26]]
             call.require(Role.WRITER)
+            # The old row is read twice on purpose: once here, so the new text is embedded
+            # outside the write transaction (which holds the ledger lock), and again under
+            # that lock, where a change in between refuses the carry-over as stale.
             with self.calls.db.read() as s:
-                draft = carry_over(draft, mem_store.get_memory_row(s, project, memory_id))
+                seen = mem_store.get_memory_row(s, project, memory_id)
+                draft, seen_version = carry_over(draft, seen), seen.version
             p = prepare_draft(draft, self.limits)
             vec = self.embedder.embed([searchable_text(p.title, p.content, p.tags)])
             with call.commit() as s:
                 call.writable_row(s)
                 old = mem_store.get_memory_row(s, project, memory_id)
                 call.may_change(old)
+                if old.version != seen_version:
+                    raise VersionConflict(
+                        f"memory {old.id} changed while it was being superseded "
+                        f"(version {seen_version} -> {old.version}); read it again and retry"
+                    )
                 if old.status != Status.ACTIVE:
                     raise InvalidTransition(
                         f"memory {old.id} is {old.status}"

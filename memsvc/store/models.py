@@ -20,7 +20,6 @@ __all__ = [
     "MemoryVersionRow",
     "PrincipalGrantRow",
     "PrincipalRow",
-    "ProjectActivityRow",
     "ProjectRow",
     "QuarantineRow",
     "ReviewPolicyRow",
@@ -43,16 +42,6 @@ class ProjectRow(SQLModel, table=True):
     """Bumped each time index changes are applied; in-memory caches compare against it."""
     archived_at: datetime | None = None
     """Set while the project is archived: read-only, hidden from ``open_last_project``."""
-
-
-class ProjectActivityRow(SQLModel, table=True):
-    """When each principal was last active in each project (open_last_project, "since")."""
-
-    __tablename__ = "project_activity"
-
-    principal: str = Field(primary_key=True, max_length=200)
-    project_id: str = Field(primary_key=True, foreign_key="project.id", max_length=64)
-    last_active_at: datetime
 
 
 class AgentActivityRow(SQLModel, table=True):
@@ -194,6 +183,8 @@ class AuditEventRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_chain_seq", "chain", "seq"),
         Index("ix_audit_project_seq", "project_id", "seq"),
+        # the fleet dashboard's counts over a recent window read only that window
+        Index("ix_audit_project_ts", "project_id", "ts"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
@@ -17,7 +17,6 @@ from memsvc.store.models import (
     MemoryRow,
     MemoryTagRow,
     MemoryVersionRow,
-    ProjectActivityRow,
     ProjectRow,
     QuarantineRow,
     ReviewPolicyRow,
@@ -86,28 +85,12 @@ def archived_ids(session: Session) -> set[str]:
     return set(session.exec(stmt))
 
 
-def touch_activity(session: Session, project: str, principal: str, when: datetime) -> None:
-    """Mark the project, and the principal in it, active now (runs on every operation, so
-    plain statements rather than loading and flushing ORM objects)."""
-    touched = session.execute(
+def touch_activity(session: Session, project: str, when: datetime) -> None:
+    """Mark the project active now, for the most-recently-active-first project list (runs
+    on every operation, so a plain statement rather than loading and flushing an ORM row)."""
+    session.execute(
         update(ProjectRow).where(col(ProjectRow.id) == project).values(last_active_at=when)
     )
-    if not getattr(touched, "rowcount", 0):
-        return
-    mine = session.execute(
-        update(ProjectActivityRow)
-        .where(
-            col(ProjectActivityRow.principal) == principal,
-            col(ProjectActivityRow.project_id) == project,
-        )
-        .values(last_active_at=when)
-    )
-    if not getattr(mine, "rowcount", 0):
-        session.execute(
-            insert(ProjectActivityRow).values(
-                principal=principal, project_id=project, last_active_at=when
-            )
-        )
 
 
 def purge_project(session: Session, project: str) -> int:
@@ -121,7 +104,6 @@ def purge_project(session: Session, project: str) -> int:
         MemoryVersionRow,
         IndexOutboxRow,
         MemoryRow,
-        ProjectActivityRow,
         AgentActivityRow,
         ReviewPolicyRow,
         QuarantineRow,

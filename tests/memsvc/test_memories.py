@@ -15,6 +15,7 @@ from memsvc.errors import (
     ProjectNotFound,
     VersionConflict,
 )
+from memsvc.retrieval.embedder import Embedder
 
 
 @pytest.fixture
@@ -119,6 +120,29 @@ def test_decisions_change_by_supersession_with_history(
     ]
     with pytest.raises(InvalidTransition):
         service.supersede_memory(actor, acme, old.id, draft("again", "decision"))
+
+
+def test_supersede_refuses_a_carry_over_made_stale_while_embedding(
+    service: MemoryService,
+    actor: Actor,
+    acme: str,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = service.add_memory(actor, acme, draft("ship on fridays", "fact", tags=["a"])).memory
+    embed = embedder.embed
+
+    def edit_then_embed(texts: list[str]) -> object:
+        monkeypatch.setattr(embedder, "embed", embed)
+        service.update_memory(actor, acme, old.id, MemoryPatch(tags=["b"]))
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", edit_then_embed)
+    with pytest.raises(VersionConflict, match="changed while it was being superseded"):
+        service.supersede_memory(actor, acme, old.id, draft("ship on thursdays"))
+    assert service.get_memory(actor, acme, old.id).status == Status.ACTIVE
+    new = service.supersede_memory(actor, acme, old.id, draft("ship on thursdays"))
+    assert new.tags == ["b"]
 
 
 def test_updates_make_versions_and_check_expected_version(
