@@ -288,6 +288,8 @@ class IndexSync:
                     done.append(project)
             except Exception as exc:  # noqa: BLE001 - retried at the next round
                 log.warning("compaction of %s failed: %s", project, exc)
+                with self._dirty_lock:
+                    self._dirty.add(project)
         return done
 
     def _compact(self, project: str, now: float) -> bool:

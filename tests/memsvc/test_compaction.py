@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from memsvc import Actor, MemoryDraft, MemoryPatch, ProjectCreate, SearchQuery
 from memsvc.bootstrap import build_components
@@ -126,3 +127,19 @@ def test_old_versions_outlive_a_compaction_by_the_grace(tmp_path: Path, actor: A
         assert before is not None and after is not None
         assert after.fragments < before.fragments and after.versions > before.versions  # kept
         assert parts.sync.compact_due() == []  # nothing written, grace not over
+
+
+def test_a_failed_compaction_is_retried_at_the_next_round(
+    tmp_path: Path, actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path / "d", compact_min_fragments=4)
+    with build_components(settings, embedder=HashEmbedder(64)) as parts:
+        svc = parts.service
+        svc.create_project(actor, ProjectCreate(id="acme"))
+        for i in range(6):
+            svc.add_memory(actor, "acme", MemoryDraft(kind=Kind.FACT, content=f"note {i}"))
+        real = parts.index.optimize
+        monkeypatch.setattr(parts.index, "optimize", lambda *a, **k: 1 / 0)
+        assert parts.sync.compact_due() == []
+        monkeypatch.setattr(parts.index, "optimize", real)
+        assert parts.sync.compact_due() == ["acme"]
