@@ -358,7 +358,7 @@ def row(
         "first search of a project, p50 / p95, ms": ms(s.first_touch),
         "stages, mean ms": ", ".join(f"{k} {v:.1f}" for k, v in sorted(s.stages.items())),
         "4 clients: searches/s (p50 / p95 ms)": f"{s.throughput:.1f} ({ms(s.concurrent)})",
-        "ingest/s, batches of 500: median (range)": (
+        "ingest/s per add_memories call (batches of <= 500): median (range)": (
             f"{statistics.median(batches):.0f} ({min(batches):.0f}-{max(batches):.0f})"
             if filled.batch_rates
             else "-"
