@@ -51,7 +51,9 @@ from memsvc.bootstrap import Components, build_components
 from memsvc.domain import DEFAULT_MIN_RELEVANCE
 from memsvc.retrieval import context as context_module
 from memsvc.retrieval import hybrid, lexical
+from memsvc.retrieval.candidates import query_terms
 from memsvc.retrieval.embedder import MiniLMEmbedder
+from memsvc.retrieval.ranking import fuse
 from memsvc.retrieval.relevance import DEFAULT_CALIBRATION
 from memsvc.retrieval.search import Searcher
 
@@ -233,16 +235,34 @@ def _no_evidence(*_: Any) -> dict[str, tuple[float, float]]:
     return {}
 
 
+def rrf_candidates(parts: Components) -> Any:
+    """The retriever before the hybrid work, kept as a baseline: LanceDB's (unindexed)
+    vector search and FTS fused by reciprocal rank."""
+    index, source = parts.index, parts.source
+
+    def candidates(
+        project: str, _gen: int, text: str, depth: int, statuses: list[str], kinds: Any, *_: Any
+    ) -> list[Any]:
+        qvec = source.embed_query(text)
+        dense = index.vector_search(project, qvec, depth, statuses, kinds or [])
+        words = query_terms(text)
+        return fuse(dense, index.full_text(project, words, depth, statuses, kinds or []))
+
+    return candidates
+
+
 def run_variants(parts: Components, loaded: Loaded, run: Run) -> None:
     svc = parts.service
-    exact_max = parts.source.exact_max
-    parts.source.exact_max = -1  # the LanceDB path: what every search did before this work
-    try:
+    with patched([(parts.source, "candidates", rrf_candidates(parts))]):
         for q in loaded.conv.questions:
             ids = search_ids(svc, loaded.project, q.text)
             run.scores("memsvc before (RRF: LanceDB FTS + dense)").add(q, ranked_turns(loaded, ids))
-    finally:
-        parts.source.exact_max = exact_max
+    # the path of a project above exact_scan_max_rows: candidates pooled from the vector index
+    parts.index.build_ann(loaded.project, retrain=True)
+    with patched([(parts.source, "exact_max", -1)]):
+        for q in loaded.conv.questions:
+            ids = search_ids(svc, loaded.project, q.text)
+            run.scores("memsvc ANN pool (vector index forced)").add(q, ranked_turns(loaded, ids))
     for name, changes in ABLATIONS.items():
         with patched(changes):
             for q in loaded.conv.questions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -22,6 +22,7 @@ from memsvc.settings import Settings
 
 __all__ = [
     "GATE_ACTOR",
+    "RULES_HINT",
     "AgentArg",
     "Call",
     "Caller",
@@ -67,6 +68,13 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(f"InvalidInput: {problems}") from exc
 
 
+RULES_HINT = (
+    "Note: this project's rules changed since you last loaded its context; call "
+    "get_context (or read its rules resource) before relying on them."
+)
+"""Appended to a tool result when the caller's rules are stale (``rules_changed``)."""
+
+
 @dataclass(frozen=True)
 class Call:
     """One tool call: the actor and the project it acts on, and how that project was chosen."""
@@ -74,6 +82,8 @@ class Call:
     actor: Actor
     project: str
     source: Source
+    service: MemoryService | None = None
+    """Set by ``Caller.call``: asked after the call whether the caller's rules are stale."""
 
     @property
     def head(self) -> str:
@@ -81,7 +91,11 @@ class Call:
         return f"Project {self.project} (chosen by {self.source})."
 
     def reply(self, text: str, result: type[Placed], **fields: Any) -> CallToolResult:
-        """The tool's result: ``text`` and a ``result`` naming this call's project."""
+        """The tool's result: ``text`` (with ``RULES_HINT`` when the project's rules changed
+        since this agent identity last loaded its context) and a ``result`` naming this
+        call's project."""
+        if self.service is not None and self.service.rules_changed(self.actor, self.project):
+            text = f"{text}\n{RULES_HINT}"
         return envelope(text, result(project=self.project, project_source=self.source, **fields))
 
 
@@ -164,4 +178,5 @@ class Caller:
     ) -> Iterator[Call]:
         """Place the call and translate every memsvc error raised inside it."""
         with tool_errors():
-            yield self.place(self.actor(ctx, agent, session), project, roots)
+            placed = self.place(self.actor(ctx, agent, session), project, roots)
+            yield replace(placed, service=self.service)

@@ -27,7 +27,14 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGI = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["BearerGate", "McpHttp", "allowed_hosts", "bearer_token", "streamable_http"]
+__all__ = [
+    "BearerGate",
+    "McpHttp",
+    "SessionOwners",
+    "allowed_hosts",
+    "bearer_token",
+    "streamable_http",
+]
 
 
 @dataclass(frozen=True)
@@ -54,14 +61,49 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else "(not a bearer token)"
 
 
+SESSION_HEADER = "mcp-session-id"
+
+
+class SessionOwners:
+    """Which principal opened each streamable HTTP session (kept in this process, like the
+    sessions themselves): a session id is usable only with a token of that principal."""
+
+    def __init__(self) -> None:
+        """No sessions yet."""
+        self._owners: dict[str, str] = {}
+
+    def foreign(self, session: str, principal: str) -> str | None:
+        """The owner of ``session`` when that is not ``principal`` (None: unknown or own)."""
+        owner = self._owners.get(session)
+        return owner if owner is not None and owner != principal else None
+
+    def forget(self, session: str) -> None:
+        """``session`` was closed (HTTP DELETE)."""
+        self._owners.pop(session, None)
+
+    def binding(self, send: Send, principal: str) -> Send:
+        """``send`` that binds the session id a response hands out to ``principal``."""
+
+        async def bind(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                for key, value in message.get("headers") or ():
+                    if key.decode("latin-1").lower() == SESSION_HEADER:
+                        self._owners.setdefault(value.decode("latin-1"), principal)
+            await send(message)
+
+        return bind
+
+
 class BearerGate:
     """Authenticates every HTTP request to ``/mcp`` once and hands the Actor to the tools;
     refuses it with 401 before the MCP session sees it when the server needs a token
-    (tokens exist, or the bind is not loopback) and the request has no valid one."""
+    (tokens exist, or the bind is not loopback) and the request has no valid one, and with
+    403 when it presents a session id another principal opened (audited)."""
 
     def __init__(self, app: ASGI, service: MemoryService, settings: Settings) -> None:
         """Gate ``app`` with ``service``'s authentication under ``settings``."""
         self.app, self.service, self.settings = app, service, settings
+        self.owners = SessionOwners()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry: authenticate HTTP requests, pass everything else through."""
@@ -81,14 +123,31 @@ class BearerGate:
             except Unauthenticated as exc:
                 await _unauthorized(scope, receive, send, exc.detail)
                 return
+            session = headers.get(SESSION_HEADER)
+            owner = self.owners.foreign(session, actor.principal) if session else None
+            if session and owner:
+                refuse = partial(self.service.refuse_session, actor, session, owner)
+                denied = await anyio.to_thread.run_sync(refuse)
+                await _error(scope, receive, send, 403, denied.code, denied.detail)
+                return
+            if not session:
+                send = self.owners.binding(send, actor.principal)
+            elif scope.get("method") == "DELETE":
+                self.owners.forget(session)
             # The tools read this Actor (mcp_server.caller.gate_actor): one check per request.
             scope.setdefault("state", {})[GATE_ACTOR] = actor
         await self.app(scope, receive, send)
 
 
 async def _unauthorized(scope: Scope, receive: Receive, send: Send, detail: str) -> None:
-    body = {"error": "Unauthenticated", "detail": detail}
-    response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    await _error(scope, receive, send, 401, "Unauthenticated", detail)
+
+
+async def _error(
+    scope: Scope, receive: Receive, send: Send, status: int, error: str, detail: str
+) -> None:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    response = JSONResponse({"error": error, "detail": detail}, status, headers=headers)
     await response(scope, receive, send)
 
 

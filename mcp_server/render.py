@@ -79,7 +79,8 @@ def context_text(pack: ContextPack) -> str:
     tail = f"\n[{pack.tokens}/{pack.budget_tokens} tokens"
     if pack.omitted:
         kinds = sorted({o.kind.value for o in pack.omitted})
-        tail += f"; {len(pack.omitted)} memories left out ({', '.join(kinds)}): raise budget_tokens"
+        left_out = len(pack.omitted) + pack.omitted_more
+        tail += f"; {left_out} memories left out ({', '.join(kinds)}): raise budget_tokens"
         tail += " or use search_memories"
     return text + tail + "]"
 

@@ -149,6 +149,7 @@ class Pack(_Compact):
     omitted: list[Omitted]
     tokens: int
     budget_tokens: int
+    omitted_more: int = 0
 
 
 class Opened(_Compact):

@@ -23,6 +23,7 @@ from memsvc.operations.projects import Projects
 from memsvc.operations.recall import Recall
 from memsvc.operations.transfer import Transfer
 from memsvc.operations.writes import Writes
+from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.compaction import CompactionPolicy
@@ -102,6 +103,7 @@ def build_components(
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes, _policy(settings))
+    sync.ann = AnnBuilder(index, cache, settings.exact_scan_max_rows)
     try:
         if reconcile_in_background:
             # a moment later: importing lancedb holds the interpreter for about a second,
@@ -118,6 +120,7 @@ def build_components(
         source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
         metrics = Metrics()
         metrics.bind_gauges(sync.pending_count, cache.project_count, cache.row_count)
+        metrics.bind_ann(sync.ann.building)
         parts = _collaborators(settings, db, audit, emb, index, cache, sync, source, metrics)
         service = MemoryService(settings, parts, metrics)
         yield Components(service, db, index, cache, sync, audit, source)
@@ -148,7 +151,9 @@ def _collaborators(
     calls = Calls(db, audit, metrics)
     searcher = Searcher(db, source, cache, settings.near_duplicate_cosine, metrics)
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
-    neighbours = Neighbours(cache, settings.near_duplicate_cosine, settings.conflict_cosine)
+    neighbours = Neighbours(
+        cache, settings.near_duplicate_cosine, settings.conflict_cosine, source=source
+    )
     writes = Writes(calls, emb, neighbours, sync, tokens, limits)
     return Collaborators(
         projects=Projects(calls, context, limits),

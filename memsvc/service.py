@@ -48,6 +48,7 @@ from memsvc.domain import (
     TokenInfo,
     WhoAmI,
 )
+from memsvc.errors import PermissionDenied
 from memsvc.operations.writes import handoff_draft
 from memsvc.settings import Settings
 from memsvc.telemetry.metrics import Metrics
@@ -292,7 +293,8 @@ class MemoryService:
     def import_drafts(
         self, actor: Actor, project: str, drafts: list[MemoryDraft]
     ) -> list[AddResult]:
-        """Store memories converted from another tool, with channel ``import``. Writer.
+        """Store memories converted from another tool, with channel ``import``, under the
+        project's review policy (by default rules and decisions land ``proposed``). Writer.
         Audits ``import_memories`` per batch."""
         return self._p.transfer.import_drafts(actor, project, drafts)
 
@@ -334,6 +336,12 @@ class MemoryService:
         ``restore_quarantine``."""
         return self._p.fleet.restore(actor, project, quarantine_id)
 
+    def delete_quarantined(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
+        """Close a quarantine by deleting its memories that are still quarantined (they stay
+        restorable one by one with ``restore_memory``). Curator. Audits
+        ``delete_quarantined`` with the ids."""
+        return self._p.fleet.purge(actor, project, quarantine_id)
+
     def list_quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
         """The project's quarantines, newest first. Curator. Audits ``list_quarantines``."""
         return self._p.fleet.quarantines(actor, project)
@@ -343,6 +351,12 @@ class MemoryService:
         backlog, agent identities and open quarantines. Anyone; only projects the caller may
         read appear. Audits ``fleet_dashboard`` (outside any project) with the ids shown."""
         return self._p.dashboard.fleet(actor, days)
+
+    def rules_changed(self, actor: Actor, project: str) -> bool:
+        """Whether ``project``'s rules changed since this agent identity last loaded its
+        context, as its latest call in this process saw it (the "rules changed" hint of
+        tool results). Anyone. Not audited: it reads nothing the audited call did not."""
+        return self._p.projects.calls.news.changed(actor, project)
 
     def on_memory_changes(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
         """Call ``listener(project, "rules" | "handoff")`` after each committed change to a
@@ -384,6 +398,12 @@ class MemoryService:
         """The caller behind a bearer token (``extra``: client, client_version, agent,
         session, request_id for provenance). Audits only a refusal (``authenticate``)."""
         return self._p.access.authenticate(token, channel, allow_local=allow_local, **extra)
+
+    def refuse_session(self, actor: Actor, session: str, owner: str) -> PermissionDenied:
+        """The error for ``actor`` presenting MCP session ``session``, which principal
+        ``owner`` opened (the HTTP door binds sessions to principals). Audits a denied
+        ``authenticate`` (reason ``foreign_session``)."""
+        return self._p.access.refuse_session(actor, session, owner)
 
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
         """Issue principal ``name`` a token holding one role in ``project`` (an existing

@@ -20,7 +20,8 @@ def default_data_dir() -> Path:
 
 
 class Limits(BaseSettings):
-    """Size limits on every input. Exceeding one is a typed 4xx, never a partial write."""
+    """Size limits on every input. Exceeding one is a typed 4xx, never a partial write.
+    Each is also stated in the REST door's ``/openapi.json`` (``memsvc/api/limits.py``)."""
 
     model_config = SettingsConfigDict(env_prefix="MEMSVC_LIMIT_", extra="ignore")
 
@@ -34,6 +35,8 @@ class Limits(BaseSettings):
     request_bytes: int = 4 * 1024 * 1024
     batch_size: int = 1000
     query_chars: int = 2000
+    project_name_chars: int = 200
+    project_description_chars: int = 4000
     search_limit: int = 100
     list_limit: int = 500
     budget_tokens: int = 64_000

@@ -20,14 +20,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine
 from tqdm import tqdm
 
 from memsvc.audit.checkpoints import KeyPaths
 from memsvc.audit.ledger import AuditLog
 from memsvc.bootstrap import build_service
-from memsvc.domain import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery
+from memsvc.domain import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Status
 from memsvc.service import MemoryService
 from memsvc.settings import Settings
+from memsvc.store import backup
+from memsvc.store.database import display_url
 from memsvc.transfer.importers import convert, detect_format
 
 __all__ = ["add_data_commands"]
@@ -177,78 +180,93 @@ def run_import(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
                 svc.create_project(CLI, ProjectCreate(id=args.project))
             results = svc.import_drafts(CLI, args.project, convert(fmt, text, str(path)))
             added = sum(r.created for r in results)
+            proposed = sum(r.created and r.memory.status == Status.PROPOSED for r in results)
+            held = f"; {proposed} proposed, waiting for review" if proposed else ""
             print(
                 f"{path}: {added} memories added to {args.project} "
-                f"({len(results) - added} already there)"
+                f"({len(results) - added} already there{held})"
             )
     return 0
 
 
 def run_backup(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
-    """``memsvc backup``: a consistent online copy of the SQLite database, the audit
-    public key and head record, and a manifest (the index is rebuilt on restore)."""
+    """``memsvc backup``: a consistent online copy of the database (SQLite's backup API, or
+    on PostgreSQL every table read in one snapshot into an SQLite file of the same schema),
+    the audit public key and head record, and a manifest (the index is rebuilt on restore)."""
     settings = settings_for(args)
-    url = settings.sqlalchemy_url
-    if not url.startswith("sqlite:///"):
-        raise SystemExit("error: backup copies SQLite data dirs; for PostgreSQL use pg_dump")
-    source = Path(url.removeprefix("sqlite:///"))
-    if not source.is_file():
-        raise SystemExit(f"error: no memsvc database at {source}; check --data-dir")
     out = Path(args.out).expanduser()
     if out.exists() and any(out.iterdir()):
         raise SystemExit(f"error: {out} is not empty")
+    source = Path(settings.sqlalchemy_url.removeprefix("sqlite:///"))
+    if _is_sqlite(settings) and not source.is_file():
+        raise SystemExit(f"error: no memsvc database at {source}; check --data-dir")
     out.mkdir(parents=True, exist_ok=True)
-    src, dst = sqlite3.connect(source), sqlite3.connect(out / DB_FILE)
+    # the head record first: it is written after each checkpoint commits, so copied before
+    # the database it never claims more than the copy holds (which would read as truncation)
+    keys = KeyPaths.from_settings(settings)
+    copied = [p.name for p in (keys.public, keys.head) if p.is_file() and shutil.copy(p, out)]
+    if _is_sqlite(settings):
+        _sqlite_backup(source, out / DB_FILE)
+    else:
+        with _progress(None, "backup") as bar:
+            backup.snapshot(settings.sqlalchemy_url, out / DB_FILE, bar.update)
+    counts = _counts(out / DB_FILE)
+    manifest = {
+        "memsvc_backup": 1,
+        "created_at": datetime.now(UTC).isoformat(),
+        "source": "sqlite" if _is_sqlite(settings) else "postgresql",
+        "database": DB_FILE,
+        "key_files": copied,
+        "counts": counts,
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2), "utf-8")
+    print(f"backed up {_summary(counts)} to {out}")
+    return 0
+
+
+def _sqlite_backup(source: Path, dest: Path) -> None:
+    src, dst = sqlite3.connect(source), sqlite3.connect(dest)
     try:  # SQLite's online backup: a consistent copy while servers keep writing
         with _progress(None, "backup") as bar:
             src.backup(dst, pages=256, progress=lambda _s, _r, _t: bar.update())
     finally:
         src.close()
         dst.close()
-    keys = KeyPaths.from_settings(settings)
-    copied = [p.name for p in (keys.public, keys.head) if p.is_file() and shutil.copy(p, out)]
-    manifest = {
-        "memsvc_backup": 1,
-        "created_at": datetime.now(UTC).isoformat(),
-        "database": DB_FILE,
-        "key_files": copied,
-        "counts": _counts(out / DB_FILE),
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2), "utf-8")
-    print(f"backed up {manifest['counts']} to {out}")
-    return 0
 
 
 def _counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(db)
+    engine = create_engine(f"sqlite:///{db}")
     try:
-        tables = ("project", "memory", "memory_version", "audit_event", "audit_checkpoint")
-        return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
+        with engine.connect() as conn:
+            return backup.table_counts(conn)
     finally:
-        conn.close()
+        engine.dispose()
+
+
+def _summary(counts: dict[str, int]) -> str:
+    shown = ("project", "memory", "memory_version", "audit_event")
+    return ", ".join(f"{counts.get(t, 0)} {t}" for t in shown)
 
 
 def run_restore(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
-    """``memsvc restore``: a backup into an empty data dir; the index is rebuilt."""
-    backup = Path(args.backup).expanduser()
-    manifest_path = backup / MANIFEST
+    """``memsvc restore``: a backup into an empty data dir (SQLite) or an empty PostgreSQL
+    database (``MEMSVC_DATABASE_URL``); the index is rebuilt."""
+    source = Path(args.backup).expanduser()
+    manifest_path = source / MANIFEST
     if not manifest_path.is_file():
-        raise SystemExit(f"error: {backup} holds no memsvc backup ({MANIFEST} missing)")
+        raise SystemExit(f"error: {source} holds no memsvc backup ({MANIFEST} missing)")
     manifest = json.loads(manifest_path.read_text("utf-8"))
     settings = settings_for(args, background=False)
-    target = Path(settings.sqlalchemy_url.removeprefix("sqlite:///"))
-    if target.exists():
-        raise SystemExit(f"error: {target} exists; restore into an empty data dir")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(backup / manifest["database"], target)
+    counts = _restore_database(source / manifest["database"], settings)
     keys = KeyPaths.from_settings(settings)
+    keys.public.parent.mkdir(parents=True, exist_ok=True)
     for name in manifest.get("key_files", []):
         dest = keys.public if name.endswith(".pub") else keys.head
-        shutil.copy(backup / name, dest)
+        shutil.copy(source / name, dest)
     if args.key:
         shutil.copy(Path(args.key).expanduser(), keys.private)
         keys.private.chmod(0o600)
-    if _counts(target) != manifest["counts"]:
+    if {t: counts.get(t) for t in manifest["counts"]} != manifest["counts"]:
         raise SystemExit("error: the restored database does not match the manifest's counts")
     # no checkpointer: restoring must not make a signing key of its own (that would sign
     # new checkpoints with another key than the restored chain's)
@@ -256,7 +274,7 @@ def run_restore(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
     with build_service(settings, audit=unsigned) as svc:  # migrates, rebuilds the index
         for project in tqdm(svc.sync_projects(), desc="reindex", disable=not sys.stderr.isatty()):
             svc.reindex(project)
-    print(f"restored {manifest['counts']} into {settings.data_dir}")
+    print(f"restored {_summary(counts)} into {display_url(settings.sqlalchemy_url)}")
     if not keys.private.is_file():
         print(
             f"note: the backup holds the audit key's public half only; put the private key at "
@@ -265,6 +283,20 @@ def run_restore(args: argparse.Namespace, *, settings_for: SettingsFor) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _restore_database(backup_file: Path, settings: Settings) -> dict[str, int]:
+    """The backup's rows into the settings' database: a copy of the file for SQLite, rows
+    copied into an empty database for PostgreSQL."""
+    if not _is_sqlite(settings):
+        with _progress(None, "restore") as bar:
+            return backup.restore(backup_file, settings.sqlalchemy_url, bar.update)
+    target = Path(settings.sqlalchemy_url.removeprefix("sqlite:///"))
+    if target.exists():
+        raise SystemExit(f"error: {target} exists; restore into an empty data dir")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(backup_file, target)
+    return _counts(target)
 
 
 Command = Callable[[str, Callable[..., int], str], argparse.ArgumentParser]
@@ -326,8 +358,8 @@ def _add_moving_commands(command: Command) -> None:
     )
     imp.add_argument("--project", help="target project for other tools' memories")
     imp.add_argument("--create", action="store_true", help="create the project if missing")
-    backup = command("backup", run_backup, "online copy of the database + audit key + manifest")
-    backup.add_argument("--out", required=True, help="an empty or new directory")
-    restore = command("restore", run_restore, "restore a backup into an empty data dir")
-    restore.add_argument("backup", help="the backup directory")
-    restore.add_argument("--key", help="the audit signing key (private) to restore beside it")
+    out = command("backup", run_backup, "online copy of the database + audit key + manifest")
+    out.add_argument("--out", required=True, help="an empty or new directory")
+    back = command("restore", run_restore, "restore a backup into an empty database")
+    back.add_argument("backup", help="the backup directory")
+    back.add_argument("--key", help="the audit signing key (private) to restore beside it")

@@ -11,6 +11,8 @@ from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tqdm import tqdm
+
 from memsvc.bootstrap import build_service
 from memsvc.errors import MemsvcError, Unavailable
 from memsvc.settings import Settings
@@ -137,9 +139,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     settings = _settings(args, background=False)
     with build_service(settings) as service:
         projects = [args.project] if args.project else service.sync_projects()
-        for project in projects:
+        # a bar on a terminal only: piped or logged output stays one line per project
+        bar = tqdm(projects, desc="reindex", unit=" projects", disable=not sys.stderr.isatty())
+        for project in bar:
             report = service.reindex(project)
-            print(f"{project}: {report.embedded} memories indexed")
+            tqdm.write(f"{project}: {report.embedded} memories indexed", file=sys.stdout)
     return 0
 
 

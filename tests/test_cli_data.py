@@ -163,3 +163,74 @@ def test_audit_verify_of_an_unknown_project_is_an_error(
     assert main(["audit", "verify", "--data-dir", str(data), "--project", "acmee"]) == 2
     assert "no audit events for project 'acmee'" in capsys.readouterr().err
     assert main(["audit", "verify", "--data-dir", str(data), "--project", "acme"]) == 0
+
+
+def _bar_noise(text: str) -> list[str]:
+    """What a progress bar leaves in output: carriage returns, ``|█`` bars, rates."""
+    return [s for s in ("\r", "%|", "it/s", " items/s", "\x1b[") if s in text]
+
+
+def test_progress_bars_stay_off_when_output_is_not_a_terminal(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = ["--data-dir", str(data)]
+    for text in ("never commit to main", "deploys run at nine"):
+        assert main(["add", *d, "--project", "acme", "--create", text]) == 0
+    claude = tmp_path / "CLAUDE.md"
+    claude.write_text("# Rules\n- Never push on Fridays.\n")
+    out, backup = tmp_path / "acme.jsonl", tmp_path / "backup"
+    capsys.readouterr()
+    said = {}
+    for argv in (
+        ["export", *d, "--out", str(out)],
+        ["import", *d, str(claude), "--project", "acme"],
+        ["backup", *d, "--out", str(backup)],
+        ["restore", "--data-dir", str(tmp_path / "restored"), str(backup)],
+        ["reindex", *d],
+    ):
+        assert main(argv) == 0, argv
+        got = capsys.readouterr()
+        assert _bar_noise(got.out + got.err) == [], (argv, got)
+        said[argv[0]] = got.out
+    # the imported rule waits for review (the default policy for channel import)
+    assert (
+        "1 memories added to acme (0 already there; 1 proposed, waiting for review)"
+        in (said["import"])
+    )
+
+
+def test_reindex_shows_a_bar_on_a_terminal_and_plain_lines_in_a_pipe(data: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    assert main(["add", "--data-dir", str(data), "--project", "acme", "--create", "x y z"]) == 0
+    env = {**os.environ, "MEMSVC_EMBEDDER": "hash"}
+    argv = [MEMSVC, "reindex", "--data-dir", str(data)]
+    piped = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    assert piped.stdout == "acme: 1 memories indexed\n"
+    assert _bar_noise(piped.stderr) == []
+    leader, follower = pty.openpty()
+    # a pty starts 0 columns wide, where a bar has no room: make it a usual terminal
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=follower, env=env, check=True)
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    assert done.stdout.decode() == "acme: 1 memories indexed\n"
+    assert b"reindex" in shown and b"100%" in shown

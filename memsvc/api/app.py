@@ -13,6 +13,7 @@ from memsvc.api.deps import Authenticate, bearer_actor
 from memsvc.api.docs import mount_docs
 from memsvc.api.errors import ERROR_RESPONSES, install_error_handlers
 from memsvc.api.lifecycle import lifecycle_router
+from memsvc.api.limits import install_limits
 from memsvc.api.probes import install_probes
 from memsvc.api.routes import router
 from memsvc.api.security import GuardMiddleware
@@ -51,6 +52,7 @@ def create_app(
     app.include_router(dashboard.router, responses=ERROR_RESPONSES)
     mount_inspector(app)
     install_probes(app)
+    install_limits(app, settings.limits)
     app.add_middleware(
         GuardMiddleware,
         allowed_hosts=settings.served_hosts(),

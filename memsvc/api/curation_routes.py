@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from memsvc.api.deps import ActorDep, Page, ServiceDep, paging
 from memsvc.domain import (
+    DEFAULT_MIN_RELEVANCE,
     READ_ACTIONS,
     WRITE_ACTIONS,
     AuditPage,
@@ -228,6 +229,8 @@ class Meta(BaseModel):
     conflict_cosine: float
     list_limit: int
     search_limit: int
+    min_relevance: float
+    """The default ``min_relevance`` of a search: hits below it are left out."""
 
 
 # The write path keeps rules and decisions immutable (edits supersede them); stated once
@@ -253,4 +256,5 @@ def meta(service: ServiceDep) -> Meta:
         conflict_cosine=settings.conflict_cosine,
         list_limit=settings.limits.list_limit,
         search_limit=settings.limits.search_limit,
+        min_relevance=DEFAULT_MIN_RELEVANCE,
     )

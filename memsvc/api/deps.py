@@ -80,8 +80,10 @@ class Page:
     cursor: str | None
 
 
-def paging(default: int, most: int) -> Any:
-    """A dependency reading ``?limit=`` (1..``most``, default ``default``) and ``?cursor=``."""
+def paging(default: int, most: int | None = None) -> Any:
+    """A dependency reading ``?limit=`` (1..``most``, default ``default``) and ``?cursor=``;
+    without ``most`` the maximum is a setting the service checks (``memsvc/api/limits.py``
+    writes it into the document)."""
 
     def page(limit: int = default, cursor: str | None = None) -> Page:
         """The page the request asks for."""
@@ -89,6 +91,6 @@ def paging(default: int, most: int) -> Any:
 
     # Under PEP 563 the annotations are strings FastAPI resolves in module globals, where
     # this call's bounds do not exist: hand it the evaluated ones.
-    bounded = Annotated[int, Query(ge=1, le=most)]
+    bounded = Annotated[int, Query(ge=1, le=most)] if most else Annotated[int, Query(ge=1)]
     page.__annotations__ = {"limit": bounded, "cursor": str | None, "return": Page}
     return Depends(page)

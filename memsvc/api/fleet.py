@@ -101,6 +101,14 @@ def restore_quarantine(
     return service.restore_quarantine(actor, project, quarantine_id)
 
 
+@router.post("/projects/{project}/quarantines/{quarantine_id}/delete")
+def delete_quarantined(
+    project: str, quarantine_id: str, service: ServiceDep, actor: ActorDep
+) -> Quarantine:
+    """Delete the memories of the quarantine still hidden by it, closing it (curator)."""
+    return service.delete_quarantined(actor, project, quarantine_id)
+
+
 @router.put("/settings/require-tokens")
 def set_require_tokens(body: RequireTokens, service: ServiceDep, actor: ActorDep) -> RequireTokens:
     """Whether every caller needs a bearer token (global admin; persisted)."""

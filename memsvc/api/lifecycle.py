@@ -24,7 +24,8 @@ class FileImport(BaseModel):
     """Another tool's file to import."""
 
     format: ImportFormat
-    text: str = Field(max_length=4 * 1024 * 1024)
+    text: str
+    """At most ``MEMSVC_LIMIT_REQUEST_BYTES`` (the body limit) long."""
     source: str = Field(default="upload", max_length=500, description="The file's name.")
 
 
@@ -33,6 +34,9 @@ class DraftsImported(BaseModel):
 
     added: int
     already_stored: int
+    proposed: int = 0
+    """Of ``added``, how many wait for a curator's approval (the project's review policy
+    for channel ``import``)."""
 
 
 async def _text(request: Request) -> str:
@@ -99,4 +103,5 @@ def import_file(
     """Import another tool's file into the project, with channel ``import``."""
     results = service.import_file(actor, project, body.format, body.text, body.source)
     added = sum(r.created for r in results)
-    return DraftsImported(added=added, already_stored=len(results) - added)
+    proposed = sum(r.created and r.memory.status == "proposed" for r in results)
+    return DraftsImported(added=added, already_stored=len(results) - added, proposed=proposed)

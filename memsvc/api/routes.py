@@ -31,7 +31,9 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
 
-MemoryPaging = Annotated[Page, paging(default=50, most=500)]
+MemoryPaging = Annotated[Page, paging(default=50)]
+"""The page size's maximum is ``MEMSVC_LIMIT_LIST_LIMIT``, checked by the service and stated
+in the document by ``memsvc/api/limits.py``."""
 
 
 class _Body(BaseModel):
@@ -83,6 +85,9 @@ class SearchResult(BaseModel):
 
     hits: list[SearchHit]
     hint: str | None = None
+    rules_changed: bool = False
+    """True when the project's rules changed since this agent identity (``X-Memsvc-Agent``)
+    last loaded its context: load it again before relying on them."""
 
 
 class OpenBody(_Body):
@@ -228,7 +233,8 @@ def search_memories(
 ) -> SearchResult:
     """Hybrid search over the project's memories, best first, above ``min_relevance``."""
     hits = service.search_memories(actor, project, body)
-    return SearchResult(hits=hits, hint=None if hits else body.empty_hint())
+    stale = service.rules_changed(actor, project)
+    return SearchResult(hits=hits, hint=None if hits else body.empty_hint(), rules_changed=stale)
 
 
 @router.post("/projects/{project}/context", tags=["recall"])

@@ -78,6 +78,7 @@ WRITE_ACTIONS = frozenset(
         "reject_memory",
         "quarantine_memories",
         "restore_quarantine",
+        "delete_quarantined",
         "set_require_tokens",
     }
 )

@@ -38,10 +38,15 @@ class ReviewPolicy(_Wire):
 
 
 DEFAULT_REVIEW_POLICY = ReviewPolicy(
-    propose=[ReviewRule(kinds=[Kind.RULE, Kind.DECISION], channels=[Channel.MCP])]
+    propose=[ReviewRule(kinds=[Kind.RULE, Kind.DECISION], channels=[Channel.MCP, Channel.IMPORT])]
 )
-"""Rules and decisions written by agents over MCP wait for review; humans in the inspector,
-REST and CLI callers (curators and scripts) write active."""
+"""Rules and decisions written by agents over MCP, and those imported from other tools'
+files (channel ``import``: instruction files, mem0 or MCP-memory exports), wait for review;
+humans in the inspector, REST and CLI callers (curators and scripts) write active. An
+imported file's rules were written by someone else (a cloned repository's ``AGENTS.md``, an
+agent's memory dump) and would be served to every agent as binding, so a curator approves
+them first; a policy without ``import`` in its channels trusts imports. Restoring memsvc's
+own export is not a write and keeps every status as it was."""
 
 
 class ProposalEdit(_Wire):
@@ -77,6 +82,9 @@ class Quarantine(BaseModel):
     memory_ids: list[str]
     restored_at: datetime | None
     restored_by: str | None
+    deleted_at: datetime | None = None
+    """Set when the quarantined memories were deleted (``delete_quarantined``) instead."""
+    deleted_by: str | None = None
 
 
 # -- fleet dashboard (additive) -----------------------------------------------------------

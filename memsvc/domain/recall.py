@@ -94,6 +94,9 @@ class ContextPack(BaseModel):
     budget_tokens: int
     min_relevance: float | None = None
     """The relevance task-matched memories needed (None: no task, nothing was ranked)."""
+    omitted_more: int = 0
+    """How many more were left out than ``omitted`` lists (it stops at ``OMITTED_LISTED``,
+    so a project with thousands of rules does not answer with thousands of entries)."""
 
 
 class OpenedProject(BaseModel):

@@ -25,6 +25,7 @@ from memsvc.settings import Limits
 __all__ = [
     "PreparedDraft",
     "check_project_id",
+    "check_provenance",
     "check_window",
     "content_hash",
     "merge_provenance",
@@ -132,7 +133,7 @@ def prepare_draft(draft: MemoryDraft, limits: Limits) -> PreparedDraft:
     valid_from, valid_until = as_utc(draft.valid_from), as_utc(draft.valid_until)
     check_window(valid_from, valid_until)
     if draft.provenance is not None:
-        _check_provenance(draft.provenance, limits)
+        check_provenance(draft.provenance, limits)
     title, in_title = _title(draft.title, limits)
     tags, in_tags = _str_list(draft.tags, "tags", limits.tags, limits.tag_chars)
     paths, in_paths = _str_list(draft.paths, "paths", limits.paths, limits.path_chars)
@@ -152,7 +153,8 @@ def prepare_draft(draft: MemoryDraft, limits: Limits) -> PreparedDraft:
     )
 
 
-def _check_provenance(p: ProvenanceIn, limits: Limits) -> None:
+def check_provenance(p: ProvenanceIn, limits: Limits) -> None:
+    """Refuse a provenance label longer than the limit."""
     for name, value in p.model_dump().items():
         if isinstance(value, str) and len(value) > limits.provenance_field_chars:
             raise InvalidInput(
@@ -190,11 +192,13 @@ def prepare_project(body: ProjectCreate, limits: Limits) -> ProjectCreate:
     """Validate and normalise a new project's id, name, description and root paths."""
     check_project_id(body.id)
     name = normalize(body.name or body.id).replace("\n", " ")
-    if not name or len(name) > 200:
-        raise InvalidInput("project name must be 1-200 characters")
+    if not name or len(name) > limits.project_name_chars:
+        raise InvalidInput(f"project name must be 1-{limits.project_name_chars} characters")
     description = normalize(body.description or "")
-    if len(description) > 4000:
-        raise InvalidInput("project description must be at most 4000 characters")
+    if len(description) > limits.project_description_chars:
+        raise InvalidInput(
+            f"project description must be at most {limits.project_description_chars} characters"
+        )
     name, description = redact_secrets(name)[0], redact_secrets(description)[0]
     roots = prepare_str_list(body.root_paths, "root_paths", limits.paths, limits.path_chars)
     for root in roots:

@@ -7,7 +7,7 @@ from typing import Any
 from memsvc.access import tokens as principals
 from memsvc.clock import utcnow
 from memsvc.domain import Actor, Channel, IssuedToken, Role, TokenInfo
-from memsvc.errors import Unauthenticated
+from memsvc.errors import PermissionDenied, Unauthenticated
 from memsvc.operations.calls import Call, Calls
 
 __all__ = ["Access"]
@@ -58,6 +58,19 @@ class Access:
                 "an admin creates one with `memsvc token create`"
             )
         raise Unauthenticated(f"the token is {check.failure}; ask an admin for a valid one")
+
+    def refuse_session(self, actor: Actor, session: str, owner: str) -> PermissionDenied:
+        """Record a denied ``authenticate`` event for ``actor`` using ``session``, which
+        ``owner`` opened; returns the error to refuse the request with."""
+        call = Call(actor, "authenticate", None, self.calls)
+        call.detail.update(
+            error="PermissionDenied", reason="foreign_session", session=session[:200], owner=owner
+        )
+        self.calls.record_denial(call)
+        return PermissionDenied(
+            "this MCP session was opened with another principal's token; "
+            "open a session of your own (initialize without Mcp-Session-Id)"
+        )
 
     def create_token(self, actor: Actor, name: str, project: str, role: str) -> IssuedToken:
         """Give principal ``name`` a role in ``project`` (or ``*``) and a new token (admin)."""

@@ -15,13 +15,14 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from memsvc.audit.ledger import AuditLog
-from memsvc.clock import utcnow
-from memsvc.domain import Actor, Channel, Outcome, Role
+from memsvc.clock import as_utc, utcnow
+from memsvc.domain import Actor, Channel, Kind, Outcome, Role
 from memsvc.errors import (
     InvalidTransition,
     MemsvcError,
@@ -36,7 +37,7 @@ from memsvc.store.database import AUDITED, Database
 from memsvc.store.models import MemoryRow, ProjectRow
 from memsvc.telemetry.metrics import Metrics
 
-__all__ = ["WORK_READS", "Call", "Calls"]
+__all__ = ["WORK_READS", "Call", "Calls", "RuleNews"]
 
 WORK_READS = frozenset({"get_context", "open_project", "open_last_project"})
 """Reads that count as an agent working in a project (with every write): what
@@ -44,6 +45,50 @@ WORK_READS = frozenset({"get_context", "open_project", "open_last_project"})
 the inspector's browsing) do not move an agent's place."""
 
 log = logging.getLogger(__name__)
+
+NEVER = datetime.min.replace(tzinfo=UTC)
+Key = tuple[str, str, str]
+
+
+class RuleNews:
+    """Whether each agent identity's project had a rule change since the identity last
+    loaded its context, as of its latest call — kept per process so a tool result can say
+    so without another query. The project's ``rules_changed_at`` comes with the project row
+    every call reads anyway; the identity's ``context_at`` is cached and read from the
+    database only the first time and when a change looks newer (another process may have
+    served the context load). An identity that never loaded context gets no hint."""
+
+    def __init__(self) -> None:
+        self._context: dict[Key, datetime] = {}
+        self._news: dict[Key, bool] = {}
+
+    def note(self, session: Session, actor: Actor, row: ProjectRow) -> None:
+        """Work out the hint for ``actor`` in ``row``'s project (inside its call)."""
+        if actor.channel is Channel.WEB:
+            return
+        principal, agent, project = key = (actor.principal, actor.identity, row.id)
+        changed = as_utc(row.rules_changed_at)
+        if changed is None:
+            self._news.pop(key, None)
+            return
+        seen = self._context.get(key)
+        if seen is None or NEVER < seen < changed:
+            seen = fleet_store.context_loaded_at(session, project, principal, agent) or NEVER
+            self._context[key] = seen
+        self._news[key] = NEVER < seen < changed
+
+    def loaded(self, actor: Actor, project: str, when: datetime) -> None:
+        """``actor`` loaded ``project``'s context at ``when``: nothing is news any more."""
+        key = (actor.principal, actor.identity, project)
+        self._context[key] = when
+        self._news.pop(key, None)
+
+    def changed(self, actor: Actor, project: str) -> bool:
+        """Whether the rules changed since ``actor`` last loaded ``project``'s context (never
+        for the inspector, a human)."""
+        if actor.channel is Channel.WEB:
+            return False
+        return self._news.get((actor.principal, actor.identity, project), False)
 
 
 @dataclass
@@ -124,6 +169,7 @@ class Calls:
         self.audit = audit
         self.metrics = metrics
         self.events = events or RuleEvents()
+        self.news = RuleNews()
 
     @contextmanager
     def call(self, actor: Actor, action: str, project: str | None = None) -> Iterator[Call]:
@@ -162,10 +208,16 @@ class Calls:
             self.metrics.audit_events.labels(outcome.value).inc()
         if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
-            proj_store.touch_activity(session, call.project, now)
+            rules = call.wrote and Kind.RULE in call.kinds
+            proj_store.touch_activity(session, call.project, now, rules)
             actor = call.actor
             if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
-                fleet_store.touch_agent(session, call.project, actor.principal, actor.identity, now)
+                context = call.action in WORK_READS
+                fleet_store.touch_agent(
+                    session, call.project, actor.principal, actor.identity, now, context
+                )
+                if context:
+                    self.news.loaded(actor, call.project, now)
 
     def record_denial(self, call: Call) -> None:
         """Record a refused call that ran outside ``call`` (authentication)."""
@@ -192,6 +244,7 @@ class Calls:
         """The project's row by primary key; only a miss lists what the actor may read."""
         row = session.get(ProjectRow, project)
         if row is not None:
+            self.news.note(session, actor, row)
             return row
         known = self.readable(actor, session) if actor.allows("*", Role.READER) else None
         return proj_store.get_project_row(session, project, known)

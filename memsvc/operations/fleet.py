@@ -195,9 +195,7 @@ class Fleet:
             now = utcnow()
             with call.commit() as s:
                 call.project_row(s)
-                q = fleet_store.get_quarantine(s, project, quarantine_id)
-                if q.restored_at is not None:
-                    raise InvalidTransition(f"quarantine {q.id} was restored already")
+                q = _open(fleet_store.get_quarantine(s, project, quarantine_id))
                 rows = mem_store.get_rows(s, project, list(q.memories))
                 by = merge_provenance(actor, None)
                 back = [r for r in rows.values() if r.status == Status.QUARANTINED]
@@ -214,6 +212,32 @@ class Fleet:
             self.sync.apply_rows(project, entries, back)
             return fleet_store.to_quarantine(q)
 
+    def purge(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
+        """Delete (tombstone) every memory of an open quarantine that is still quarantined
+        and close the quarantine (curator); versions and audit trail stay."""
+        with self.calls.call(actor, "delete_quarantined", project) as call:
+            call.targets = [quarantine_id[:26]]
+            call.require(Role.CURATOR)
+            now = utcnow()
+            with call.commit() as s:
+                call.project_row(s)
+                q = _open(fleet_store.get_quarantine(s, project, quarantine_id))
+                rows = mem_store.get_rows(s, project, list(q.memories))
+                by = merge_provenance(actor, None)
+                gone = [r for r in rows.values() if r.status == Status.QUARANTINED]
+                for row in gone:
+                    mem_store.set_status(row, Status.DELETED, now)
+                    s.add(row)
+                    mem_store.add_version(s, row, "delete", by)
+                q.deleted_at, q.deleted_by = now, actor.principal
+                s.add(q)
+                call.kinds.update(r.kind for r in gone)
+                entries = outbox.queue_many(s, [(r, "delete") for r in gone], now)
+                call.targets.extend(r.id for r in gone)
+                call.detail["memories"] = len(gone)
+            self.sync.apply_rows(project, entries, gone)
+            return fleet_store.to_quarantine(q)
+
     def quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
         """Every quarantine of the project, newest first, restored ones included (curator)."""
         with self.calls.call(actor, "list_quarantines", project) as call, self.db.read() as s:
@@ -222,3 +246,12 @@ class Fleet:
             found = [fleet_store.to_quarantine(r) for r in fleet_store.list_quarantines(s, project)]
             call.returned = [q.id for q in found]
             return found
+
+
+def _open(q: QuarantineRow) -> QuarantineRow:
+    """``q`` if neither restored nor deleted yet, else ``InvalidTransition``."""
+    if q.restored_at is not None:
+        raise InvalidTransition(f"quarantine {q.id} was restored already")
+    if q.deleted_at is not None:
+        raise InvalidTransition(f"the memories of quarantine {q.id} were deleted already")
+    return q

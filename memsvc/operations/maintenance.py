@@ -45,7 +45,10 @@ class Maintenance:
         model_ready = bool(getattr(self.embedder, "ready", True))
         checks["model"] = "ok" if model_ready else "loading"
         ready = all(checks.get(k) == "ok" for k in ("database", "migrations", "model"))
-        return {"ready": ready, "checks": checks}
+        out: dict[str, Any] = {"ready": ready, "checks": checks}
+        if self.sync.ann is not None:  # informational: a big project searches exactly meanwhile
+            out["vector_index"] = self.sync.ann.status()
+        return out
 
     def project_ids(self) -> list[str]:
         """Every project id (for maintenance commands run by the operator)."""

@@ -9,6 +9,7 @@ from memsvc.clock import as_utc, utcnow
 from memsvc.domain import Kind, MemoryPatch, Status
 from memsvc.errors import InvalidInput, InvalidTransition, VersionConflict
 from memsvc.hygiene.drafts import (
+    check_provenance,
     check_window,
     content_hash,
     prepare_content,
@@ -31,6 +32,8 @@ def apply_patch(
     """Change ``row`` in place; returns (change name, index op), or (None, None) if the
     patch changes nothing."""
     _check_patchable(row, patch)
+    if patch.provenance is not None:
+        check_provenance(patch.provenance, limits)
     changed = _patch_content(row, patch, limits, tokens)
     changed += _patch_fields(row, patch, limits)
     check_window(row.valid_from, row.valid_until)

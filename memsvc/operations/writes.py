@@ -92,7 +92,6 @@ class Writes:
                 for p, dup, c in zip(prepared, near, conflicts, strict=True)
             ]
             results, entries, written = self._insert(call, prepared, fresh)
-            call.kinds.update(r.kind for r in written)
             call.detail["created"] = sum(r.created for r in results)
             by_id = {v["id"]: vec for v, vec in zip(fresh, vectors, strict=True)}
             self.sync.apply_rows(project, entries, written, by_id)
@@ -135,6 +134,7 @@ class Writes:
                 plan.append((seen.get(key), first.get(key, -1)))
             self._apply_policy(s, call, new)
             memories, outbox_ids = mem_store.insert_new(s, new, "upsert")
+            call.kinds.update(v["kind"] for v in new)  # before the event: rules_changed_at
             results: list[AddResult] = []
             created: set[int] = set()
             for existing, at in plan:

@@ -242,6 +242,11 @@ class ProjectCache:
         with self._guard:
             return sum(e.n for e in self._entries.values())
 
+    def sizes(self) -> dict[str, int]:
+        """How many rows each held project has (slots of deleted memories included)."""
+        with self._guard:
+            return {p: e.n for p, e in self._entries.items()}
+
     def forget(self, project: str) -> None:
         """Drop a project's state (after it was deleted); the next search reloads it."""
         with self._guard:

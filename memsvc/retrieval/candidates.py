@@ -1,10 +1,12 @@
-"""Candidate generation, the first step of a search. A project small enough to hold in
-memory is scored whole by ``hybrid`` (BM25F with a neighbour field, dense, time and
-episode signals); a bigger one falls back to LanceDB vector and full-text search fused by
-reciprocal rank."""
+"""Candidate generation, the first step of a search. Every project is ranked by the same
+``hybrid.score_rows`` (BM25F with a neighbour field, dense, time and episode signals): one
+of at most ``exact_scan_max_rows`` rows over every row; a bigger one, once its vector
+index is built, over a candidate pool (``pool``) whose dense hits come from that index.
+A big project whose index is not built yet is still scanned whole."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 
@@ -14,13 +16,19 @@ import numpy.typing as npt
 from memsvc.retrieval.cache import CachedProject, ProjectCache
 from memsvc.retrieval.embedder import Embedder, QueryCache
 from memsvc.retrieval.hybrid import candidates_from, score_rows
-from memsvc.retrieval.ranking import Candidate, fuse
+from memsvc.retrieval.pool import pool_depth, pool_rows, pool_timeline
+from memsvc.retrieval.ranking import Candidate
 from memsvc.store.index import LanceIndex
 
 __all__ = ["CandidateSource", "query_terms"]
 
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 64
+ACTIVE = "active"
+UNFILTERED_SLACK = 2
+"""An unfiltered index query asks this many times the pool depth (some hits are dropped
+by the status mask)."""
 
 
 def query_terms(text: str) -> list[str]:
@@ -34,8 +42,8 @@ def query_terms(text: str) -> list[str]:
 
 
 class CandidateSource:
-    """Scored candidate ids for a query: in memory below ``exact_scan_max_rows``, else from
-    the LanceDB index."""
+    """Scored candidate ids for a query: every row scored below ``exact_scan_max_rows``,
+    else a pool from the vector index and the keyword index."""
 
     def __init__(
         self,
@@ -68,12 +76,37 @@ class CandidateSource:
         times in the query ("last week") are read against ``at`` (default: now)."""
         qvec = self.embed_query(text)
         entry = self.cache.entry(project, generation)
-        if entry.n <= self.exact_max:
-            return self._in_memory(entry, qvec, text, depth, set(statuses), kinds, at)
-        # pragma: no cover - exercised by the scale benchmark
-        dense = self.index.vector_search(project, qvec, depth, statuses, kinds or [])
-        lexical = self.index.full_text(project, query_terms(text), depth, statuses, kinds or [])
-        return fuse(dense, lexical)
+        if self.uses_ann(project, entry.n):
+            try:
+                ids = self._dense_ids(project, qvec, depth, statuses, kinds)
+            except Exception as exc:  # noqa: BLE001 - the exact scan still answers
+                log.warning("vector index query for %s failed, scanning: %s", project, exc)
+            else:
+                return self._pooled(entry, qvec, text, depth, set(statuses), kinds, at, ids)
+        return self._in_memory(entry, qvec, text, depth, set(statuses), kinds, at)
+
+    def _dense_ids(
+        self,
+        project: str,
+        qvec: npt.NDArray[np.float32],
+        depth: int,
+        statuses: list[str],
+        kinds: list[str] | None,
+    ) -> list[str]:
+        """The vector index's best ids: unfiltered (the pool applies the mask) for the
+        everyday search of active memories, which most rows are, with room for those the
+        mask drops; filtered by LanceDB for rarer statuses or kinds."""
+        k = pool_depth(depth)
+        if kinds or statuses != [ACTIVE]:
+            hits = self.index.ann_search(project, qvec[None, :], k, statuses, kinds)[0]
+        else:
+            hits = self.index.ann_search(project, qvec[None, :], UNFILTERED_SLACK * k)[0]
+        return [i for i, _ in hits]
+
+    def uses_ann(self, project: str, rows: int) -> bool:
+        """Whether a search of this project (of ``rows`` rows) takes its dense candidates
+        from the vector index: above ``exact_scan_max_rows``, once the index is built."""
+        return rows > self.exact_max and self.index.ann_built(project)
 
     @staticmethod
     def _in_memory(
@@ -97,3 +130,32 @@ class CandidateSource:
             ids = entry.ids[:n]
         scores = score_rows(text, lexical, dense, times, timeline, mask, at)
         return candidates_from(scores, ids, mask, depth)
+
+    @staticmethod
+    def _pooled(
+        entry: CachedProject,
+        qvec: npt.NDArray[np.float32],
+        text: str,
+        depth: int,
+        statuses: set[str],
+        kinds: list[str] | None,
+        at: datetime | None,
+        dense_ids: list[str],
+    ) -> list[Candidate]:
+        """``_in_memory`` over the pool of the ANN hits ``dense_ids`` (see ``pool``)."""
+        with entry.lock:
+            n = entry.n
+            if n == 0:
+                return []
+            timeline = entry.timeline()
+            lexical = entry.lexical.scores(text, n, timeline.prev)
+            mask = entry.mask(statuses, set(kinds) if kinds else None)
+            times = entry.times_array()
+            k = pool_depth(depth)
+            rows = pool_rows(text, dense_ids, entry.pos, lexical, times, timeline, mask, at, k)
+            dense = (entry.matrix[rows] @ qvec).astype(np.float64)
+            ids = [entry.ids[r] for r in rows]
+        everyone = np.ones(rows.size, dtype=bool)
+        sub = pool_timeline(timeline, rows)
+        scores = score_rows(text, lexical[rows], dense, times[rows], sub, everyone, at)
+        return candidates_from(scores, ids, everyone, depth)

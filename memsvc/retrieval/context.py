@@ -58,6 +58,8 @@ PROPOSED_HEADER = (
     "They are not rules; do not rely on them."
 )
 LOW_RELEVANCE = "below min_relevance for the task"
+OMITTED_LISTED = 50
+"""At most this many left-out memories are listed in a pack; the rest are counted."""
 
 
 def render_memory(memory: Memory) -> str:
@@ -115,10 +117,11 @@ def pack_context(
             project=project,
             text="",
             items=[],
-            omitted=omitted,
+            omitted=omitted[:OMITTED_LISTED],
             tokens=0,
             budget_tokens=budget,
             min_relevance=min_relevance,
+            omitted_more=max(0, len(omitted) - OMITTED_LISTED),
         )
     # Display order: the newest handoff leads, then rules, then the rest in rank order,
     # then the proposed section; a possible conflict sits right after what it contradicts.
@@ -137,10 +140,11 @@ def pack_context(
         project=project,
         text=text,
         items=[m for m, _, _ in chosen],
-        omitted=omitted,
+        omitted=omitted[:OMITTED_LISTED],
         tokens=tokens,
         budget_tokens=budget,
         min_relevance=min_relevance,
+        omitted_more=max(0, len(omitted) - OMITTED_LISTED),
     )
 
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
+from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.compaction import CompactionPolicy
 from memsvc.retrieval.embedder import Embedder
@@ -101,6 +102,8 @@ class IndexSync:
         self._dirty_lock = threading.Lock()
         self._cleanup_at: dict[str, float] = {}
         self._runner: Periodic | None = None
+        self.ann: AnnBuilder | None = None
+        """Builds big projects' vector indices on a thread of its own (set by bootstrap)."""
 
     # -- applying the outbox ------------------------------------------------------------
 
@@ -315,6 +318,8 @@ class IndexSync:
         """Retry pending index work and compact in the background until ``stop``."""
         self._runner = Periodic("memsvc-index", interval_s, self._maintain)
         self._runner.start()
+        if self.ann is not None:
+            self.ann.start(interval_s)
 
     def _maintain(self) -> None:
         self.apply()
@@ -322,6 +327,8 @@ class IndexSync:
 
     def stop(self) -> None:
         """Stop the background maintenance after the round under way."""
+        if self.ann is not None:
+            self.ann.stop()
         if self._runner is not None:
             self._runner.stop()
             self._runner = None

@@ -6,14 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal
+from sqlalchemy import Select, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from memsvc.domain import Kind, Status
 from memsvc.store.models import MemoryRow
 
-__all__ = ["RuleStub", "newest_handoff", "proposed", "rule_stubs", "top_memories"]
+__all__ = [
+    "RuleStub",
+    "newest_handoff",
+    "proposed",
+    "rule_stubs",
+    "rule_stubs_query",
+    "top_memories",
+]
 
 RuleStub = tuple[str, int, datetime | None, datetime | None, Any]
 """(id, token count, valid_from, valid_until, paths or None) of an active rule."""
@@ -22,7 +29,14 @@ RuleStub = tuple[str, int, datetime | None, datetime | None, Any]
 def rule_stubs(session: Session, project: str, *, with_paths: bool) -> list[RuleStub]:
     """Every active rule's id, size and validity, pinned and important first (no content:
     a project with thousands of rules loads only those that fit)."""
-    rows = session.execute(
+    rows = session.execute(rule_stubs_query(project, with_paths=with_paths)).all()
+    return [tuple(r) for r in rows]
+
+
+def rule_stubs_query(project: str, *, with_paths: bool) -> Select[*tuple[Any, ...]]:
+    """The query behind ``rule_stubs``: it reads the project's rules through the
+    (project_id, kind, ...) index, never every active memory of the project."""
+    return (
         sa_select(
             col(MemoryRow.id),
             col(MemoryRow.token_count),
@@ -37,8 +51,7 @@ def rule_stubs(session: Session, project: str, *, with_paths: bool) -> list[Rule
             col(MemoryRow.kind) == Kind.RULE.value,
         )
         .order_by(col(MemoryRow.pinned).desc(), col(MemoryRow.importance).desc(), col(MemoryRow.id))
-    ).all()
-    return [tuple(r) for r in rows]
+    )
 
 
 def newest_handoff(session: Session, project: str) -> MemoryRow | None:

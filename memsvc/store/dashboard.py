@@ -97,7 +97,7 @@ def agent_memory_counts(
 
 
 def open_quarantines(session: Session, projects: list[str]) -> list[QuarantineRow]:
-    """Quarantines of ``projects`` not restored yet, newest first."""
+    """Quarantines of ``projects`` neither restored nor deleted yet, newest first."""
     if not projects:
         return []
     return list(
@@ -106,6 +106,7 @@ def open_quarantines(session: Session, projects: list[str]) -> list[QuarantineRo
             .where(
                 col(QuarantineRow.project_id).in_(projects),
                 col(QuarantineRow.restored_at).is_(None),
+                col(QuarantineRow.deleted_at).is_(None),
             )
             .order_by(col(QuarantineRow.id).desc())
         )

@@ -22,6 +22,7 @@ from memsvc.store.models import (
 
 __all__ = [
     "REQUIRE_TOKENS",
+    "context_loaded_at",
     "get_quarantine",
     "get_setting",
     "last_agent_project",
@@ -50,9 +51,15 @@ def provenance_identity(provenance: dict[str, Any]) -> str:
     return str(provenance.get("client") or "")[:200] if provenance.get("channel") == "mcp" else ""
 
 
-def touch_agent(session: Session, project: str, principal: str, agent: str, when: datetime) -> None:
-    """Mark ``agent`` of ``principal`` as having worked in ``project`` now (plain statements:
-    this runs inside the audited transaction of every counted call)."""
+def touch_agent(
+    session: Session, project: str, principal: str, agent: str, when: datetime, context: bool
+) -> None:
+    """Mark ``agent`` of ``principal`` as having worked in ``project`` now, and as having
+    loaded its context when ``context`` (plain statements: this runs inside the audited
+    transaction of every counted call)."""
+    values: dict[str, Any] = {"last_active_at": when}
+    if context:
+        values["context_at"] = when
     done = session.execute(
         update(AgentActivityRow)
         .where(
@@ -60,14 +67,22 @@ def touch_agent(session: Session, project: str, principal: str, agent: str, when
             col(AgentActivityRow.agent) == agent,
             col(AgentActivityRow.project_id) == project,
         )
-        .values(last_active_at=when)
+        .values(**values)
     )
     if not getattr(done, "rowcount", 0):
         session.execute(
             insert(AgentActivityRow).values(
-                principal=principal, agent=agent, project_id=project, last_active_at=when
+                principal=principal, agent=agent, project_id=project, **values
             )
         )
+
+
+def context_loaded_at(
+    session: Session, project: str, principal: str, agent: str
+) -> datetime | None:
+    """When this agent identity last loaded the project's context (None: never)."""
+    row = session.get(AgentActivityRow, (principal, agent, project))
+    return None if row is None or row.context_at is None else as_utc(row.context_at)
 
 
 def last_agent_seen(session: Session, project: str, principal: str, agent: str) -> datetime | None:
@@ -153,6 +168,8 @@ def to_quarantine(row: QuarantineRow) -> Quarantine:
         memory_ids=list(row.memories),
         restored_at=as_utc(row.restored_at),
         restored_by=row.restored_by,
+        deleted_at=as_utc(row.deleted_at),
+        deleted_by=row.deleted_by,
     )
 
 

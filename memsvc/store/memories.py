@@ -106,19 +106,22 @@ def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, Memory
 def find_exact_many(
     session: Session, project: str, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], MemoryRow]:
-    """Active memories with these (kind, content hash) pairs, in one query."""
+    """Active (or proposed, awaiting review) memories with these (kind, content hash)
+    pairs, in one query: the same text written again is not stored, nor proposed twice."""
     hashes = list({h for _, h in keys})
     found: dict[tuple[str, str], MemoryRow] = {}
     for start in range(0, len(hashes), 500):
         rows = session.exec(
             select(MemoryRow).where(
                 MemoryRow.project_id == project,
-                MemoryRow.status == Status.ACTIVE.value,
+                col(MemoryRow.status).in_([Status.ACTIVE.value, Status.PROPOSED.value]),
                 col(MemoryRow.content_hash).in_(hashes[start : start + 500]),
             )
         )
         for row in rows:
-            found.setdefault((row.kind, row.content_hash), row)
+            have = found.setdefault((row.kind, row.content_hash), row)
+            if have.status != Status.ACTIVE.value and row.status == Status.ACTIVE.value:
+                found[(row.kind, row.content_hash)] = row  # the trusted one wins
     return found
 
 

@@ -42,6 +42,10 @@ class ProjectRow(SQLModel, table=True):
     """Bumped each time index changes are applied; in-memory caches compare against it."""
     archived_at: datetime | None = None
     """Set while the project is archived: read-only, hidden from ``open_last_project``."""
+    rules_changed_at: datetime | None = None
+    """When a call last changed one of the project's rules (added, updated, superseded,
+    approved, quarantined, restored, deleted): the "rules changed" hint compares it with an
+    agent identity's ``agent_activity.context_at``."""
 
 
 class AgentActivityRow(SQLModel, table=True):
@@ -55,6 +59,9 @@ class AgentActivityRow(SQLModel, table=True):
     agent: str = Field(primary_key=True, max_length=200)
     project_id: str = Field(primary_key=True, foreign_key="project.id", max_length=64)
     last_active_at: datetime
+    context_at: datetime | None = None
+    """When this agent identity last loaded the project's context (get_context,
+    open_project, open_last_project); None: never."""
 
 
 class ReviewPolicyRow(SQLModel, table=True):
@@ -86,6 +93,9 @@ class QuarantineRow(SQLModel, table=True):
     memories: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     restored_at: datetime | None = None
     restored_by: str | None = Field(default=None, max_length=200)
+    deleted_at: datetime | None = None
+    """Set when a curator deleted the quarantined memories instead of restoring them."""
+    deleted_by: str | None = Field(default=None, max_length=200)
 
 
 class ServerSettingRow(SQLModel, table=True):

@@ -85,12 +85,14 @@ def archived_ids(session: Session) -> set[str]:
     return set(session.exec(stmt))
 
 
-def touch_activity(session: Session, project: str, when: datetime) -> None:
-    """Mark the project active now, for the most-recently-active-first project list (runs
-    on every operation, so a plain statement rather than loading and flushing an ORM row)."""
-    session.execute(
-        update(ProjectRow).where(col(ProjectRow.id) == project).values(last_active_at=when)
-    )
+def touch_activity(session: Session, project: str, when: datetime, rules: bool = False) -> None:
+    """Mark the project active now, for the most-recently-active-first project list, and
+    with ``rules`` its rules changed now (``rules_changed_at``, the "rules changed" hint).
+    Runs on every operation, so a plain statement rather than loading and flushing a row."""
+    values: dict[str, datetime] = {"last_active_at": when}
+    if rules:
+        values["rules_changed_at"] = when
+    session.execute(update(ProjectRow).where(col(ProjectRow.id) == project).values(**values))
 
 
 def purge_project(session: Session, project: str) -> int:

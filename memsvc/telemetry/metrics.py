@@ -59,6 +59,9 @@ class Metrics:
         )
         self.cache_projects = Gauge("memsvc_cache_projects", "Projects held in memory", registry=r)
         self.cache_rows = Gauge("memsvc_cache_rows", "Memories held in memory", registry=r)
+        self.ann_building = Gauge(
+            "memsvc_ann_building", "1 while a vector index is being built", registry=r
+        )
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -76,6 +79,10 @@ class Metrics:
         self.outbox_pending.set_function(pending)
         self.cache_projects.set_function(projects)
         self.cache_rows.set_function(rows)
+
+    def bind_ann(self, building: Callable[[], int]) -> None:
+        """Read the vector-index build gauge from its source when scraped."""
+        self.ann_building.set_function(building)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -45,7 +45,8 @@ def test_lifecycle_and_portability_over_rest(client: httpx.Client) -> None:
         "/projects/acme/import",
         json={"format": "instructions", "source": "CLAUDE.md", "text": claude},
     )
-    assert r.status_code == 200 and r.json() == {"added": 2, "already_stored": 0}
-    rules = client.get("/projects/acme/memories", params={"kind": "rule"}).json()["memories"]
+    assert r.status_code == 200 and r.json() == {"added": 2, "already_stored": 0, "proposed": 1}
+    held = {"kind": "rule", "status": "proposed"}
+    rules = client.get("/projects/acme/memories", params=held).json()["memories"]
     assert [x["provenance"]["channel"] for x in rules] == ["import"]
     assert client.post("/import", content=b"\xff\xfe", headers=nd).status_code == 422

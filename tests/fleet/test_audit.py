@@ -24,6 +24,11 @@ def _proposal(svc: MemoryService) -> str:
     return svc.add_memory(agent, "p", draft).memory.id
 
 
+def _quarantine(svc: MemoryService) -> str:
+    _proposal(svc)
+    return svc.quarantine_memories(ADMIN, "p", QuarantineCreate(agent="bot")).id
+
+
 def _operations(svc: MemoryService) -> dict[str, tuple[Role, Callable[[Actor], Any]]]:
     return {
         "get_review_policy": (Role.READER, lambda a: svc.get_review_policy(a, "p")),
@@ -38,6 +43,10 @@ def _operations(svc: MemoryService) -> dict[str, tuple[Role, Callable[[Actor], A
             lambda a: svc.quarantine_memories(a, "p", QuarantineCreate(agent="bot")),
         ),
         "list_quarantines": (Role.CURATOR, lambda a: svc.list_quarantines(a, "p")),
+        "delete_quarantined": (
+            Role.CURATOR,
+            lambda a: svc.delete_quarantined(a, "p", _quarantine(svc)),
+        ),
     }
 
 

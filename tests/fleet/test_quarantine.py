@@ -109,3 +109,37 @@ def test_quarantine_needs_a_curator_and_exactly_one_field(service: MemoryService
         service.quarantine_memories(admin, "p", QuarantineCreate(agent="x", principal="y"))
     with pytest.raises(InvalidInput):
         service.quarantine_memories(admin, "p", QuarantineCreate())
+
+
+def test_deleting_a_quarantine_tombstones_what_it_still_hides_and_closes_it(
+    fleet: Fleet,
+) -> None:
+    human = fleet.human()
+    ok(human.post("/projects", json={"id": "shop"}), 201)
+    bot = fleet.rest(agent="rogue")
+    ids = [
+        ok(bot.post("/projects/shop/memories", json={"kind": "fact", "content": c}), 201)["id"]
+        for c in ("VAT is zero everywhere", "Drop the VAT table")
+    ]
+    q = ok(human.post("/projects/shop/quarantines", json={"agent": "rogue"}), 201)
+    assert sorted(q["memory_ids"]) == sorted(ids)
+    done = ok(human.post(f"/projects/shop/quarantines/{q['id']}/delete"))
+    assert done["deleted_at"] is not None and done["restored_at"] is None
+    for i in ids:  # deleted: gone from reads, history kept
+        assert human.get(f"/projects/shop/memories/{i}").status_code == 404
+        assert (
+            ok(human.get(f"/projects/shop/memories/{i}/history"))["versions"][-1]["change"]
+            == "delete"
+        )
+    # deleted, not lost: each stays restorable one by one
+    assert ok(human.post(f"/projects/shop/memories/{ids[1]}/restore"))["status"] == "active"
+    again = human.post(f"/projects/shop/quarantines/{q['id']}/restore")
+    assert again.status_code == 409, again.text
+    assert human.post(f"/projects/shop/quarantines/{q['id']}/delete").status_code == 409
+    dash = ok(human.get("/fleet/dashboard"))["projects"][0]
+    assert dash["quarantines"] == []
+    audit = ok(human.get("/projects/shop/audit", params={"action": "delete_quarantined"}))
+    events = [e for e in audit["events"] if e["action"] == "delete_quarantined"]
+    assert [e["outcome"] for e in events] == ["error", "ok"]  # newest first: the refused retry
+    event = events[1]
+    assert event["target_ids"][0] == q["id"] and sorted(event["target_ids"][1:]) == sorted(ids)

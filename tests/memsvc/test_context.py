@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from sqlalchemy import text
 
 from memsvc import Actor, ContextRequest, MemoryDraft, MemoryService, ProjectCreate
 from memsvc.domain import Kind
 from memsvc.errors import InvalidInput
-from memsvc.retrieval.context import LOW_RELEVANCE, OVER_BUDGET
+from memsvc.retrieval.context import LOW_RELEVANCE, OMITTED_LISTED, OVER_BUDGET
 from memsvc.retrieval.tokens import TokenCounter
+from memsvc.store.context import rule_stubs_query
+from memsvc.store.database import Database, upgrade
 
 
 @pytest.fixture
@@ -130,7 +135,7 @@ def test_rules_scoped_to_other_paths_are_left_out(
     assert scoped.id in {m.id for m in here.items} and scoped.id in {m.id for m in unscoped.items}
 
 
-def test_every_rule_that_does_not_fit_is_reported(service: MemoryService, actor: Actor) -> None:
+def test_every_rule_that_does_not_fit_is_counted(service: MemoryService, actor: Actor) -> None:
     service.create_project(actor, ProjectCreate(id="rules"))
     drafts = [
         MemoryDraft(kind=Kind.RULE, content=f"rule number {i}: keep module {i} pure")
@@ -139,5 +144,26 @@ def test_every_rule_that_does_not_fit_is_reported(service: MemoryService, actor:
     service.add_memories(actor, "rules", drafts)
     pack = service.get_context(actor, "rules", ContextRequest(budget_tokens=1000))
     assert 0 < len(pack.items) < 300 and pack.tokens <= 1000
-    assert len(pack.items) + len(pack.omitted) == 300
+    # the list stops at OMITTED_LISTED; the rest is a count
+    assert len(pack.omitted) == OMITTED_LISTED
+    assert len(pack.items) + len(pack.omitted) + pack.omitted_more == 300
     assert {o.kind for o in pack.omitted} == {Kind.RULE}
+
+
+def test_rules_query_reads_the_projects_rules_by_index(tmp_path: Path) -> None:
+    """The rules behind a pack are found through an index led by (project, kind): the
+    query reads the project's rules, not every active memory (SQLite's plan)."""
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.read() as s:
+            sql = str(
+                rule_stubs_query("p", with_paths=False).compile(
+                    s.get_bind(), compile_kwargs={"literal_binds": True}
+                )
+            )
+            plan = " ".join(str(r[-1]) for r in s.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+    finally:
+        db.dispose()
+    assert "USING INDEX ix_memory_project_kind" in plan and "kind=?" in plan, plan

@@ -10,7 +10,15 @@ import pytest
 
 from memsvc import Actor, Channel, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate, Role
 from memsvc.bootstrap import build_service
-from memsvc.domain import Kind, SearchQuery, Status
+from memsvc.domain import (
+    ContextRequest,
+    Kind,
+    QuarantineCreate,
+    ReviewPolicy,
+    ReviewRule,
+    SearchQuery,
+    Status,
+)
 from memsvc.errors import InvalidInput, PermissionDenied
 from memsvc.retrieval.embedder import HashEmbedder
 from memsvc.transfer.importers import convert, detect_format
@@ -180,7 +188,8 @@ def test_importers_turn_other_tools_exports_into_memories(service: MemoryService
     for name, text in samples.items():
         fmt = detect_format(name, text)
         service.import_drafts(ME, "acme", convert(fmt, text, name))
-    memories = service.list_memories(ME, "acme", limit=100).memories
+    every = [Status.ACTIVE, Status.PROPOSED]
+    memories = service.list_memories(ME, "acme", statuses=every, limit=100).memories
     by_text = {m.content: m for m in memories}
     assert by_text["Acme API (service): written in Go"].provenance.origin == "memory.jsonl"
     assert "Acme API stores data in Postgres" in by_text
@@ -198,4 +207,53 @@ def test_importers_turn_other_tools_exports_into_memories(service: MemoryService
     count = len(memories)
     for name, text in samples.items():
         service.import_drafts(ME, "acme", convert(detect_format(name, text), text, name))
-    assert len(service.list_memories(ME, "acme", limit=100).memories) == count
+    assert len(service.list_memories(ME, "acme", statuses=every, limit=100).memories) == count
+
+
+def _statuses(svc: MemoryService, project: str) -> dict[str, tuple[str, str]]:
+    page = svc.list_memories(ME, project, statuses=list(Status), limit=100)
+    return {m.content: (m.kind.value, m.status.value) for m in page.memories}
+
+
+def test_imported_rules_wait_for_review_under_the_default_policy(service: MemoryService) -> None:
+    service.create_project(ME, ProjectCreate(id="acme"))
+    results = service.import_drafts(ME, "acme", convert("instructions", CLAUDE_MD, "CLAUDE.md"))
+    assert results and all(r.memory.provenance.channel == Channel.IMPORT for r in results)
+    got = _statuses(service, "acme")
+    assert got["Never commit directly to main."] == ("rule", "proposed")
+    assert got["Prefer small pure functions."] == ("preference", "active")
+    # a proposed rule is never served as one: only in the pack's labelled proposed section
+    pack = service.get_context(ME, "acme", ContextRequest(task="commit to main"))
+    shown = {m.content: m.status for m in pack.items}
+    assert shown.get("Never commit directly to main.", Status.PROPOSED) == Status.PROPOSED
+    rule = next(r.memory for r in results if r.memory.kind == Kind.RULE)
+    assert service.approve_memory(ME, "acme", rule.id).status == Status.ACTIVE
+
+
+def test_a_policy_without_import_trusts_imported_rules(service: MemoryService) -> None:
+    service.create_project(ME, ProjectCreate(id="acme"))
+    mcp_only = ReviewPolicy(propose=[ReviewRule(kinds=[Kind.RULE], channels=[Channel.MCP])])
+    service.set_review_policy(ME, "acme", mcp_only)
+    service.import_drafts(ME, "acme", convert("instructions", CLAUDE_MD, "CLAUDE.md"))
+    assert _statuses(service, "acme")["Never commit directly to main."] == ("rule", "active")
+
+
+def test_restoring_an_export_keeps_every_status_whatever_the_policy(tmp_path: Path) -> None:
+    agent = Actor.local(Channel.MCP, agent="bot")
+    with build_service(make_settings(tmp_path / "a"), embedder=HashEmbedder(64)) as src:
+        _fill(src)
+        src.add_memory(agent, "acme", MemoryDraft(kind=Kind.RULE, content="agents may push"))
+        src.add_memory(agent, "acme", MemoryDraft(kind=Kind.FACT, content="bot was here"))
+        src.quarantine_memories(ME, "acme", QuarantineCreate(agent="bot"))
+        src.import_drafts(ME, "acme", convert("instructions", CLAUDE_MD, "CLAUDE.md"))
+        before = _statuses(src, "acme")
+        lines = list(src.export_memories(ME, ["acme"]))
+    assert {"proposed", "quarantined", "superseded", "deleted", "active"} <= {
+        s for _, s in before.values()
+    }
+    everything = ReviewPolicy(propose=[ReviewRule(kinds=list(Kind))])
+    with build_service(make_settings(tmp_path / "b"), embedder=HashEmbedder(64)) as dst:
+        dst.create_project(ME, ProjectCreate(id="acme"))
+        dst.set_review_policy(ME, "acme", everything)
+        dst.import_memories(ME, lines)
+        assert _statuses(dst, "acme") == before

@@ -13,11 +13,12 @@ from tests.web.conftest import ARGS, CHROMIUM, serve
 SHOTS = [
     ("projects", "/ui/#/", False),
     ("project", "/ui/#/p/acme-api", True),
-    ("search", "/ui/#/p/acme-api?q=postgres%20datastore", False),
+    ("search", "/ui/#/p/acme-api?q=postgres%20datastore&min=0", False),
     ("memory", "/ui/#/p/acme-api/m/{fact_rate}", True),
     ("review", "/ui/#/p/acme-api/review", True),
     ("audit", "/ui/#/p/acme-api/audit", False),
     ("fleet", "/ui/#/fleet", True),
+    ("trust", "/ui/#/p/acme-api/trust", True),
 ]
 
 

@@ -14,6 +14,7 @@ import { memoryView } from './views/memory.js';
 import { reviewView } from './views/review.js';
 import { auditView } from './views/audit.js';
 import { agentView, fleetView } from './views/fleet.js';
+import { trustView } from './views/trust.js';
 
 const ROUTES = [
   [/^\/?$/, projectsView],
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/p\/([^/]+)\/audit\/?$/, auditView],
   [/^\/fleet\/?$/, fleetView],
   [/^\/p\/([^/]+)\/agent\/?$/, agentView],
+  [/^\/p\/([^/]+)\/trust\/?$/, trustView],
 ];
 
 let current = 0;

@@ -105,6 +105,8 @@ export function projectNav(projectId, current, { review } = {}) {
       testid: 'review-link' },
     can(projectId, 'curator') ? { id: 'audit', label: 'Audit log', href: link('p', projectId, 'audit'),
       testid: 'audit-link' } : null,
+    can(projectId, 'curator') ? { id: 'trust', label: 'Trust', href: link('p', projectId, 'trust'),
+      testid: 'trust-link' } : null,
     { id: 'fleet', label: 'Fleet', href: link('fleet'), testid: 'fleet-link' },
   ].filter(Boolean);
   return h('nav', { class: 'section-nav', 'aria-label': 'Project sections' }, sections.map((s) => h('a', {

@@ -7,6 +7,7 @@ import { h, link, plural, timeEl } from '../dom.js';
 import { can } from '../session.js';
 import { clientLabel, emptyState, kindBadge, kinds, pageHeader, setCrumbs, statusBadge, statuses } from '../ui.js';
 import { memoryRow } from './memrow.js';
+import { quarantineActions, quarantineButton } from './trust.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -78,8 +79,9 @@ function agentHref(p, a) {
   return link('p', p.project, 'agent', { principal: a.principal, agent: a.agent });
 }
 
-function agentsTable(p) {
+function agentsTable(p, done) {
   if (!p.agents.length) return h('p', { class: 'muted small' }, 'no agent has worked here yet');
+  const curator = can(p.project, 'curator');
   return h('table', { class: 'table', 'data-testid': 'fleet-agents' },
     h('thead', {}, h('tr', {}, ['agent', 'principal', 'last active', 'memories', ''].map((t) => h('th', {}, t)))),
     h('tbody', {}, p.agents.map((a) => h('tr', { 'data-testid': 'fleet-agent', dataset: {
@@ -89,7 +91,14 @@ function agentsTable(p) {
     h('td', {}, timeEl(a.last_active_at)),
     h('td', { class: 'num', 'data-testid': 'agent-memories' }, String(sumCounts(a.memories))),
     h('td', {}, a.quarantined ? h('span', { class: 'badge status status-quarantined',
-      'data-testid': 'agent-quarantined' }, 'quarantined') : null)))));
+      'data-testid': 'agent-quarantined' }, 'quarantined') : null,
+    curator ? agentQuarantine(p, a, done) : null)))));
+}
+
+/** Quarantine this row's agent identity, or (an unnamed agent) its principal. */
+function agentQuarantine(p, a, done) {
+  const preset = a.agent ? { field: 'agent', value: a.agent } : { field: 'principal', value: a.principal };
+  return quarantineButton(p.project, preset, done, 'Quarantine…');
 }
 
 function callersTable(p) {
@@ -107,7 +116,7 @@ function callersTable(p) {
         h('td', {}, timeEl(c.last_event_at)))))));
 }
 
-function projectPanel(p) {
+function projectPanel(p, done) {
   const reads = total(p.activity, 'reads');
   const writes = total(p.activity, 'writes');
   return h('section', { class: 'panel fleet-project', 'data-testid': 'fleet-project', dataset: { project: p.project } },
@@ -119,8 +128,9 @@ function projectPanel(p) {
       h('a', { class: 'fact', href: link('p', p.project, 'review') },
         h('b', { 'data-testid': 'fleet-review' }, String(p.review)), ' waiting for review'),
       h('span', { class: 'fact' }, h('b', { 'data-testid': 'fleet-proposed' }, String(p.proposed)), ' proposed'),
-      h('span', { class: 'fact' }, h('b', { 'data-testid': 'fleet-quarantines' }, String(p.quarantines.length)),
-        ' open quarantines'),
+      h(can(p.project, 'curator') ? 'a' : 'span', { class: 'fact', 'data-testid': 'fleet-trust-link',
+        href: can(p.project, 'curator') ? link('p', p.project, 'trust') : undefined },
+      h('b', { 'data-testid': 'fleet-quarantines' }, String(p.quarantines.length)), ' open quarantines'),
       h('span', { class: 'fact' }, h('b', { 'data-testid': 'fleet-reads' }, String(reads)), ' reads · ',
         h('b', { 'data-testid': 'fleet-writes' }, String(writes)), ' writes')),
     h('div', { class: 'fleet-grid' },
@@ -130,12 +140,14 @@ function projectPanel(p) {
       p.quarantines.map((q) => h('li', { 'data-testid': 'fleet-quarantine' },
         h('span', { class: 'badge status status-quarantined' }, 'quarantined'), ' ',
         `${q.field} `, h('b', {}, q.value), ` · ${plural(q.memories, 'memory', 'memories')} · `,
-        timeEl(q.created_at)))) : null,
-    agentsTable(p),
+        timeEl(q.created_at),
+        can(p.project, 'curator') ? h('span', { class: 'row-actions' }, quarantineActions(p.project, q, done)) : null)))
+      : null,
+    agentsTable(p, done),
     callersTable(p));
 }
 
-export async function fleetView({ root, query }) {
+export async function fleetView({ root, query, isCurrent, rerender }) {
   setCrumbs(['Projects', link()], ['Fleet']);
   const days = Number(query.get('days')) || 14;
   const dash = await api.fleet(days);
@@ -149,7 +161,8 @@ export async function fleetView({ root, query }) {
     root.append(emptyState('No projects you can read', 'Projects appear here once your token may read them.'));
     return;
   }
-  root.append(...dash.projects.map(projectPanel));
+  const done = () => { if (isCurrent()) rerender(); };
+  root.append(...dash.projects.map((p) => projectPanel(p, done)));
 }
 
 const SCAN_PAGES = 5;

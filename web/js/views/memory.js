@@ -4,12 +4,13 @@
 import { api } from '../api.js';
 import { diffText } from '../diff.js';
 import { absoluteTime, append, h, fill, link, plural, timeEl } from '../dom.js';
-import { canChange, meta } from '../session.js';
+import { can, canChange, meta } from '../session.js';
 import {
   act, button, clientLabel, confirmAction, kindBadge, memoryHeading, pageHeader, pinBadge, reviewBadge,
   setCrumbs, statusBadge, tagChip,
 } from '../ui.js';
 import { editMemory, supersedeMemory } from './editor.js';
+import { quarantineButton } from './trust.js';
 
 export async function memoryView({ root, params: [projectId, memoryId], rerender, isCurrent }) {
   const details = await api.details(projectId, memoryId, { audit_hide_reads_from: 'web' });
@@ -39,7 +40,8 @@ export async function memoryView({ root, params: [projectId, memoryId], rerender
         versionsPanel(versions),
         chain.length > 1 ? chainPanel(projectId, memory, chain) : null,
         auditPanel(projectId, memory.id, details.audit, isCurrent)),
-      h('aside', { class: 'detail-side' }, detailsPanel(projectId, memory), provenancePanel(memory))),
+      h('aside', { class: 'detail-side' }, detailsPanel(projectId, memory),
+        provenancePanel(projectId, memory, rerender, isCurrent))),
   ]);
 }
 
@@ -142,7 +144,7 @@ function detailsPanel(projectId, memory) {
   return h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, 'Details'), dl(rows));
 }
 
-function provenancePanel(memory) {
+function provenancePanel(projectId, memory, rerender, isCurrent) {
   const p = memory.provenance;
   const rows = [
     ['Who', h('span', { 'data-testid': 'prov-principal' }, p.principal)],
@@ -154,7 +156,17 @@ function provenancePanel(memory) {
     ['Session', p.session ? h('span', { class: 'mono' }, p.session) : '—'],
     ['Request', p.request_id ? h('span', { class: 'mono small' }, p.request_id) : '—'],
   ];
-  return h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, 'Provenance'), dl(rows));
+  return h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, 'Provenance'), dl(rows),
+    can(projectId, 'curator') ? quarantineBar(projectId, p, () => { if (isCurrent()) rerender(); }) : null);
+}
+
+/** Quarantine everything this memory's agent identity, principal or session wrote here. */
+function quarantineBar(projectId, p, done) {
+  const agent = p.channel === 'web' ? '' : p.agent || (p.channel === 'mcp' ? p.client : '') || '';
+  const presets = [['agent', agent, 'Quarantine agent'], ['principal', p.principal, 'Quarantine principal'],
+    ['session', p.session, 'Quarantine session']].filter(([, value]) => value);
+  return h('div', { class: 'panel-actions', 'data-testid': 'provenance-quarantine' },
+    presets.map(([field, value, label]) => quarantineButton(projectId, { field, value }, done, label)));
 }
 
 function dl(rows) {

@@ -2,7 +2,7 @@
 // same ranked search agents use, with each hit's score parts on demand.
 import { api, isAbort } from '../api.js';
 import { h, fill, link, plural } from '../dom.js';
-import { can } from '../session.js';
+import { can, meta } from '../session.js';
 import {
   kindLabel, kinds, statuses, act, button, emptyState, loading, pageHeader, projectNav, setCrumbs,
 } from '../ui.js';
@@ -17,6 +17,7 @@ export async function projectView({ root, params: [projectId], query, isCurrent 
     status: query.get('status') || 'active',
     tag: query.get('tag') || '',
     q: query.get('q') || '',
+    min: query.has('min') ? Number(query.get('min')) : meta().min_relevance,
     cursors: [null],
   };
   const [project, stats] = await Promise.all([api.project(projectId), api.stats(projectId)]);
@@ -34,7 +35,8 @@ export async function projectView({ root, params: [projectId], query, isCurrent 
 
   const update = () => {
     state.cursors = [null];
-    const q = { kind: state.kind, status: state.status === 'active' ? '' : state.status, tag: state.tag, q: state.q };
+    const q = { kind: state.kind, status: state.status === 'active' ? '' : state.status, tag: state.tag, q: state.q,
+      min: state.min === meta().min_relevance ? '' : state.min };
     history.replaceState(null, '', link('p', projectId, q));
     renderTabs();
     load();
@@ -128,9 +130,17 @@ export async function projectView({ root, params: [projectId], query, isCurrent 
     const body = {
       query: state.q, limit: 50, status: [state.status],
       kinds: state.kind ? [state.kind] : null, tags: state.tag ? [state.tag] : null,
+      min_relevance: state.min,
     };
-    const { hits } = await api.search(projectId, body);
-    if (!hits.length) return emptyState('No matches', `Nothing ranked for “${state.q}”.`);
+    const { hits, hint } = await api.search(projectId, body);
+    if (!hits.length) {
+      return h('div', { class: 'empty', 'data-testid': 'search-empty' },
+        h('p', { class: 'empty-title' }, 'Nothing relevant'),
+        h('p', { class: 'notice', 'data-testid': 'search-hint' }, hint || `Nothing ranked for “${state.q}”.`),
+        state.min > 0 ? button('Show weak matches too (min relevance 0)', () => {
+          state.min = 0; minInput.value = '0'; update();
+        }, { kind: 'ghost', testid: 'show-weak' }) : null);
+    }
     return [
       h('p', { class: 'muted small' }, `${plural(hits.length, 'hit')}, best first — the ranking agents get from search_memories.`),
       h('div', { class: 'mem-list' }, hits.map((hit, i) => {
@@ -149,11 +159,22 @@ export async function projectView({ root, params: [projectId], query, isCurrent 
     ];
   }
 
+  const minInput = h('input', {
+    type: 'number', name: 'min_relevance', min: 0, max: 1, step: 0.05, value: String(state.min),
+    'aria-label': 'Minimum relevance (0–1)', title: `Hits below this calibrated relevance are left out (server default ${meta().min_relevance}); 0 shows everything ranked`,
+    'data-testid': 'min-relevance', class: 'min-relevance',
+  });
+  const readMin = () => {
+    const value = Number(minInput.value);
+    state.min = Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : meta().min_relevance;
+  };
+  minInput.addEventListener('change', () => { readMin(); if (state.q) update(); });
   const searchForm = h('form', { class: 'search', role: 'search', on: { submit: (event) => {
     event.preventDefault();
     state.q = searchInput.value.trim();
+    readMin();
     update();
-  } } }, searchInput, button('Search', null, { type: 'submit', kind: 'primary', testid: 'search-button' }),
+  } } }, searchInput, h('label', { class: 'min-label small muted' }, 'min relevance ', minInput), button('Search', null, { type: 'submit', kind: 'primary', testid: 'search-button' }),
   button('Clear', () => { searchInput.value = ''; state.q = ''; update(); }, { kind: 'ghost' }));
 
   root.append(
