@@ -216,6 +216,23 @@ def first_answer(base: str, project: str, started: float) -> float:
             time.sleep(0.05)
 
 
+def wait_vector_index(c: httpx.Client, timeout_s: float, big: bool) -> float:
+    """With ``big`` (a project above the exact-scan threshold), wait until readiness
+    reports its vector index built (a server without the ANN path reports nothing);
+    returns the seconds waited."""
+    begin = time.perf_counter()
+    while big and time.perf_counter() - begin < timeout_s:
+        state = c.get("/ready").json().get("vector_index")
+        if not state or (
+            state["big_projects"]
+            and not state["building"]
+            and state["indexed_projects"] >= state["big_projects"]
+        ):
+            break
+        time.sleep(2)
+    return time.perf_counter() - begin
+
+
 def stage_totals(c: httpx.Client) -> dict[str, tuple[float, float]]:
     """(sum seconds, count) per search stage, and for the search route as ``request``."""
     out: dict[str, list[float]] = {}
@@ -281,9 +298,10 @@ class Served:
     stages: dict[str, float] = field(default_factory=dict)
     throughput: float = 0.0
     concurrent: list[float] = field(default_factory=list)
+    index_wait: float = 0.0
 
 
-def measure(data: Path, projects: list[str], args: argparse.Namespace) -> Served:
+def measure(data: Path, projects: list[str], rows_max: int, args: argparse.Namespace) -> Served:
     out = Served()
     embedder, env = server_embedder(args.embedder), dict(args.env)
     rng = random.Random(len(projects))
@@ -295,6 +313,8 @@ def measure(data: Path, projects: list[str], args: argparse.Namespace) -> Served
     with served(data, embedder, env) as (proc, base), httpx.Client(base_url=base) as c:
         first_answer(base, projects[0], time.perf_counter())
         c.timeout = httpx.Timeout(300)
+        threshold = int(dict(args.env).get("MEMSVC_EXACT_SCAN_MAX_ROWS", 50_000))
+        out.index_wait = wait_vector_index(c, args.index_wait, rows_max > threshold)
         if len(projects) > 1:  # every project's first search loads its state
             touch = [(p, f"first look at {p}") for p in projects[1:]]
             out.first_touch = timed_searches(c, touch)
@@ -366,6 +386,7 @@ def row(
         "cold restart to first answer, s: median (range)": (
             f"{statistics.median(cold):.1f} ({min(cold):.1f}-{max(cold):.1f})"
         ),
+        "waited for the vector index before measuring, s": f"{s.index_wait:.0f}",
         "RSS after start / after the run, MB": f"{mb(s.rss_cold)} / {mb(s.rss)}",
         "in-process RSS: start-up growth / per memory loaded (trimmed)": probe_text(probe),
         "data dir: SQLite + LanceDB, MB": f"{mb(sql)} + {mb(lance)}",
@@ -424,6 +445,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--concurrent-queries", type=int, default=200)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--restarts", type=int, default=2)
+    p.add_argument(
+        "--index-wait",
+        type=float,
+        default=1800,
+        help="seconds to wait for a server's vector index builds before measuring",
+    )
     p.add_argument("--env", action="append", default=[], help="MEMSVC_X=value for the server")
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args()
@@ -448,7 +475,7 @@ def main() -> None:
         filled = fill_dir(data, plan, args.embedder, log)
         took = time.perf_counter() - begin
         log(f"{name}: filled (+{filled.added} at {filled.rate:.0f}/s) in {took:.0f}s")
-        served_ = measure(data, list(plan), args)
+        served_ = measure(data, list(plan), max(plan.values()), args)
         probe = rss_probe(data, "scale", args.embedder) if name.startswith("one-") else None
         rows.append(row(name, sum(plan.values()), filled, served_, data, probe))
         log(f"{name}: measured {rows[-1]}")
