@@ -26,6 +26,7 @@ from memsvc.operations.writes import Writes
 from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
+from memsvc.retrieval.compaction import CompactionPolicy
 from memsvc.retrieval.context import ContextBuilder
 from memsvc.retrieval.embedder import Embedder, make_embedder
 from memsvc.retrieval.indexing import IndexSync
@@ -101,7 +102,7 @@ def build_components(
     )
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20)
-    sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
+    sync = IndexSync(db, index, emb, cache, settings.compact_every_writes, _policy(settings))
     sync.ann = AnnBuilder(index, cache, settings.exact_scan_max_rows)
     try:
         if reconcile_in_background:
@@ -166,6 +167,15 @@ def _collaborators(
         lifecycle=Lifecycle(calls, sync, index, cache),
         fleet=Fleet(calls, sync, tokens, limits),
         dashboard=Dashboard(calls),
+    )
+
+
+def _policy(settings: Settings) -> CompactionPolicy:
+    return CompactionPolicy(
+        min_fragments=settings.compact_min_fragments,
+        growth=settings.compact_growth,
+        max_fragments=settings.compact_max_fragments,
+        cleanup_grace_s=settings.index_cleanup_grace_s,
     )
 
 
