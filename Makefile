@@ -10,7 +10,7 @@ EXTRAS      ?= dev,postgres
 LOCK_VENV   ?= .lock-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run test test-fast lint typecheck test-only browser bench bench-quality clean fuzz
+.PHONY: help install lock run test test-fast lint typecheck test-only browser bench bench-quality bench-scale clean fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -86,6 +86,16 @@ bench: install ## speed: REST/service latency + ingest, MCP round trips + cold s
 
 bench-quality: install ## LoCoMo retrieval quality (needs ../shared/bench/locomo_dev.json)
 	$(BIN)/python benchmarks/bench_quality.py --data ../shared/bench/locomo_dev.json
+
+# Resumable: each configuration's data dir under SCALE_ROOT is filled once and reused.
+SCALE_ROOT  ?= /tmp/memsvc-scale
+SCALE_SIZES ?= 10000,50000,100000
+SCALE_PROJECTS ?= 1000x100
+SCALE_ARGS  ?=
+bench-scale: install ## scale: one project at SCALE_SIZES, many (SCALE_PROJECTS) on one server, over HTTP
+	$(BIN)/python benchmarks/bench_row_memory.py
+	$(BIN)/python benchmarks/bench_scale.py --root $(SCALE_ROOT) --sizes $(SCALE_SIZES) \
+		--projects $(SCALE_PROJECTS) --out benchmarks/results/scale.md $(SCALE_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .mypy_cache .ruff_cache

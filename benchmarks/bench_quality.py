@@ -29,9 +29,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.baselines import PlainBM25, dense_ranking
-from benchmarks.calibrate import auc, observe, summary
-from benchmarks.common import cpu_model
+from benchmarks.calibrate import FIT_PADS, auc, observe, summary
+from benchmarks.common import cpu_model, synthetic_memories
 from benchmarks.corpora import CHECK, FIT
+from benchmarks.embed_cache import CachedEmbedder
 from benchmarks.locomo import Conversation, Question, TurnId, load_locomo
 from benchmarks.quality_report import Scores, percentile_ms, table
 from memsvc import (
@@ -52,15 +53,22 @@ from memsvc.domain import DEFAULT_MIN_RELEVANCE
 from memsvc.retrieval import context as context_module
 from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.candidates import query_terms
-from memsvc.retrieval.embedder import MiniLMEmbedder
+from memsvc.retrieval.embedder import Embedder, MiniLMEmbedder
 from memsvc.retrieval.ranking import fuse
-from memsvc.retrieval.relevance import DEFAULT_CALIBRATION
+from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, Calibration
 from memsvc.retrieval.search import Searcher
 
 RETRIEVE = 50
 CONTEXT_BUDGET = 1000
 HEADLINE = (1, 2, 3, 4)
 ACTOR = Actor.local(Channel.REST)
+PADDING = 2400
+"""Unrelated notes (``synthetic_memories``) added to a copy of the first conversation."""
+PREVIOUS_CALIBRATION = Calibration(
+    bias=-3.653, w_cosine=9.281, w_coverage=5.457, name="minilm-fit-notes-v1"
+)
+"""The calibration before the size-aware refit (fitted on the unpadded FIT corpus), for
+the comparison in the same run."""
 
 # name -> (module, constant, value): each switches one signal of the hybrid off.
 ABLATIONS: dict[str, list[tuple[Any, str, float]]] = {
@@ -103,11 +111,15 @@ class Abstention:
     foreign_items_before: list[int] = field(default_factory=list)
     foreign_items_after: list[int] = field(default_factory=list)
     search_plain_s: list[float] = field(default_factory=list)
+    previous_foreign_empty: list[bool] = field(default_factory=list)
+    previous_own_top10_after: list[bool] = field(default_factory=list)
 
 
 @dataclass
 class Run:
     abst: Abstention = field(default_factory=Abstention)
+    padding: dict[str, Scores] = field(default_factory=dict)
+    query_vectors: str = "incl. query embedding"
     corpora: list[dict[str, float | str]] = field(default_factory=list)
     systems: dict[str, Scores] = field(default_factory=dict)
     context: list[float] = field(default_factory=list)
@@ -218,6 +230,9 @@ def run_memsvc(parts: Components, loaded: Loaded, foreign: Loaded, run: Run) -> 
         ab.own_evidence_top10_after.append(bool(evidence & set(kept_turns)))
         away = search_hits(svc, foreign.project, q.text)
         ab.foreign_best.append(max((h.relevance for h in away), default=0.0))
+        ab.previous_foreign_empty.append(not _passing(away[:10], PREVIOUS_CALIBRATION))
+        old_kept = _passing(hits, PREVIOUS_CALIBRATION)[:10]
+        ab.previous_own_top10_after.append(bool(evidence & set(ranked_turns(loaded, old_kept))))
         ab.foreign_empty.append(
             not search_hits(svc, foreign.project, q.text, DEFAULT_MIN_RELEVANCE, 10)
         )
@@ -229,6 +244,44 @@ def run_memsvc(parts: Components, loaded: Loaded, foreign: Loaded, run: Run) -> 
         ab.foreign_items_before.append(len(pack_of(svc, foreign.project, q.text, 0.0).items))
         away_pack = pack_of(svc, foreign.project, q.text, DEFAULT_MIN_RELEVANCE)
         ab.foreign_items_after.append(len(away_pack.items))
+
+
+def _passing(hits: list[SearchHit], cal: Calibration) -> list[str]:
+    """Ids of the hits whose relevance under ``cal`` reaches the default threshold."""
+    return [
+        h.memory.id
+        for h in hits
+        if cal.relevance(float(h.parts["cosine"] or 0), float(h.parts["coverage"] or 0))
+        >= DEFAULT_MIN_RELEVANCE
+    ]
+
+
+def run_padding(parts: Components, loaded: Loaded, run: Run) -> None:
+    """The first conversation alone and in a copy padded with ``PADDING`` unrelated notes,
+    with the IDF of the ranking as it is (the query's collection) and as it was (N = all
+    rows), and each side of the hybrid alone: which signal moves with unrelated content."""
+    svc = parts.service
+    conv = loaded.conv
+    pad = ingest(svc, Conversation("pad-" + conv.sample_id, conv.turns, conv.questions))
+    notes = [MemoryDraft(kind=Kind.FACT, content=t) for _, t in synthetic_memories(PADDING)]
+    for start in range(0, len(notes), 1000):
+        svc.add_memories(ACTOR, pad.project, notes[start : start + 1000])
+    variants: dict[str, list[tuple[Any, str, Any]]] = {
+        "memsvc hybrid (this work)": [],
+        "IDF over all rows (before this work)": [],
+        "lexical side only": [(hybrid, "W_DENSE", 0.0)],
+        "dense side only": [(hybrid, "W_LEXICAL", 0.0)],
+    }
+    for name, changes in variants.items():
+        for label, target in (("unpadded", loaded), (f"+{PADDING} notes", pad)):
+            if name.startswith("IDF over all rows"):
+                docs = parts.cache.entry(target.project, 0).lexical.documents
+                changes = [(lexical, "query_collection", lambda _found, d=docs: d)]
+            with patched(changes):
+                for q in conv.questions:
+                    ids = search_ids(svc, target.project, q.text)
+                    key = f"{name}, {label}"
+                    run.padding.setdefault(key, Scores()).add(q, ranked_turns(target, ids))
 
 
 def _no_evidence(*_: Any) -> dict[str, tuple[float, float]]:
@@ -292,9 +345,7 @@ def _memories(svc: MemoryService, project: str, ids: list[str]) -> list[Any]:
     return [svc.get_memory(ACTOR, project, i) for i in ids]
 
 
-def evaluate(
-    convs: list[Conversation], embedder: MiniLMEmbedder, run: Run, ablations: bool
-) -> None:
+def evaluate(convs: list[Conversation], embedder: Embedder, run: Run, ablations: bool) -> None:
     """All conversations in one data dir (one project each), so that every question can
     also be asked in another conversation's project (the next one, cyclically)."""
     with tempfile.TemporaryDirectory(prefix="memsvc-quality-") as tmp:
@@ -315,6 +366,8 @@ def evaluate(
                 run_baselines(parts, loaded, run)
                 if ablations:
                     run_variants(parts, loaded, run)
+                if i == 0:
+                    run_padding(parts, loaded, run)
                 conv = loaded.conv
                 print(
                     f"  {conv.sample_id}: {len(conv.turns)} turns, {len(conv.questions)} questions",
@@ -381,11 +434,12 @@ def report(run: Run, args: argparse.Namespace, n_convs: int) -> str:
         f" pack (categories 1-4): **{ctx:.3f}**",
         "",
         *abstention_lines(run),
+        *padding_lines(run),
         "## Latency (2 cores, one query at a time)",
         "",
         "| call | p50 ms | p95 ms |",
         "|---|---|---|",
-        f"| search_memories (limit {RETRIEVE}, incl. query embedding, audit write) | "
+        f"| search_memories (limit {RETRIEVE}, {run.query_vectors}, audit write) | "
         f"{percentile_ms(run.search_s, 50):.1f} | {percentile_ms(run.search_s, 95):.1f} |",
         f"| the same with the relevance step switched off (same run) | "
         f"{percentile_ms(run.abst.search_plain_s, 50):.1f} | "
@@ -411,6 +465,7 @@ def abstention_lines(run: Run) -> list[str]:
     """The calibration and abstention section of the report."""
     ab = run.abst
     before, after = _mean(ab.own_evidence_top10_before), _mean(ab.own_evidence_top10_after)
+    old_after = _mean(ab.previous_own_top10_after)
     cal = DEFAULT_CALIBRATION
     lines = [
         "## Relevance and abstention",
@@ -430,6 +485,13 @@ def abstention_lines(run: Run) -> list[str]:
         f"| own queries with an evidence turn in the top 10, at the default | {after:.3f} |",
         f"| ratio after / before | {after / before if before else float('nan'):.3f} |",
         "",
+        f"The same hits under the previous calibration `{PREVIOUS_CALIBRATION.name}` (bias "
+        f"{PREVIOUS_CALIBRATION.bias}, cosine {PREVIOUS_CALIBRATION.w_cosine}, coverage "
+        f"{PREVIOUS_CALIBRATION.w_coverage}; fitted on the unpadded FIT corpus): foreign "
+        f"queries returning nothing {_mean(ab.previous_foreign_empty):.3f}, own queries with "
+        f"an evidence turn in the top 10 at the default {old_after:.3f} (ratio "
+        f"{old_after / before if before else float('nan'):.3f}).",
+        "",
         f"Context packs ({CONTEXT_BUDGET} tokens, `get_context(task=question)`): precision = "
         "of the non-rule items, the share that are evidence turns or from an evidence "
         "session, averaged over the packs holding any (empty packs are counted apart).",
@@ -447,7 +509,8 @@ def abstention_lines(run: Run) -> list[str]:
         "Second check, on text unlike dialogue (`benchmarks/corpora.py`: decisions, rules, "
         "conventions and a few long notes of software projects; every query asked in its own "
         "project and in each other project of its corpus; 'answer kept' = one of its "
-        "answers among the hits at the default threshold):",
+        "answers among the hits at the default threshold; '+N' = each project padded with N "
+        "unrelated notes, as in the fit):",
         "",
         "| corpus | queries | AUC own vs foreign | own answer kept | foreign empty |",
         "|---|---|---|---|---|",
@@ -460,22 +523,56 @@ def abstention_lines(run: Run) -> list[str]:
     return [*lines, ""]
 
 
+def padding_lines(run: Run) -> list[str]:
+    """The padding section: the first conversation with and without unrelated notes."""
+    if not run.padding:
+        return []
+    metrics = ["any@5", "any@10", "turn@10", "NDCG@10"]
+    rows = {name: scores.mean(HEADLINE) for name, scores in run.padding.items()}
+    return [
+        "## Robustness to unrelated content",
+        "",
+        f"The first conversation's questions (categories 1-4) in its own project and in a "
+        f"copy padded with {PADDING} unrelated engineering notes "
+        "(`benchmarks.common.synthetic_memories`). 'IDF over all rows' is the ranking's "
+        "IDF as it was before this work (N = every row of the project, so unrelated rows "
+        "inflate every IDF); this work counts only the rows holding a query term.",
+        "",
+        *table(rows, metrics),
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="path to a LoCoMo JSON file")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "quality.md"))
     parser.add_argument("--convs", type=int, default=0, help="only the first N conversations")
     parser.add_argument("--no-ablations", action="store_true")
+    parser.add_argument(
+        "--no-embed-cache",
+        action="store_true",
+        help="embed with the model every run (default: vectors cached in benchmarks/.cache)",
+    )
     args = parser.parse_args()
     convs = load_locomo(Path(args.data))
     if args.convs:
         convs = convs[: args.convs]
-    embedder = MiniLMEmbedder()
-    embedder.warm()
+    embedder: Embedder
+    if args.no_embed_cache:
+        embedder = MiniLMEmbedder()
+        embedder.warm()
+    else:
+        embedder = CachedEmbedder()
     run = Run()
+    if isinstance(embedder, CachedEmbedder):
+        run.query_vectors = "query vectors from the benchmark's vector cache"
     evaluate(convs, embedder, run, ablations=not args.no_ablations)
-    for name, corpus in (("fit (calibration data)", FIT), ("check (held out)", CHECK)):
-        run.corpora.append(summary(name, observe(corpus, embedder)))
+    for pad in FIT_PADS:
+        for name, corpus in (("fit (calibration data)", FIT), ("check (held out)", CHECK)):
+            run.corpora.append(summary(f"{name} +{pad}", observe(corpus, embedder, pad)))
+    if isinstance(embedder, CachedEmbedder):
+        embedder.save()
     text = report(run, args, len(convs))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")

@@ -1,14 +1,20 @@
 """Memory held per memory by a project's in-memory search state (``CachedProject``:
 ids, kinds, statuses, times, the keyword index and the vector matrix), measured with
-tracemalloc over rows put the way the cache loads them.
+tracemalloc over rows put the way the cache loads them; with ``--data-dir``, the process's
+RSS over a real data dir instead: after start-up (which reconciles the index with SQL)
+and after loading the project's state, each also after returning freed memory to the OS
+(``malloc_trim``, Arrow's pool ``release_unused``), as JSON.
 
     .venv/bin/python benchmarks/bench_row_memory.py --rows 10000
+    .venv/bin/python benchmarks/bench_row_memory.py --data-dir /tmp/memsvc-scale/one-50000 \
+        --project scale --identity all-MiniLM-L6-v2
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import random
 import sys
 import tracemalloc
@@ -78,10 +84,55 @@ class _Index:
         return self._snap
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _trimmed() -> float:
+    import ctypes
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return _rss_mb()
+
+
+def rss_probe(data: Path, project: str, identity: str) -> dict[str, float]:
+    """RSS (MB) of a process opening ``data`` and loading ``project``'s search state."""
+    import lancedb  # noqa: F401 - imported before the baseline, as a server has it
+
+    from memsvc import Settings
+    from memsvc.bootstrap import build_components
+    from memsvc.retrieval.embedder import HashEmbedder
+
+    class Named(HashEmbedder):  # the table's identity; no query is embedded here
+        def __init__(self) -> None:
+            super().__init__(DIM)
+            self.identity = identity
+
+    out = {"baseline": _trimmed()}
+    settings = Settings(data_dir=data, background=False)
+    with build_components(settings, embedder=Named()) as parts:
+        out["after start-up"], out["after start-up, trimmed"] = _rss_mb(), _trimmed()
+        entry = parts.cache.entry(project, 1 << 62)
+        out["after loading"], out["after loading, trimmed"] = _rss_mb(), _trimmed()
+        out["rows"] = entry.n
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--project", default="scale")
+    parser.add_argument("--identity", default="all-MiniLM-L6-v2")
     args = parser.parse_args()
+    if args.data_dir is not None:
+        print(json.dumps(rss_probe(args.data_dir, args.project, args.identity)))
+        return
     print("| corpus | bytes/row beyond the vector | bytes/row in all (matrix capacity included) |")
     print("|---|---:|---:|")
     for name, texts in corpora(args.rows).items():

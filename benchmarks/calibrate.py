@@ -8,6 +8,13 @@ project, everything in a foreign one). A logistic regression of the label on the
 ``cosine`` and ``coverage`` parts, with the two classes weighted equally (an even prior),
 gives the three constants.
 
+The hand-written projects hold 11-16 memories; real ones hold hundreds, where a query's
+best hit is the best of many draws and an unrelated near miss is far likelier. So the fit
+runs over the corpus at several sizes (``FIT_PADS``): as written, and with each project
+padded by that many unrelated engineering notes (``benchmarks.common.synthetic_memories``,
+a different slice per project; every note is a negative). Sizes chosen a priori to span
+a small and a LoCoMo-like project (~400 memories), not searched.
+
     python benchmarks/calibrate.py            # prints the fitted constants and checks
 """
 
@@ -24,14 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
+from benchmarks.common import synthetic_memories
 from benchmarks.corpora import CHECK, FIT, CorpusProject
+from benchmarks.embed_cache import CachedEmbedder
 from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Settings
 from memsvc.bootstrap import build_components
 from memsvc.domain import DEFAULT_MIN_RELEVANCE
-from memsvc.retrieval.embedder import Embedder, MiniLMEmbedder
+from memsvc.retrieval.embedder import Embedder
 
 ACTOR = Actor.local(Channel.REST)
 KINDS = {"convention": Kind.RULE}
+FIT_PADS = (0, 100, 400)
+"""Unrelated notes added to each project for the fit (see the module docstring)."""
+PAD_SLICE = 800
+"""Project i of a corpus is padded with notes ``[i * PAD_SLICE, i * PAD_SLICE + pad)``."""
 
 
 @dataclass
@@ -48,8 +61,26 @@ class Observed:
     foreign_empty_at_default: list[bool] = field(default_factory=list)
 
 
-def observe(corpus: list[CorpusProject], embedder: Embedder) -> Observed:
-    """Ask every query in every project of ``corpus`` (a fresh temp data dir)."""
+def padded(corpus: list[CorpusProject], pad: int) -> list[CorpusProject]:
+    """``corpus`` with ``pad`` unrelated notes (kind ``fact``) added to each project, after
+    its own memories (so the query answers keep their indices)."""
+    if pad <= 0:
+        return corpus
+    notes = [t for _, t in synthetic_memories(PAD_SLICE * len(corpus))]
+    return [
+        CorpusProject(
+            p.name,
+            [*p.memories, *(("fact", t) for t in notes[i * PAD_SLICE : i * PAD_SLICE + pad])],
+            p.queries,
+        )
+        for i, p in enumerate(corpus)
+    ]
+
+
+def observe(corpus: list[CorpusProject], embedder: Embedder, pad: int = 0) -> Observed:
+    """Ask every query in every project of ``corpus`` (a fresh temp data dir), each
+    project padded with ``pad`` unrelated notes."""
+    corpus = padded(corpus, pad)
     out = Observed()
     with tempfile.TemporaryDirectory(prefix="memsvc-calibrate-") as tmp:
         settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
@@ -113,6 +144,19 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return float(((p > n).sum() + 0.5 * (p == n).sum()) / (p.size * n.size))
 
 
+def merged(runs: list[Observed]) -> Observed:
+    """The hits and outcomes of several runs as one."""
+    out = Observed()
+    for o in runs:
+        out.features += o.features
+        out.labels += o.labels
+        out.own_best += o.own_best
+        out.foreign_best += o.foreign_best
+        out.own_found_at_default += o.own_found_at_default
+        out.foreign_empty_at_default += o.foreign_empty_at_default
+    return out
+
+
 def summary(name: str, obs: Observed) -> dict[str, float | str]:
     """The calibration check of one corpus as table values."""
     return {
@@ -125,16 +169,17 @@ def summary(name: str, obs: Observed) -> dict[str, float | str]:
 
 
 def main() -> None:
-    embedder = MiniLMEmbedder()
-    embedder.warm()
-    fit = observe(FIT, embedder)
+    embedder = CachedEmbedder()
+    runs = {pad: observe(FIT, embedder, pad) for pad in FIT_PADS}
+    fit = merged(list(runs.values()))
     beta = fit_logistic(np.array(fit.features), np.array(fit.labels, dtype=np.float64))
-    print(f"fitted on {len(fit.labels)} hits ({sum(fit.labels)} positive):")
+    print(f"fitted on {len(fit.labels)} hits ({sum(fit.labels)} positive), pads {FIT_PADS}:")
     print(f"  bias={beta[0]:.3f} w_cosine={beta[1]:.3f} w_coverage={beta[2]:.3f}")
     print("with the constants in memsvc/retrieval/relevance.py:")
-    for name, corpus in (("fit", FIT), ("check", CHECK)):
-        obs = fit if name == "fit" else observe(corpus, embedder)
-        print(" ", summary(name, obs))
+    for pad in FIT_PADS:
+        print(" ", summary(f"fit +{pad}", runs[pad]))
+        print(" ", summary(f"check +{pad}", observe(CHECK, embedder, pad)))
+    embedder.save()
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from memsvc.operations.writes import Writes
 from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
+from memsvc.retrieval.compaction import CompactionPolicy
 from memsvc.retrieval.context import ContextBuilder
 from memsvc.retrieval.embedder import Embedder, make_embedder
 from memsvc.retrieval.healing import IndexHealth
@@ -103,7 +104,7 @@ def build_components(
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
     health = IndexHealth()
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db), health)
-    sync = IndexSync(db, index, emb, cache, settings.compact_every_writes)
+    sync = IndexSync(db, index, emb, cache, settings.compact_every_writes, _policy(settings))
     health.repair = sync.heal
     sync.ann = AnnBuilder(index, cache, settings.exact_scan_max_rows)
     try:
@@ -175,4 +176,13 @@ def _collaborators(
         lifecycle=Lifecycle(calls, sync, index, cache),
         fleet=Fleet(calls, sync, tokens, limits),
         dashboard=Dashboard(calls),
+    )
+
+
+def _policy(settings: Settings) -> CompactionPolicy:
+    return CompactionPolicy(
+        min_fragments=settings.compact_min_fragments,
+        growth=settings.compact_growth,
+        max_fragments=settings.compact_max_fragments,
+        cleanup_grace_s=settings.index_cleanup_grace_s,
     )

@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     exact_scan_max_rows: int = 50_000
     """Below this many rows a project's vectors are scanned exactly in memory."""
     compact_every_writes: int = 64
+    """Wake the background compaction after this many index writes to a project (else it
+    looks every ``maintenance_interval_s``); whether it compacts is the policy's call."""
+    compact_min_fragments: int = 16
+    """A project's LanceDB table is compacted from this many fragments on, once the rows
+    outside its largest fragment are ``compact_growth`` of it (a table of 10k rows or
+    fewer: at once); never for a few rows added to a large table."""
+    compact_growth: float = 0.2
+    compact_max_fragments: int = 128
+    """… and at this many fragments whatever their size."""
+    index_cleanup_grace_s: float = 300.0
+    """Index versions older than this are deleted when a table is compacted (a reader in
+    another process may still be on a newer one)."""
     maintenance_interval_s: float = 30.0
     background: bool = True
     """Run the background maintenance thread (outbox retry, LanceDB compaction)."""

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ from memsvc.clock import Periodic, utcnow
 from memsvc.domain import Status
 from memsvc.retrieval.ann import AnnBuilder
 from memsvc.retrieval.cache import Changes, ProjectCache
+from memsvc.retrieval.compaction import CompactionPolicy
 from memsvc.retrieval.embedder import Embedder
 from memsvc.retrieval.healing import REBUILDING, RECONCILING, is_index_damage
 from memsvc.store import outbox
@@ -114,13 +117,18 @@ class IndexSync:
         embedder: Embedder,
         cache: ProjectCache,
         compact_every: int = 64,
+        policy: CompactionPolicy | None = None,
     ) -> None:
         self.db = db
         self.index = index
         self.embedder = embedder
         self.cache = cache
+        self.policy = policy or CompactionPolicy()
         self._compact_every = compact_every
         self._writes: dict[str, int] = defaultdict(int)
+        self._dirty: set[str] = set()
+        self._dirty_lock = threading.Lock()
+        self._cleanup_at: dict[str, float] = {}
         self._runner: Periodic | None = None
         self._count_cursor = 0
         self.ann: AnnBuilder | None = None
@@ -408,18 +416,51 @@ class IndexSync:
     # -- background maintenance ---------------------------------------------------------
 
     def _count_writes(self, project: str, n: int) -> None:
-        self._writes[project] += n
-        if self._writes[project] >= self._compact_every and self._runner is not None:
+        with self._dirty_lock:
+            self._dirty.add(project)
+            self._writes[project] += n
+            wake = self._writes[project] >= self._compact_every
+        if wake and self._runner is not None:
             self._runner.wake()
 
-    def compact_due(self) -> None:
-        """Compact the LanceDB tables of projects past ``compact_every`` writes (background)."""
-        for project in [p for p, n in list(self._writes.items()) if n >= self._compact_every]:
-            self._writes[project] = 0
+    def compact_due(self) -> list[str]:
+        """Compact the tables written since the last round that ``policy`` finds due, and
+        drop the old versions of those compacted a grace period ago (background); returns
+        the projects whose table was optimized."""
+        now = time.monotonic()
+        with self._dirty_lock:
+            projects, self._dirty = self._dirty, set()
+            self._writes.clear()
+        projects |= {p for p, at in list(self._cleanup_at.items()) if at <= now}
+        done = []
+        for project in sorted(projects):
             try:
-                self.index.optimize(project)
+                if self._compact(project, now):
+                    done.append(project)
             except Exception as exc:  # noqa: BLE001 - retried at the next round
                 log.warning("compaction of %s failed: %s", project, exc)
+                with self._dirty_lock:
+                    self._dirty.add(project)
+        return done
+
+    def _compact(self, project: str, now: float) -> bool:
+        shape = self.index.shape(project)
+        grace = timedelta(seconds=self.policy.cleanup_grace_s)
+        if shape is None:
+            self._cleanup_at.pop(project, None)
+            return False
+        if self.policy.due(shape):
+            self.index.optimize(project, cleanup_older_than=grace)
+            self._cleanup_at[project] = now + self.policy.cleanup_grace_s
+            return True
+        cleanup = self._cleanup_at.get(project)
+        if cleanup is None or cleanup > now:
+            return False
+        del self._cleanup_at[project]
+        if shape.fragments > 1:  # a rewrite would leave its own input behind: the next does it
+            return False
+        self.index.optimize(project, cleanup_older_than=grace)  # one fragment: only prunes
+        return True
 
     def start(self, interval_s: float) -> None:
         """Retry pending index work and compact in the background until ``stop``."""

@@ -2,7 +2,9 @@
 
 Each memory's document has two fields: its own text (weight 1) and the text of its
 predecessor in the episode (``NEIGHBOUR_WEIGHT``), combined the BM25F way (weighted term
-frequencies and lengths, one saturation). The neighbour field is applied at query time
+frequencies and lengths, one saturation). The ranking's IDF counts documents within the
+query's collection, the rows holding any of its terms (``query_collection``), so
+unrelated content does not shift it. The neighbour field is applied at query time
 from the own-text postings, so inserting or deleting a memory never rewrites another's
 document. Scores are deterministic for a given index and query.
 
@@ -36,6 +38,20 @@ k1, b as Robertson's; the neighbour field at half weight)."""
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 _NO_TERMS: frozenset[int] = frozenset()
+
+
+def query_collection(found: list[tuple[Floats, int]]) -> int:
+    """The N of the ranking's IDF: how many rows hold at least one of the query's terms
+    (``found``: each term's frequencies over the rows). Rows sharing no word with the query
+    say nothing about how specific its words are, and counting them made every IDF grow
+    with unrelated content (2,400 unrelated notes added to a 600-turn conversation moved
+    turn@10 0.776 -> 0.747; with this N, 0.772)."""
+    if not found:
+        return 0
+    hit = np.zeros(found[0][0].size, dtype=bool)
+    for tf, _ in found:
+        hit |= tf > 0
+    return int(hit.sum())
 
 
 class LexicalIndex:
@@ -115,8 +131,7 @@ class LexicalIndex:
         """BM25F score of each of the first ``n`` rows; ``prev[i]`` is row i's predecessor
         in its episode or -1."""
         out = np.zeros(n, dtype=np.float64)
-        docs = self.documents
-        if n == 0 or docs == 0:
+        if n == 0 or self.documents == 0:
             return out
         self._ensure(n)
         has_prev = prev[:n] >= 0
@@ -126,10 +141,10 @@ class LexicalIndex:
         live_lengths = length[own_len > 0]
         avg = float(live_lengths.mean()) if live_lengths.size else 1.0
         norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(avg, 1e-9))
-        for term in dict.fromkeys(analyze(query)):
-            tf, df = self._term_freqs(term, n)
-            if df == 0:
-                continue
+        found = [self._term_freqs(term, n) for term in dict.fromkeys(analyze(query))]
+        found = [(tf, df) for tf, df in found if df > 0]
+        docs = query_collection(found)
+        for tf, df in found:
             idf = math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
             tf = tf + NEIGHBOUR_WEIGHT * np.where(has_prev, tf[prev_rows], 0.0)
             out += idf * tf * (BM25_K1 + 1.0) / (tf + norm)

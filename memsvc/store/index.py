@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from memsvc.domain import MEMORY_ID_RE, PROJECT_ID_RE
 
-__all__ = ["AnnState", "IndexRow", "IndexSnapshot", "LanceIndex"]
+__all__ = ["AnnState", "IndexRow", "IndexSnapshot", "LanceIndex", "TableShape"]
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = "v2"
@@ -88,6 +88,17 @@ slower (measured for this change on the 2-core machine)."""
 ANN_MIN_PARTITIONS = 2
 """At least two: a one-partition index answered a batch of 500 top-k queries at 10k rows
 in 3.9 s, a two-partition one in about 1 s (``benchmarks/results/scale_ann.md``)."""
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """How a project's table lies on disk, for the compaction policy."""
+
+    rows: int
+    fragments: int
+    largest_fragment: int
+    """Rows of the biggest fragment (deleted rows included)."""
+    versions: int
 
 
 def _id_list(ids: list[str]) -> str:
@@ -355,6 +366,21 @@ class LanceIndex:
         )
         return [(r["id"], 1.0 - float(r["_distance"])) for r in rows]
 
+    def shape(self, project: str) -> TableShape | None:
+        """The table's rows, fragments and versions (None: no table)."""
+        table = self._table(project, create=False)
+        if table is None:
+            return None
+        stats = table.stats()
+        fragments = stats.get("fragment_stats") or {}
+        lengths = fragments.get("lengths") or {}
+        return TableShape(
+            rows=int(stats.get("num_rows") or 0),
+            fragments=int(fragments.get("num_fragments") or 0),
+            largest_fragment=int(lengths.get("max") or 0),
+            versions=len(table.list_versions()),
+        )
+
     def ann_state(self, project: str) -> AnnState:
         """How much of the project's table its vector index covers (zeros: no table)."""
         table = self._table(project, create=False)
@@ -440,12 +466,13 @@ class LanceIndex:
             hits.sort(key=lambda h: (-h[1], h[0]))
         return out
 
-    def optimize(self, project: str) -> None:
-        """Compact fragments, fold new rows into indices, drop versions older than 10 min."""
+    def optimize(self, project: str, cleanup_older_than: timedelta = timedelta(minutes=10)) -> None:
+        """Compact fragments, fold new rows into indices, drop versions older than
+        ``cleanup_older_than`` (readers in other processes may still be on those)."""
         table = self._table(project, create=False)
         if table is not None:
             with self.lock(project):
-                table.optimize(cleanup_older_than=timedelta(minutes=10))
+                table.optimize(cleanup_older_than=cleanup_older_than)
 
     def drop(self, project: str) -> None:
         """Drop the project's table (missing is fine)."""

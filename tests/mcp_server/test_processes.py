@@ -37,7 +37,12 @@ async def stdio(
 ) -> AsyncIterator[Client]:
     """A `memsvc mcp` subprocess (stderr to ``log``) and an SDK client session on it."""
     # compaction every few writes, so it races the other process's appends too
-    env = subprocess_env(data_dir, MEMSVC_BACKGROUND="true", MEMSVC_COMPACT_EVERY_WRITES="8")
+    env = subprocess_env(
+        data_dir,
+        MEMSVC_BACKGROUND="true",
+        MEMSVC_COMPACT_EVERY_WRITES="8",
+        MEMSVC_COMPACT_MIN_FRAGMENTS="4",
+    )
     params = StdioServerParameters(command=MEMSVC, args=["mcp", *args], env=env)
     with log.open("a") as errlog:
         async with Client(

@@ -1,5 +1,7 @@
 """The dict-of-dicts BM25F index that ``memsvc.retrieval.lexical`` replaced (kept verbatim
-as the reference its compact successor must score identically to)."""
+as the reference its compact successor must score identically to), but for the ranking
+IDF's N, which both take from ``lexical.query_collection`` (the rows holding a query
+term)."""
 
 from __future__ import annotations
 
@@ -87,10 +89,10 @@ class ReferenceIndex:
         live_lengths = length[own_len > 0]
         avg = float(live_lengths.mean()) if live_lengths.size else 1.0
         norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(avg, 1e-9))
-        for term in dict.fromkeys(analyze(query)):
-            tf, df = self._term_freqs(term, n)
-            if df == 0:
-                continue
+        found = [self._term_freqs(term, n) for term in dict.fromkeys(analyze(query))]
+        found = [(tf, df) for tf, df in found if df > 0]
+        docs = lexical.query_collection(found)
+        for tf, df in found:
             idf = math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
             tf = tf + lexical.NEIGHBOUR_WEIGHT * np.where(has_prev, tf[prev_rows], 0.0)
             out += idf * tf * (BM25_K1 + 1.0) / (tf + norm)

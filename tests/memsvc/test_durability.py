@@ -120,7 +120,7 @@ def test_reindex_rebuilds_from_sql(tmp_path: Path, actor: Actor) -> None:
 
 
 def test_compaction_keeps_results(tmp_path: Path, actor: Actor) -> None:
-    settings = make_settings(tmp_path / "d", compact_every_writes=5)
+    settings = make_settings(tmp_path / "d", compact_every_writes=5, compact_min_fragments=8)
     with build_components(settings, embedder=HashEmbedder()) as parts:
         svc = parts.service
         svc.create_project(actor, ProjectCreate(id="acme"))

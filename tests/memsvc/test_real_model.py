@@ -48,7 +48,11 @@ def test_paraphrase_is_found_with_the_real_model(
             svc.add_memory(actor, "acme", MemoryDraft(kind=Kind.FACT, content=f)).memory.id
             for f in facts
         ]
-        hits = svc.search_memories(actor, "acme", SearchQuery(query="when are db snapshots taken?"))
+        # a paraphrase with no word in common (cosine ~0.48) sits just under the default
+        # min_relevance (the calibration puts 0.5 at cosine 0.51 with no shared word), so
+        # it is asked for with a lower threshold: the ranking must still put it first
+        query = SearchQuery(query="when are db snapshots taken?", min_relevance=0.3)
+        hits = svc.search_memories(actor, "acme", query)
         assert hits[0].memory.id == ids[0]
         assert hits[0].memory.embedding_model == "all-MiniLM-L6-v2"
         pack = svc.get_context(

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.baselines import PlainBM25
@@ -107,3 +108,38 @@ def test_scores_aggregate_by_category(tmp_path: Path) -> None:
 def test_plain_bm25_baseline_ranks_by_words() -> None:
     bm25 = PlainBM25(["the greyhound runs", "a kayak floats", "the cat sleeps"])
     assert bm25.ranking("kayak", 2)[0] == 1
+
+
+def test_fit_padding_keeps_answers_and_adds_distinct_notes_per_project() -> None:
+    from benchmarks.calibrate import padded
+    from benchmarks.corpora import FIT
+
+    grown = padded(FIT, 5)
+    for before, after in zip(FIT, grown, strict=True):
+        assert after.memories[: len(before.memories)] == before.memories
+        assert len(after.memories) == len(before.memories) + 5
+        assert after.queries == before.queries
+    assert grown[0].memories[-1] != grown[1].memories[-1]
+    assert padded(FIT, 0) is FIT
+
+
+def test_vector_cache_embeds_each_text_once_and_reloads(tmp_path: Path) -> None:
+    from benchmarks.embed_cache import CachedEmbedder
+    from memsvc.retrieval.embedder import HashEmbedder
+
+    calls: list[list[str]] = []
+
+    class Counting(HashEmbedder):
+        def embed(self, texts: list[str]) -> object:  # type: ignore[override]
+            calls.append(texts)
+            return np.zeros((len(texts), 384), dtype=np.float32) + len(calls)
+
+    cache = CachedEmbedder(tmp_path / "v.npz")
+    cache._inner = Counting()  # type: ignore[assignment]
+    first = cache.embed(["a", "b", "a"])
+    assert calls == [["a", "b"]] and first.shape == (3, 384)
+    cache.embed(["b"])
+    assert len(calls) == 1
+    cache.save()
+    again = CachedEmbedder(tmp_path / "v.npz")
+    assert (again.embed(["a", "b"]) == first[:2]).all()

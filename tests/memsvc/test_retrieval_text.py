@@ -37,6 +37,19 @@ def test_bm25_ranks_the_matching_document_first() -> None:
     assert scores[0] == 0.0
 
 
+def test_unrelated_documents_leave_the_scores_unchanged() -> None:
+    """The IDF's N is the query's collection (rows sharing a word with it): padding with
+    documents of the same lengths that share no word leaves every score as it was."""
+    texts = ["cat sat mat", "dog ran far", "cat dog"]
+    padding = ["red green blue", "violin cello harp", "oak pine"] * 5
+    plain, padded = _index(texts), _index(texts + padding)
+    n = len(texts + padding)
+    before = plain.scores("cat dog mat", 3, np.full(3, -1, dtype=np.int64))
+    after = padded.scores("cat dog mat", n, np.full(n, -1, dtype=np.int64))
+    assert before.tolist() == after[:3].tolist() and not after[3:].any()
+    assert before[2] > 0.0 and before[0] > before[1]
+
+
 def test_neighbour_field_lends_the_previous_words_at_half_weight() -> None:
     index = _index(["Did you adopt the puppy?", "Yes, last May!", "Unrelated chatter"])
     alone = index.scores("puppy", 3, np.full(3, -1, dtype=np.int64))
