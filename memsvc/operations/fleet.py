@@ -3,6 +3,9 @@ and quarantining (then restoring) every memory one agent, principal or session w
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlmodel import Session
 from ulid import ULID
 
 from memsvc.clock import utcnow
@@ -196,13 +199,7 @@ class Fleet:
             with call.commit() as s:
                 call.project_row(s)
                 q = _open(fleet_store.get_quarantine(s, project, quarantine_id))
-                rows = mem_store.get_rows(s, project, list(q.memories))
-                by = merge_provenance(actor, None)
-                back = [r for r in rows.values() if r.status == Status.QUARANTINED]
-                for row in back:
-                    mem_store.set_status(row, Status(q.memories[row.id]), now)
-                    s.add(row)
-                    mem_store.add_version(s, row, "restore", by)
+                back = _release(s, actor, q, "restore", now)
                 q.restored_at, q.restored_by = now, actor.principal
                 s.add(q)
                 call.kinds.update(r.kind for r in back)
@@ -222,13 +219,7 @@ class Fleet:
             with call.commit() as s:
                 call.project_row(s)
                 q = _open(fleet_store.get_quarantine(s, project, quarantine_id))
-                rows = mem_store.get_rows(s, project, list(q.memories))
-                by = merge_provenance(actor, None)
-                gone = [r for r in rows.values() if r.status == Status.QUARANTINED]
-                for row in gone:
-                    mem_store.set_status(row, Status.DELETED, now)
-                    s.add(row)
-                    mem_store.add_version(s, row, "delete", by)
+                gone = _release(s, actor, q, "delete", now)
                 q.deleted_at, q.deleted_by = now, actor.principal
                 s.add(q)
                 call.kinds.update(r.kind for r in gone)
@@ -255,3 +246,19 @@ def _open(q: QuarantineRow) -> QuarantineRow:
     if q.deleted_at is not None:
         raise InvalidTransition(f"the memories of quarantine {q.id} were deleted already")
     return q
+
+
+def _release(
+    s: Session, actor: Actor, q: QuarantineRow, change: str, now: datetime
+) -> list[MemoryRow]:
+    """The quarantine's memories still quarantined, each given back the status it had
+    (``change`` "restore") or deleted ("delete"), with a version by ``actor``."""
+    rows = mem_store.get_rows(s, q.project_id, list(q.memories))
+    by = merge_provenance(actor, None)
+    held = [r for r in rows.values() if r.status == Status.QUARANTINED]
+    for row in held:
+        status = Status(q.memories[row.id]) if change == "restore" else Status.DELETED
+        mem_store.set_status(row, status, now)
+        s.add(row)
+        mem_store.add_version(s, row, change, by)
+    return held

@@ -49,6 +49,19 @@ class IndexRow:
     written: float = 0.0
     """Epoch seconds of when it was written (orders memories with equal ``time``)."""
 
+    def record(self) -> dict[str, Any]:
+        """The row as a LanceDB record (the table's column names)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "text": self.text,
+            "content_hash": self.content_hash,
+            "time": self.time,
+            "written": self.written,
+            "vector": self.vector.astype(np.float32).tolist(),
+        }
+
 
 @dataclass(frozen=True)
 class IndexSnapshot:
@@ -254,21 +267,7 @@ class LanceIndex:
             return
         table = self._table(project, create=True)
         table.delete(f"id IN ({_id_list([r.id for r in rows])})")
-        table.add(
-            [
-                {
-                    "id": r.id,
-                    "kind": r.kind,
-                    "status": r.status,
-                    "text": r.text,
-                    "content_hash": r.content_hash,
-                    "time": r.time,
-                    "written": r.written,
-                    "vector": r.vector.astype(np.float32).tolist(),
-                }
-                for r in rows
-            ]
-        )
+        table.add([r.record() for r in rows])
         self._ensure_fts(table)
 
     def set_meta(self, project: str, memory_id: str, kind: str, status: str) -> None:
@@ -522,19 +521,7 @@ class LanceIndex:
 
         name = self._name(project)
         data = pa.Table.from_pylist(
-            [
-                {
-                    "id": r.id,
-                    "kind": r.kind,
-                    "status": r.status,
-                    "text": r.text,
-                    "content_hash": r.content_hash,
-                    "time": r.time,
-                    "written": r.written,
-                    "vector": r.vector.astype(np.float32).tolist(),
-                }
-                for r in rows
-            ],
+            [r.record() for r in rows],
             schema=self._schema(),
         )
         with self._guard:
