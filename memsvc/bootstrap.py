@@ -16,6 +16,7 @@ from memsvc.operations.audit import AuditReads
 from memsvc.operations.calls import Calls
 from memsvc.operations.curation import Curation
 from memsvc.operations.dashboard import Dashboard
+from memsvc.operations.events import RemoteRuleChanges, RuleEvents
 from memsvc.operations.fleet import Fleet
 from memsvc.operations.lifecycle import Lifecycle
 from memsvc.operations.maintenance import Maintenance
@@ -107,6 +108,7 @@ def build_components(
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes, _policy(settings))
     health.repair = sync.heal
     sync.ann = AnnBuilder(index, cache, settings.exact_scan_max_rows)
+    watch: RemoteRuleChanges | None = None
     try:
         if reconcile_in_background:
             # projects with pending index work answer IndexRebuilding from the first
@@ -130,10 +132,18 @@ def build_components(
             lambda: len(health.held()), lambda: cache.loads, lambda: cache.catch_ups
         )
         metrics.bind_ann(sync.ann.building)
-        parts = _collaborators(settings, db, audit, emb, index, cache, sync, source, metrics)
+        events = RuleEvents()
+        watch = RemoteRuleChanges(db, events, settings.rules_watch_interval_s)
+        if settings.background:
+            watch.start()
+        parts = _collaborators(
+            settings, db, audit, emb, index, cache, sync, source, metrics, events
+        )
         service = MemoryService(settings, parts, metrics)
         yield Components(service, db, index, cache, sync, audit, source)
     finally:
+        if watch is not None:
+            watch.stop()
         sync.stop()
         if checkpoints is not None:
             checkpoints.stop()
@@ -154,10 +164,11 @@ def _collaborators(
     sync: IndexSync,
     source: CandidateSource,
     metrics: Metrics,
+    events: RuleEvents,
 ) -> Collaborators:
     """The service's collaborators, each given exactly what it uses."""
     limits, tokens = settings.limits, TokenCounter()
-    calls = Calls(db, audit, metrics)
+    calls = Calls(db, audit, metrics, events)
     searcher = Searcher(db, source, cache, settings.near_duplicate_cosine, metrics)
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
     neighbours = Neighbours(

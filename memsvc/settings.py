@@ -98,8 +98,11 @@ class Settings(BaseSettings):
     """Index versions older than this are deleted when a table is compacted (a reader in
     another process may still be on a newer one)."""
     maintenance_interval_s: float = 30.0
+    rules_watch_interval_s: float = 2.0
+    """How often a process looks for rules changed by other processes, to notify its MCP
+    sessions subscribed to those rules (live rules across servers and stdio processes)."""
     background: bool = True
-    """Run the background maintenance thread (outbox retry, LanceDB compaction)."""
+    """Run the background threads (outbox retry, LanceDB compaction, the rules watch)."""
     auto_migrate: bool = True
     hash_audit_queries: bool = False
     """Store SHA-256 of search queries in the audit log instead of the text."""

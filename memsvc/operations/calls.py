@@ -204,6 +204,8 @@ class Calls:
             now = utcnow()
             rules = call.wrote and Kind.RULE in call.kinds
             proj_store.touch_activity(session, call.project, now, rules)
+            if rules:
+                self.events.will_tell(call.project, now)
             actor = call.actor
             if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
                 context = call.action in WORK_READS

@@ -8,8 +8,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
-__all__ = ["Listener", "RuleEvents", "topics"]
+from memsvc.clock import Periodic, as_utc, utcnow
+from memsvc.store import projects as proj_store
+from memsvc.store.database import Database
+
+__all__ = ["Listener", "RemoteRuleChanges", "RuleEvents", "topics"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,7 @@ class RuleEvents:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: dict[object, Listener] = {}
+        self._told: dict[str, datetime] = {}
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Register ``listener``; returns an idempotent unsubscribe."""
@@ -48,9 +56,66 @@ class RuleEvents:
         changed = topics(kinds)
         with self._lock:
             listeners = list(self._listeners.values())
+            if "rules" in changed:
+                self._told[project] = max(utcnow(), self._told.get(project, EPOCH))
         for what in changed:
             for listener in listeners:
                 try:
                     listener(project, what)
                 except Exception:
                     log.exception("change listener failed for %s/%s", project, what)
+
+    def will_tell(self, project: str, mark: datetime) -> None:
+        """This process is committing a rules change marked ``mark`` and will publish it
+        once committed: the rules watch must not tell it again in between."""
+        with self._lock:
+            self._told[project] = max(mark, self._told.get(project, EPOCH))
+
+    def told_since(self, project: str, when: datetime) -> bool:
+        """Whether this process told its listeners of a rules change in ``project`` at or
+        after ``when`` (so a change seen in the database needs no second telling)."""
+        with self._lock:
+            told = self._told.get(project)
+        return told is not None and told >= when
+
+
+class RemoteRuleChanges:
+    """Brings rules changes committed by other processes to this process's listeners: a
+    rule pinned in the inspector of one ``memsvc serve`` reaches an agent subscribed over
+    stdio (``memsvc mcp``, its own process) or over HTTP on another server. Every round
+    (``interval_s``) it reads the projects whose ``rules_changed_at`` moved past the
+    newest mark it has seen (one query over the project table) and publishes those this
+    process has not told already. Marks are compared with marks (the writers' clocks),
+    never with this clock."""
+
+    def __init__(self, db: Database, events: RuleEvents, interval_s: float) -> None:
+        self.db = db
+        self.events = events
+        self._seen: datetime | None = None
+        self._runner = Periodic("memsvc-rule-watch", interval_s, self._round)
+
+    def start(self) -> None:
+        """Take the current newest mark (older changes are not news), then watch."""
+        with self.db.read() as s:
+            self._seen = proj_store.newest_rules_mark(s)
+        self._runner.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._runner.stop()
+
+    def _round(self) -> None:
+        self.poll()
+
+    def poll(self) -> list[str]:
+        """One round: the projects told of a change made elsewhere."""
+        with self.db.read() as s:
+            marks = proj_store.rules_marks_after(s, self._seen)
+        told: list[str] = []
+        for project, mark in marks:
+            when = as_utc(mark) or mark
+            self._seen = when if self._seen is None else max(self._seen, when)
+            if not self.events.told_since(project, when):
+                self.events.publish(project, ["rule"])
+                told.append(project)
+        return told

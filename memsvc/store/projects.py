@@ -30,7 +30,9 @@ __all__ = [
     "get_project_row",
     "insert_or_touch",
     "list_project_rows",
+    "newest_rules_mark",
     "purge_project",
+    "rules_marks_after",
     "to_project",
     "touch_activity",
 ]
@@ -96,6 +98,24 @@ def touch_activity(session: Session, project: str, when: datetime, rules: bool =
     if rules:
         values["rules_changed_at"] = when
     session.execute(update(ProjectRow).where(col(ProjectRow.id) == project).values(**values))
+
+
+def newest_rules_mark(session: Session) -> datetime | None:
+    """The newest ``rules_changed_at`` over every project (None: no rule changed yet)."""
+    mark = session.exec(select(func.max(col(ProjectRow.rules_changed_at)))).one()
+    return as_utc(mark) if mark is not None else None
+
+
+def rules_marks_after(session: Session, after: datetime | None) -> list[tuple[str, datetime]]:
+    """(project, ``rules_changed_at``) of the projects whose rules changed after ``after``
+    (every project with a mark when None), oldest first."""
+    stmt = select(ProjectRow.id, ProjectRow.rules_changed_at).where(
+        col(ProjectRow.rules_changed_at).is_not(None)
+    )
+    if after is not None:
+        stmt = stmt.where(col(ProjectRow.rules_changed_at) > after)
+    rows = session.exec(stmt.order_by(col(ProjectRow.rules_changed_at)))
+    return [(str(p), as_utc(m) or m) for p, m in rows if m is not None]
 
 
 def insert_or_touch(

@@ -3,6 +3,9 @@ session hears ``resources/updated`` when a human pins a rule over REST."""
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -13,8 +16,9 @@ from mcp_types import Implementation, ResourceUpdatedNotification
 
 from mcp_server import create_mcp_server
 from mcp_server.resources import resource_uri
-from memsvc import Actor, Channel, MemoryDraft, MemoryService, ProjectCreate
+from memsvc import Actor, Channel, MemoryDraft, MemoryService, ProjectCreate, build_service
 from memsvc.domain import Kind, QuarantineCreate
+from tests.conftest import make_settings
 from tests.fleet.conftest import Fleet, ok
 
 pytestmark = pytest.mark.anyio
@@ -83,3 +87,35 @@ async def test_a_legacy_subscriber_hears_quarantine_and_not_other_projects(
         rules = await agent.read_resource(uri)
     assert heard == [uri, uri]
     assert "no active rules" in rules.contents[0].text  # type: ignore[union-attr]
+
+
+def test_a_rule_written_by_another_process_reaches_this_process_listeners(
+    tmp_path: Path,
+) -> None:
+    """Two services on one database stand for two processes (an inspector's ``serve`` and
+    an agent's ``memsvc mcp``): B's listeners hear A's rule from B's rules watch, and B's
+    own rule once, not again from the watch."""
+    admin = Actor.local(Channel.REST)
+    watching = make_settings(
+        tmp_path / "d", background=True, rules_watch_interval_s=0.05, maintenance_interval_s=3600
+    )
+    with build_service(make_settings(tmp_path / "d")) as a, build_service(watching) as b:
+        a.create_project(admin, ProjectCreate(id="shop"))
+        heard: list[tuple[str, str]] = []
+        got = threading.Event()
+
+        def listener(project: str, what: str) -> None:
+            heard.append((project, what))
+            got.set()
+
+        b.on_memory_changes(listener)
+        a.add_memory(admin, "shop", MemoryDraft(kind=Kind.FACT, content="The shop sells tea."))
+        time.sleep(0.3)
+        assert heard == []  # a fact is no rules change
+        a.add_memory(admin, "shop", MemoryDraft(kind=Kind.RULE, content="Amounts are cents."))
+        assert got.wait(10)
+        assert heard == [("shop", "rules")]
+        heard.clear()
+        b.add_memory(admin, "shop", MemoryDraft(kind=Kind.RULE, content="Never log card data."))
+        time.sleep(0.3)  # several rounds of the watch
+        assert heard == [("shop", "rules")]
