@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -397,7 +398,7 @@ def row(
 
 
 def render(rows: list[dict[str, str]], args: argparse.Namespace, load: tuple[str, str]) -> str:
-    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/bench_scale.py " + shlex.join(sys.argv[1:])
     lines = header("Scale on one machine", f"make bench-scale  # {command}")
     lines += [
         f"- load average (1/5/15 min) at start: {load[0]}; at the end: {load[1]} "
