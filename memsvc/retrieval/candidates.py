@@ -18,6 +18,7 @@ from memsvc.retrieval.embedder import Embedder, QueryCache
 from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.pool import pool_depth, pool_rows, pool_timeline
 from memsvc.retrieval.ranking import Candidate
+from memsvc.retrieval.timeline import Timeline
 from memsvc.store.index import LanceIndex
 
 __all__ = ["CandidateSource", "query_terms"]
@@ -27,6 +28,13 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 64
 ACTIVE = "active"
 UNFILTERED_SLACK = 2
+EPISODE_FEEDBACK = False
+"""Pseudo-relevance feedback limited to the top episode: expand the query with the
+strongest terms of the best-ranked memory's episode and score once more (in-memory path).
+Tried for issue 14; off: no gain on the dev split."""
+FEEDBACK_ROWS = 0
+"""Feed back only the episode's best this many rows (those its episode score averages:
+``hybrid.EPISODE_TOP``); 0 = every row of the episode."""
 """An unfiltered index query asks this many times the pool depth (some hits are dropped
 by the status mask)."""
 
@@ -129,6 +137,9 @@ class CandidateSource:
             times = entry.times_array()
             ids = entry.ids[:n]
         scores = score_rows(text, lexical, dense, times, timeline, mask, at)
+        if EPISODE_FEEDBACK and mask.any():
+            lexical = _fed_back(entry, text, n, scores.fused, timeline, mask)
+            scores = score_rows(text, lexical, dense, times, timeline, mask, at)
         return candidates_from(scores, ids, mask, depth)
 
     @staticmethod
@@ -159,3 +170,22 @@ class CandidateSource:
         sub = pool_timeline(timeline, rows)
         scores = score_rows(text, lexical[rows], dense, times[rows], sub, everyone, at)
         return candidates_from(scores, ids, everyone, depth)
+
+
+def _fed_back(
+    entry: CachedProject,
+    text: str,
+    n: int,
+    fused: npt.NDArray[np.float64],
+    timeline: Timeline,
+    mask: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
+    """The lexical scores of ``text`` expanded with its top episode's strongest terms."""
+    best = int(np.argmax(fused))
+    ep = int(timeline.episode[best])
+    rows = np.flatnonzero(mask & (timeline.episode == ep)) if ep >= 0 else np.array([best])
+    if FEEDBACK_ROWS > 0:
+        rows = rows[np.argsort(-fused[rows], kind="stable")[:FEEDBACK_ROWS]]
+    with entry.lock:
+        extra = entry.lexical.feedback_terms(text, rows)
+        return entry.lexical.scores(text, n, timeline.prev, extra)

@@ -27,13 +27,31 @@ import numpy.typing as npt
 from memsvc.retrieval.analysis import analyze
 from memsvc.retrieval.relevance import coverage
 
-__all__ = ["BM25_B", "BM25_K1", "NEIGHBOUR_WEIGHT", "LexicalIndex"]
+__all__ = [
+    "BM25_B",
+    "BM25_K1",
+    "FEEDBACK_TERMS",
+    "FEEDBACK_WEIGHT",
+    "NEIGHBOUR_WEIGHT",
+    "QUERY_IDF_WEIGHTING",
+    "LexicalIndex",
+]
 
 BM25_K1 = 1.2
 BM25_B = 0.75
 NEIGHBOUR_WEIGHT = 0.5
 """Weight of the previous memory's words in a memory's document (textbook defaults:
 k1, b as Robertson's; the neighbour field at half weight)."""
+
+QUERY_IDF_WEIGHTING = False
+"""Weight each query term by its IDF over the query's best term's (the query side of the
+vector-space ``ltc.ltc`` scheme: IDF on both sides, so a common word counts ~IDF^2 less
+than a rare name). Tried for issue 14; off: no gain on the dev split."""
+FEEDBACK_TERMS = 10
+FEEDBACK_WEIGHT = 0.5
+"""Pseudo-relevance feedback from the top episode (``feedback_terms``): how many of its
+strongest new terms are added and the weight of the strongest (RM3's textbook 10 terms,
+half weight; not searched)."""
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -127,9 +145,12 @@ class LexicalIndex:
         tf[pairs[:, 0]] = pairs[:, 1]
         return tf, len(posting) // 2
 
-    def scores(self, query: str, n: int, prev: Ints) -> Floats:
+    def scores(
+        self, query: str, n: int, prev: Ints, extra: dict[str, float] | None = None
+    ) -> Floats:
         """BM25F score of each of the first ``n`` rows; ``prev[i]`` is row i's predecessor
-        in its episode or -1."""
+        in its episode or -1. ``extra``: more terms with their weights (the query's own
+        weigh 1), from ``feedback_terms``."""
         out = np.zeros(n, dtype=np.float64)
         if n == 0 or self.documents == 0:
             return out
@@ -141,14 +162,49 @@ class LexicalIndex:
         live_lengths = length[own_len > 0]
         avg = float(live_lengths.mean()) if live_lengths.size else 1.0
         norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(avg, 1e-9))
-        found = [self._term_freqs(term, n) for term in dict.fromkeys(analyze(query))]
-        found = [(tf, df) for tf, df in found if df > 0]
-        docs = query_collection(found)
-        for tf, df in found:
-            idf = math.log(1.0 + (docs - df + 0.5) / (df + 0.5))
+        terms = dict.fromkeys(analyze(query), 1.0)
+        terms.update((t, w) for t, w in (extra or {}).items() if t not in terms)
+        found = [(*self._term_freqs(term, n), w) for term, w in terms.items()]
+        found = [(tf, df, w) for tf, df, w in found if df > 0]
+        docs = query_collection([(tf, df) for tf, df, _ in found])
+        idfs = [math.log(1.0 + (docs - df + 0.5) / (df + 0.5)) for _, df, _ in found]
+        if QUERY_IDF_WEIGHTING and idfs:
+            top = max(idfs)
+            found = [(tf, df, w * idf / top) for (tf, df, w), idf in zip(found, idfs, strict=True)]
+        for (tf, _, w), idf in zip(found, idfs, strict=True):
             tf = tf + NEIGHBOUR_WEIGHT * np.where(has_prev, tf[prev_rows], 0.0)
-            out += idf * tf * (BM25_K1 + 1.0) / (tf + norm)
+            out += w * idf * tf * (BM25_K1 + 1.0) / (tf + norm)
         return out
+
+    def feedback_terms(self, query: str, rows: Ints) -> dict[str, float]:
+        """The ``FEEDBACK_TERMS`` strongest terms of ``rows`` (one episode) that the query
+        lacks, by summed tf x IDF, weighted ``FEEDBACK_WEIGHT`` x theirs / the best's."""
+        asked = {self._ids[t] for t in analyze(query) if t in self._ids}
+        weight: Counter[int] = Counter()
+        for row in rows.tolist():
+            entry = self._rows[row] if row < len(self._rows) else None
+            if entry is None:
+                continue
+            half = len(entry) // 2
+            for tid, tf in zip(entry[:half], entry[half:], strict=True):
+                if tid not in asked:
+                    weight[tid] += tf * self._idf_of(tid)
+        best = weight.most_common(FEEDBACK_TERMS)
+        if not best or best[0][1] <= 0:
+            return {}
+        names = self._names()
+        top = best[0][1]
+        return {names[tid]: FEEDBACK_WEIGHT * w / top for tid, w in best if w > 0}
+
+    def _idf_of(self, tid: int) -> float:
+        df = len(self._postings[tid]) // 2
+        return math.log(1.0 + (self.documents - df + 0.5) / (df + 0.5))
+
+    def _names(self) -> list[str]:
+        names = [""] * len(self._postings)
+        for term, tid in self._ids.items():
+            names[tid] = term
+        return names
 
     def idf(self, term: str) -> float:
         """BM25's IDF of ``term`` in this index; a term no memory holds gets the highest."""
