@@ -9,7 +9,8 @@ The pool is the union of
 - the rows whose time falls in a date the query names (best by BM25F if there are many),
 - the neighbours in time (predecessor and successor) of all of these, for the neighbour
   field, and every row of the episodes of the ``EPISODE_SEEDS`` best dense and lexical
-  rows, for the episode signal (a row of a strongly matching session rises with it).
+  rows, for the episode signal (a row of a strongly matching session rises with it), of
+  episodes up to ``EPISODE_MAX_ROWS`` rows.
 Every pooled row is then scored by the same ``score_rows`` as the exact path, its dense
 cosine computed exactly from its vector; only the episode means are taken over the pool
 rather than the whole episode (an episode's best rows are in the pool by construction).
@@ -35,6 +36,11 @@ POOL_FACTOR = 2
 
 EPISODE_SEEDS = 20
 """The episodes of this many best dense and best lexical rows join the pool whole."""
+
+EPISODE_MAX_ROWS = 500
+"""An episode bigger than this does not join whole: a project written without an hour's
+pause (an agent busy all day, a bulk import) is one episode of every row, which would
+make the pool the whole project; such an episode's seeds still bring their neighbours."""
 
 Rows = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -68,9 +74,13 @@ def _time_rows(
 
 
 def _episodes_of(seeds: Rows, episode: Rows) -> Rows:
-    """Every row of the episodes ``seeds`` belong to."""
+    """Every row of the episodes ``seeds`` belong to, those of at most
+    ``EPISODE_MAX_ROWS`` rows."""
     wanted = np.unique(episode[seeds])
     wanted = wanted[wanted >= 0]
+    if wanted.size:
+        sizes = np.bincount(episode[episode >= 0])
+        wanted = wanted[sizes[wanted] <= EPISODE_MAX_ROWS]
     if wanted.size == 0:
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(np.isin(episode, wanted))

@@ -10,11 +10,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from memsvc import Actor, Kind, MemoryDraft, ProjectCreate, SearchQuery
 from memsvc.bootstrap import Components, build_components
 from memsvc.retrieval.embedder import HashEmbedder
+from memsvc.retrieval.pool import pool_rows
+from memsvc.retrieval.timeline import Timeline
 from tests.conftest import make_settings
 
 PROJECT = "chat"
@@ -230,3 +233,24 @@ def test_a_failing_vector_index_falls_back_to_the_exact_scan(
     assert _top(parts, actor, text) == exact and len(before) == 10
     again = MemoryDraft(kind=Kind.FACT, content=turns[0][1] + "!", valid_from=turns[0][0])
     assert parts.service.add_memory(actor, PROJECT, again).memory.duplicate_of is not None
+
+
+def test_a_project_that_is_one_long_episode_keeps_the_pool_small() -> None:
+    """Written without an hour's pause, every row is one episode: it must not join the
+    pool whole (the pool would be the project), while a small episode still does."""
+    n = 5_000
+    prev = np.arange(-1, n - 1, dtype=np.int64)
+    one = Timeline(prev=prev, episode=np.zeros(n, dtype=np.int64))
+    lexical = np.zeros(n, dtype=np.float64)
+    lexical[[10, 2_000]] = [2.0, 1.0]
+    mask = np.ones(n, dtype=bool)
+    times = np.arange(n, dtype=np.float64)
+    ids = [f"m{i}" for i in range(n)]
+    pos = {m: i for i, m in enumerate(ids)}
+    dense = [ids[4_000], ids[4_001]]
+    rows = pool_rows("q", dense, pos, lexical, times, one, mask, None, k=10)
+    assert rows.size < 20 and {10, 2_000, 4_000}.issubset(set(rows.tolist()))
+    small = Timeline(prev=prev, episode=(np.arange(n) // 100).astype(np.int64))
+    rows = pool_rows("q", dense, pos, lexical, times, small, mask, None, k=10)
+    assert set(range(4_000, 4_100)).issubset(set(rows.tolist()))
+    assert 300 <= rows.size <= 306  # three seeded episodes of 100 rows whole, + neighbours
