@@ -192,41 +192,35 @@ class Fleet:
     def restore(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
         """Put every memory of a quarantine back in the status it had (curator); memories
         deleted meanwhile stay deleted."""
-        with self.calls.call(actor, "restore_quarantine", project) as call:
-            call.targets = [quarantine_id[:26]]
-            call.require(Role.CURATOR)
-            now = utcnow()
-            with call.commit() as s:
-                call.project_row(s)
-                q = _open(fleet_store.get_quarantine(s, project, quarantine_id))
-                back = _release(s, actor, q, "restore", now)
-                q.restored_at, q.restored_by = now, actor.principal
-                s.add(q)
-                call.kinds.update(r.kind for r in back)
-                entries = outbox.queue_many(s, [(r, "meta") for r in back], now)
-                call.targets.extend(r.id for r in back)
-                call.detail["memories"] = len(back)
-            self.sync.apply_rows(project, entries, back)
-            return fleet_store.to_quarantine(q)
+        return self._close(actor, project, quarantine_id, "restore")
 
     def purge(self, actor: Actor, project: str, quarantine_id: str) -> Quarantine:
         """Delete (tombstone) every memory of an open quarantine that is still quarantined
         and close the quarantine (curator); versions and audit trail stay."""
-        with self.calls.call(actor, "delete_quarantined", project) as call:
+        return self._close(actor, project, quarantine_id, "delete")
+
+    def _close(self, actor: Actor, project: str, quarantine_id: str, change: str) -> Quarantine:
+        """Close an open quarantine by ``change``: "restore" its memories or "delete" them."""
+        action = "restore_quarantine" if change == "restore" else "delete_quarantined"
+        with self.calls.call(actor, action, project) as call:
             call.targets = [quarantine_id[:26]]
             call.require(Role.CURATOR)
             now = utcnow()
             with call.commit() as s:
                 call.project_row(s)
                 q = _open(fleet_store.get_quarantine(s, project, quarantine_id))
-                gone = _release(s, actor, q, "delete", now)
-                q.deleted_at, q.deleted_by = now, actor.principal
+                rows = _release(s, actor, q, change, now)
+                if change == "restore":
+                    q.restored_at, q.restored_by = now, actor.principal
+                else:
+                    q.deleted_at, q.deleted_by = now, actor.principal
                 s.add(q)
-                call.kinds.update(r.kind for r in gone)
-                entries = outbox.queue_many(s, [(r, "delete") for r in gone], now)
-                call.targets.extend(r.id for r in gone)
-                call.detail["memories"] = len(gone)
-            self.sync.apply_rows(project, entries, gone)
+                call.kinds.update(r.kind for r in rows)
+                op = "meta" if change == "restore" else "delete"
+                entries = outbox.queue_many(s, [(r, op) for r in rows], now)
+                call.targets.extend(r.id for r in rows)
+                call.detail["memories"] = len(rows)
+            self.sync.apply_rows(project, entries, rows)
             return fleet_store.to_quarantine(q)
 
     def quarantines(self, actor: Actor, project: str) -> list[Quarantine]:
