@@ -1,4 +1,4 @@
-"""Retrieval quality on LoCoMo (protocol: ../shared/bench/README.md).
+"""Retrieval quality on LoCoMo (protocol: benchmarks/README.md).
 
 One project per conversation, one memory per turn (kind ``fact``, ``valid_from`` = the
 session date), ingested through ``MemoryService`` with the real MiniLM into a temp data

@@ -1,4 +1,4 @@
-"""LoCoMo loading and retrieval metrics (protocol: ../shared/bench/README.md).
+"""LoCoMo loading and retrieval metrics (protocol: benchmarks/README.md).
 
 Pure functions over plain data so the scoring is unit-tested on a synthetic fixture.
 A turn is named by its ``(session, turn)`` pair, parsed from ids like ``D3:12``.
