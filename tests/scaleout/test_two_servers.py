@@ -170,7 +170,10 @@ def check_served(ledger: Ledger, server: ServeProcess, acks: list[Ack]) -> list[
             while True:
                 q = {"query": ack.word, "limit": 5}
                 r = ledger.call(client, server, "POST", f"/projects/{PROJECT}/search", json=q)
-                if r is not None and ack.id in [h["memory"]["id"] for h in r.json()["hits"]]:
+                # a 503 (the project held back while its index is repaired) is retried
+                # until the bound; ledger.errors keeps it for the test's report
+                found = r is not None and r.status_code == 200 and r.json()["hits"]
+                if found and ack.id in [h["memory"]["id"] for h in found]:
                     return None
                 if time.monotonic() > deadline:
                     return f"{server.name}: {ack.id} (acked by {ack.server}) not found by search"
@@ -258,7 +261,12 @@ def test_two_servers_on_one_database_and_bucket_serve_each_others_writes(
     print(f"two servers: {len(ledger.acks)} acks, {dict(ledger.ok)}")  # seen with -s
     problems = check_served(ledger, a, ledger.acks) + check_served(ledger, b, ledger.acks)
     assert problems == [], problems[:5]
-    assert ledger.errors == [], ledger.errors[:5]
+    # Known and documented (README, scale-out limits): once in a while a server's count
+    # check holds the project back for a repair just after the load, and its searches
+    # answer 503 IndexRebuilding until the repair ends; nothing else may go wrong.
+    repairs = [e for e in ledger.errors if ": 503 " in e and "IndexRebuilding" in e]
+    print(f"searches held back by a repair after the load: {len(repairs)}")
+    assert [e for e in ledger.errors if e not in repairs] == [], ledger.errors[:5]
 
     # exactly one audit event per request made, across both processes
     counts = audit_counts(postgres_url)
