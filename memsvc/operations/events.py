@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from memsvc.clock import Periodic, as_utc, utcnow
+from memsvc.clock import Periodic, as_utc
 from memsvc.store import projects as proj_store
 from memsvc.store.database import Database
 
@@ -56,8 +56,6 @@ class RuleEvents:
         changed = topics(kinds)
         with self._lock:
             listeners = list(self._listeners.values())
-            if "rules" in changed:
-                self._told[project] = max(utcnow(), self._told.get(project, EPOCH))
         for what in changed:
             for listener in listeners:
                 try:
