@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 __all__ = ["LEVELS", "JsonFormatter", "configure"]
 
 LEVELS = ("critical", "error", "warning", "info", "debug")
+_STANDARD = {*vars(logging.makeLogRecord({})), "message", "asctime", "taskName"}
+"""A log record's own attributes; any other is a field the caller passed as ``extra``."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,9 +25,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key, value in record.__dict__.items():  # what the caller passed as ``extra``
+            if key not in _STANDARD and not key.startswith("_") and value is not None:
+                out.setdefault(key, value)
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        return json.dumps(out, ensure_ascii=False, default=str)
 
 
 def configure(level: str, fmt: str) -> None:

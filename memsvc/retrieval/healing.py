@@ -87,7 +87,13 @@ class IndexHealth:
         except Exception as exc:
             if not is_index_damage(exc):
                 raise
-            log.warning("the index of %s cannot be read (%s); rebuilding it", project, exc)
+            log.warning(
+                "index repair of %s: a read of its table failed (%s: %s)",
+                project,
+                type(exc).__name__,
+                exc,
+                extra={"project": project, "repair": "read_failed", "error": str(exc)},
+            )
             self.repair_in_background(project, REBUILDING)
             raise IndexRebuilding(project, REBUILDING) from exc
 
@@ -109,8 +115,8 @@ class IndexHealth:
         try:
             for attempt in range(1, REPAIR_ATTEMPTS + 1):
                 try:
-                    self.repair(project)
-                    log.info("the index of %s is whole again", project)
+                    done = self.repair(project)
+                    log.info("the index of %s is whole again (%s)", project, done)
                     return
                 except Exception:
                     log.exception("repair %d of the index of %s failed", attempt, project)

@@ -333,7 +333,14 @@ class IndexSync:
         except Exception as exc:
             if not is_index_damage(exc):
                 raise
-            log.warning("index of %s unreadable (%s): rebuilding it from SQL", project, exc)
+            log.warning(
+                "index repair of %s: the table cannot be read to reconcile it (%s: %s); "
+                "rebuilding it from SQL",
+                project,
+                type(exc).__name__,
+                exc,
+                extra={"project": project, "repair": "rebuild", "error": str(exc)},
+            )
             report = self.rebuild(project)
         self.cache.forget(project)
         return report
@@ -371,8 +378,20 @@ class IndexSync:
             if report.embedded or report.updated or report.removed:
                 log.info("index reconciled at start-up: %s", report)
         except Exception as exc:  # noqa: BLE001 - one project must not stop the others
-            log.warning("start-up reconciliation of %s failed: %s", project, exc)
-            if is_index_damage(exc):
+            damaged = is_index_damage(exc)
+            log.warning(
+                "start-up reconciliation of %s failed (%s: %s)%s",
+                project,
+                type(exc).__name__,
+                exc,
+                "; index repair started" if damaged else "",
+                extra={
+                    "project": project,
+                    "repair": "startup_failed" if damaged else None,
+                    "error": str(exc),
+                },
+            )
+            if damaged:
                 self.cache.health.release(project)
                 self.cache.health.repair_in_background(project, REBUILDING)
                 return
@@ -397,7 +416,8 @@ class IndexSync:
     def _out_of_step(self, project: str) -> bool:
         """Whether the table's row count disagrees with SQL, counted so that a change in
         flight (pending, or applied while counting) is never taken for damage: the index
-        is counted first, then SQL, and the generation must not move in between."""
+        is counted first, then SQL, and the generation must not move in between. Logs
+        why when it says yes (the caller starts a repair)."""
         if project in self.cache.health.held():
             return False
         with self.db.read() as s:
@@ -405,13 +425,36 @@ class IndexSync:
         try:
             have = self.index.count(project)
         except Exception as exc:  # noqa: BLE001 - an unreadable table is out of step too
-            log.warning("could not count the index of %s: %s", project, exc)
+            log.warning(
+                "index repair of %s: its table cannot be counted (%s: %s)",
+                project,
+                type(exc).__name__,
+                exc,
+                extra={"project": project, "repair": "count_failed", "error": str(exc)},
+            )
             return True
         with self.db.read() as s:
             busy = bool(outbox.pending(s, project=project, limit=1))
             want = outbox.live_count(s, project)
-            moved = outbox.generation(s, project) != first
-        return not busy and not moved and have != want
+            last = outbox.generation(s, project)
+        if busy or last != first or have == want:
+            return False
+        log.warning(
+            "index repair of %s: the table holds %d rows, SQL %d live memories "
+            "(generation %d, nothing pending)",
+            project,
+            have,
+            want,
+            last,
+            extra={
+                "project": project,
+                "repair": "count_mismatch",
+                "index_rows": have,
+                "sql_rows": want,
+                "generation": last,
+            },
+        )
+        return True
 
     # -- background maintenance ---------------------------------------------------------
 
