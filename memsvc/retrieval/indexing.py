@@ -417,7 +417,15 @@ class IndexSync:
         """Whether the table's row count disagrees with SQL, counted so that a change in
         flight (pending, or applied while counting) is never taken for damage: the index
         is counted first, then SQL, and the generation must not move in between. Logs
-        why when it says yes (the caller starts a repair)."""
+        why when it says yes (the caller starts a repair).
+
+        The order of the SQL reads matters on PostgreSQL, where each statement sees what
+        was committed before it (READ COMMITTED), not one snapshot: the live count comes
+        first, then the pending check, then the generation. A change committed in time to
+        be counted is then still pending, or its apply moved the generation after the
+        first read, or it was in the table before the table was counted. (Checked pending
+        before counting, a write committed in between was counted yet seen nowhere as in
+        flight: the transient 503 of the two-server test.)"""
         if project in self.cache.health.held():
             return False
         with self.db.read() as s:
@@ -434,8 +442,8 @@ class IndexSync:
             )
             return True
         with self.db.read() as s:
-            busy = bool(outbox.pending(s, project=project, limit=1))
             want = outbox.live_count(s, project)
+            busy = bool(outbox.pending(s, project=project, limit=1))
             last = outbox.generation(s, project)
         if busy or last != first or have == want:
             return False

@@ -1,0 +1,140 @@
+"""The background count check (``IndexSync.check_counts``) on PostgreSQL, where each
+statement of a read sees what was committed before it (READ COMMITTED): another server's
+write landing between any two of the check's statements must never be taken for damage,
+and a real difference is still found and logged with its counts.
+
+Two services on one database and one LanceDB directory stand for two servers. Server B's
+writes are committed but not yet applied to the index when they land (B is between its
+commit and its apply), as in the two-server test under load."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from memsvc import Actor, MemoryDraft, ProjectCreate
+from memsvc.bootstrap import Components, build_components
+from memsvc.domain import Kind
+from memsvc.retrieval.embedder import HashEmbedder
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pair(
+    tmp_path: Path, postgres_url: str, actor: Actor
+) -> Iterator[tuple[Components, Components]]:
+    """Servers A and B on one PostgreSQL database and one LanceDB dir; ``acme`` holds two
+    memories. A's repairs are not wired: the test looks at the check's verdict alone."""
+    settings = make_settings(tmp_path / "shared", database_url=postgres_url)
+    with ExitStack() as stack:
+        a = stack.enter_context(build_components(settings, embedder=HashEmbedder()))
+        b = stack.enter_context(build_components(settings, embedder=HashEmbedder()))
+        a.service.create_project(actor, ProjectCreate(id="acme"))
+        for n in range(2):
+            _add(a, actor, f"zqlima step {n}")
+        a.cache.health.repair = None
+        yield a, b
+
+
+def _add(parts: Components, actor: Actor, content: str) -> str:
+    draft = MemoryDraft(kind=Kind.FACT, content=content)
+    return parts.service.add_memory(actor, "acme", draft).memory.id
+
+
+@contextmanager
+def after_each_statement(parts: Components, run: Any) -> Iterator[list[int]]:
+    """Call ``run(n)`` after the n-th SQL statement this thread runs through ``parts``'
+    database (from 0); yields a list whose length is the number of statements run."""
+    engine = parts.db._reader  # the real engine, hooked
+    me = threading.get_ident()
+    seen: list[int] = []
+
+    def hook(*_args: Any) -> None:
+        if threading.get_ident() == me:
+            seen.append(len(seen))
+            run(seen[-1])
+
+    event.listen(engine, "after_cursor_execute", hook)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "after_cursor_execute", hook)
+
+
+STAGES = ["committed", "in the table", "applied"]
+"""How far B's write has got when it lands in a gap of A's check: committed in SQL only
+(B is between its commit and its apply), written to LanceDB but not yet marked applied,
+or all done."""
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_write_landing_between_any_two_steps_of_the_count_check_is_no_damage(
+    pair: tuple[Components, Components],
+    actor: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+    stage: str,
+) -> None:
+    a, b = pair
+    with after_each_statement(a, lambda n: None) as seen:
+        assert a.sync.check_counts() == []
+    statements = len(seen)
+    assert statements >= 3  # the check reads SQL several times: each gap is tried below
+
+    held: list[tuple[str, list[int]]] = []
+    if stage == "committed":
+        monkeypatch.setattr(b.sync, "apply_rows", lambda *args, **kw: 0)
+    elif stage == "in the table":
+        real_mark = b.sync._mark_applied  # the real one, called once A's check is over
+        monkeypatch.setattr(
+            b.sync, "_mark_applied", lambda p, ids: (held.append((p, ids)), (0, 0))[1]
+        )
+    real_count = a.index.count
+    landed = 0
+    # each gap: after SQL statement n of A's check, or (gap -1) right after A counted its
+    # table, before any SQL read that follows
+    for gap in [*range(statements), -1]:
+
+        def land(n: int, gap: int = gap) -> None:
+            if n == gap:
+                _add(b, actor, f"zqmike written by b in gap {gap}")
+
+        def count_then_land(project: str, gap: int = gap) -> int:
+            have = real_count(project)
+            land(-1, gap)
+            return have
+
+        monkeypatch.setattr(a.index, "count", count_then_land)
+        with after_each_statement(a, land):
+            assert a.sync.check_counts() == [], f"B's write {stage} in gap {gap}"
+        landed += 1
+        monkeypatch.setattr(a.index, "count", real_count)
+        if stage == "committed":
+            assert b.sync.apply() == 1  # B's apply catches up: the counts agree again
+        elif stage == "in the table":
+            for project, ids in held:
+                real_mark(project, ids)
+            held.clear()
+        assert a.sync.check_counts() == []
+    assert a.index.count("acme") == 2 + landed
+
+
+def test_a_real_difference_is_found_and_logged_with_both_counts(
+    pair: tuple[Components, Components], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, _b = pair
+    a.index.delete("acme", a.index.snapshot("acme").ids[:1])  # the table lost a row SQL still has
+    with caplog.at_level(logging.WARNING, logger="memsvc.retrieval.indexing"):
+        assert a.sync.check_counts() == ["acme"]
+    [record] = [r for r in caplog.records if getattr(r, "repair", None) == "count_mismatch"]
+    assert record.__dict__["project"] == "acme"
+    assert (record.__dict__["index_rows"], record.__dict__["sql_rows"]) == (1, 2)
+    assert "acme" in record.getMessage() and "1 rows" in record.getMessage()
