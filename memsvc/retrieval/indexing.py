@@ -253,19 +253,28 @@ class IndexSync:
 
     def reconcile(self, project: str) -> ReconcileReport:
         """Make the project's index match SQL: embed missing or changed rows, fix status,
-        remove orphans. Safe to run at any time."""
+        remove orphans. Safe to run at any time, also while another server writes the
+        project (on object storage the lock below orders nothing across processes).
+
+        The table is read first, then SQL, so every row in the table that SQL has no
+        longer was deleted (a write another server applies meanwhile is in SQL already).
+        Memories with index work still pending are left to whoever applies it: touching
+        them here would race that apply (two delete-then-add of one id can leave it twice).
+        """
         report = ReconcileReport(project)
         with self.index.lock(project):
-            with self.db.read() as s:
-                live = outbox.live_rows(s, project)
             snap = self.index.snapshot(project)
+            with self.db.read() as s:  # live first: see ``_out_of_step`` on the order
+                live = outbox.live_rows(s, project)
+                busy = {e[2] for e in outbox.pending(s, project=project)}
             have = {
                 i: (h, k, st)
                 for i, h, k, st in zip(
                     snap.ids, snap.hashes, snap.kinds, snap.statuses, strict=True
                 )
             }
-            orphans = [i for i in have if i not in live]
+            live = {i: m for i, m in live.items() if i not in busy}
+            orphans = [i for i in have if i not in live and i not in busy]
             stale = [m for i, m in live.items() if i not in have or have[i][0] != m.content_hash]
             metas = [
                 m

@@ -34,7 +34,9 @@ def pair(
 ) -> Iterator[tuple[Components, Components]]:
     """Servers A and B on one PostgreSQL database and one LanceDB dir; ``acme`` holds two
     memories. A's repairs are not wired: the test looks at the check's verdict alone."""
-    settings = make_settings(tmp_path / "shared", database_url=postgres_url)
+    # a file:// URI is served like object storage: no file lock orders the two servers
+    lance = f"file://{tmp_path / 'lance'}"
+    settings = make_settings(tmp_path / "shared", database_url=postgres_url, lance_uri=lance)
     with ExitStack() as stack:
         a = stack.enter_context(build_components(settings, embedder=HashEmbedder()))
         b = stack.enter_context(build_components(settings, embedder=HashEmbedder()))
@@ -52,22 +54,33 @@ def _add(parts: Components, actor: Actor, content: str) -> str:
 
 @contextmanager
 def after_each_statement(parts: Components, run: Any) -> Iterator[list[int]]:
-    """Call ``run(n)`` after the n-th SQL statement this thread runs through ``parts``'
-    database (from 0); yields a list whose length is the number of statements run."""
+    """Call ``run(n)`` after the n-th SQL read this thread runs through ``parts``'
+    database (from 0), outside its own write transactions (another server's write would
+    only wait for that one to commit); yields a list whose length is the number of reads."""
     engine = parts.db._reader  # the real engine, hooked
     me = threading.get_ident()
     seen: list[int] = []
 
-    def hook(*_args: Any) -> None:
-        if threading.get_ident() == me:
+    def after(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.get_ident() != me:
+            return
+        if not statement.lstrip().upper().startswith("SELECT"):
+            conn.info["wrote"] = True
+        elif not conn.info.get("wrote"):
             seen.append(len(seen))
             run(seen[-1])
 
-    event.listen(engine, "after_cursor_execute", hook)
+    def ended(conn: Any) -> None:
+        conn.info.pop("wrote", None)
+
+    hooks = [("after_cursor_execute", after), ("commit", ended), ("rollback", ended)]
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
     try:
         yield seen
     finally:
-        event.remove(engine, "after_cursor_execute", hook)
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
 
 
 STAGES = ["committed", "in the table", "applied"]
@@ -138,3 +151,56 @@ def test_a_real_difference_is_found_and_logged_with_both_counts(
     assert record.__dict__["project"] == "acme"
     assert (record.__dict__["index_rows"], record.__dict__["sql_rows"]) == (1, 2)
     assert "acme" in record.getMessage() and "1 rows" in record.getMessage()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_repair_racing_another_servers_writes_leaves_each_of_them_indexed_once(
+    pair: tuple[Components, Components],
+    actor: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+    stage: str,
+) -> None:
+    a, b = pair
+    a.index.delete("acme", a.index.snapshot("acme").ids[:1])  # the damage being repaired
+    with after_each_statement(a, lambda n: None) as seen:
+        a.sync.heal("acme")
+    statements = len(seen)
+
+    held: list[tuple[str, list[int]]] = []
+    if stage == "committed":
+        monkeypatch.setattr(b.sync, "apply_rows", lambda *args, **kw: 0)
+    elif stage == "in the table":
+        real_mark = b.sync._mark_applied
+        monkeypatch.setattr(
+            b.sync, "_mark_applied", lambda p, ids: (held.append((p, ids)), (0, 0))[1]
+        )
+    real_snapshot = a.index.snapshot
+    written: list[str] = []
+    # each gap: after SQL statement n of A's repair, or (gap -1) right after it read the
+    # table, before the SQL reads that follow
+    for gap in [*range(statements), -1]:
+        a.index.delete("acme", a.index.snapshot("acme").ids[:1])
+
+        def land(n: int, gap: int = gap) -> None:
+            if n == gap:
+                written.append(_add(b, actor, f"zqmike written by b in gap {gap}"))
+
+        def snapshot_then_land(project: str, gap: int = gap) -> Any:
+            snap = real_snapshot(project)
+            land(-1, gap)
+            return snap
+
+        monkeypatch.setattr(a.index, "snapshot", snapshot_then_land)
+        with after_each_statement(a, land):
+            a.sync.heal("acme")
+        monkeypatch.setattr(a.index, "snapshot", real_snapshot)
+        if stage == "committed":
+            b.sync.apply()
+        elif stage == "in the table":
+            for project, ids in held:
+                real_mark(project, ids)
+            held.clear()
+        ids = a.index.snapshot("acme").ids
+        assert len(ids) == len(set(ids)), f"a row indexed twice (B's write {stage}, gap {gap})"
+        assert set(written) <= set(ids), f"B's write {stage} in gap {gap} lost by the repair"
+        assert a.sync.check_counts() == [], f"B's write {stage} in gap {gap}"
