@@ -13,6 +13,7 @@ from memsvc.store.models import IndexOutboxRow, MemoryRow, ProjectRow
 
 __all__ = [
     "Entry",
+    "applied_since",
     "changes_since",
     "generation",
     "live_count",
@@ -138,6 +139,15 @@ def changes_since(
     if len(rows) > limit or {g for g, _ in rows} != set(range(have + 1, want + 1)):
         return None
     return list(dict.fromkeys(m for _, m in rows))
+
+
+def applied_since(session: Session, project: str, generation: int) -> list[str]:
+    """The memories whose index changes were applied after ``generation`` (any number)."""
+    stmt = select(IndexOutboxRow.memory_id).where(
+        IndexOutboxRow.project_id == project,
+        col(IndexOutboxRow.applied_generation) > generation,
+    )
+    return list(dict.fromkeys(session.exec(stmt)))
 
 
 def note_failure(session: Session, ids: list[int], error: str) -> None:
