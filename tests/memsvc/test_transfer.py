@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from memsvc import Actor, Channel, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate, Role
 from memsvc.bootstrap import build_service
@@ -20,6 +21,7 @@ from memsvc.domain import (
     Status,
 )
 from memsvc.errors import InvalidInput, PermissionDenied
+from memsvc.operations import calls as calls_module
 from memsvc.retrieval.embedder import HashEmbedder
 from memsvc.transfer.importers import convert, detect_format
 from tests.conftest import make_settings
@@ -80,6 +82,29 @@ def test_export_then_import_restores_every_memory_version_and_provenance(tmp_pat
         assert again.projects[0].memories_added == 0 and again.projects[0].versions_added == 0
         assert again.projects[0].memories_skipped == 4
         assert _everything(dst) == before
+
+
+def test_an_import_of_several_projects_takes_each_projects_lock_not_a_project_less_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with build_service(make_settings(tmp_path / "a"), embedder=HashEmbedder(64)) as src:
+        for project in ("acme", "beta"):
+            src.create_project(ME, ProjectCreate(id=project))
+            src.add_memory(ME, project, MemoryDraft(kind=Kind.FACT, content=f"{project} fact"))
+        lines = list(src.export_memories(ME, ["acme", "beta"]))
+    taken: list[str | None] = []
+    real = calls_module.project_lock
+
+    def recording(session: Session, project: str | None) -> None:
+        taken.append(project)
+        real(session, project)
+
+    monkeypatch.setattr(calls_module, "project_lock", recording)
+    with build_service(make_settings(tmp_path / "b"), embedder=HashEmbedder(64)) as dst:
+        report = dst.import_memories(ME, lines)
+    assert [p.memories_added for p in report.projects] == [1, 1]
+    # one transaction per project, each under that project's lock (as any change to it)
+    assert taken == ["acme", "beta"]
 
 
 def test_a_malformed_export_is_refused_whole_and_names_the_line(service: MemoryService) -> None:
