@@ -10,11 +10,11 @@ import contextlib
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import fcntl
@@ -29,6 +29,7 @@ from memsvc.domain import MEMORY_ID_RE, PROJECT_ID_RE
 __all__ = ["AnnState", "IndexRow", "IndexSnapshot", "LanceIndex", "TableShape"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 SCHEMA_VERSION = "v2"
 """Part of every table name: a table of an older row layout is left alone and rebuilt."""
 _SAFE_VALUE = re.compile(r"^[a-z_]{1,32}$")
@@ -126,6 +127,32 @@ def _value_list(values: list[str]) -> str:
         if not _SAFE_VALUE.match(v):
             raise ValueError(f"not an enum value: {v!r}")
     return ", ".join(f"'{v}'" for v in values)
+
+
+def _missing_file(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, OSError) or "not found" in text or "no such file" in text
+
+
+def _read(table: Any, read: Callable[[Any], _T]) -> _T:
+    """``read(table)``, and once more on the table's latest version if a file it needed
+    was gone: a clean-up of old versions (in another process, or this one's maintenance
+    thread) may have removed the files of the version the read started on. A file missing
+    from the latest version too is raised: that is damage."""
+    try:
+        return read(table)
+    except Exception as exc:
+        if not _missing_file(exc):
+            raise
+        log.warning("an index read met a missing file (%s); retrying on the latest version", exc)
+        table.checkout_latest()
+        return read(table)
+
+
+def _where_ids(ids: list[str], columns: list[str]) -> Callable[[Any], Any]:
+    """A read of these ids' rows (these columns) as Arrow, for ``_read``."""
+    where, limit = f"id IN ({_id_list(ids)})", 4 * len(ids)
+    return lambda t: t.search().where(where, prefilter=True).select(columns).limit(limit).to_arrow()
 
 
 class LanceIndex:
@@ -304,7 +331,7 @@ class LanceIndex:
             empty = np.zeros((0, self._dim), dtype=np.float32)
             return IndexSnapshot([], [], [], [], empty, [], [], [])
         columns = ["id", "kind", "status", "content_hash", "vector", "text", "time", "written"]
-        data = table.to_arrow().select(columns)
+        data = _read(table, lambda t: t.to_arrow().select(columns))
         n = data.num_rows
         flat = data.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         vectors = np.ascontiguousarray(flat, dtype=np.float32).reshape(n, self._dim)
@@ -328,15 +355,19 @@ class LanceIndex:
             return []
         from lancedb.query import MatchQuery
 
-        query = table.search(MatchQuery(" ".join(terms), "text"), query_type="fts")  # type: ignore[call-arg]
+        match = MatchQuery(" ".join(terms), "text")  # type: ignore[call-arg]
         clauses = [f"status IN ({_value_list(statuses)})"]
         if kinds:
             clauses.append(f"kind IN ({_value_list(kinds)})")
-        rows = (
-            query.where(" AND ".join(clauses), prefilter=True)
-            .limit(limit)
-            .select(["id", "_score"])
-            .to_list()
+        rows = _read(
+            table,
+            lambda t: (
+                t.search(match, query_type="fts")
+                .where(" AND ".join(clauses), prefilter=True)
+                .limit(limit)
+                .select(["id", "_score"])
+                .to_list()
+            ),
         )
         return [(r["id"], float(r["_score"])) for r in rows]
 
@@ -355,13 +386,16 @@ class LanceIndex:
         clauses = [f"status IN ({_value_list(statuses)})"]
         if kinds:
             clauses.append(f"kind IN ({_value_list(kinds)})")
-        rows = (
-            table.search(vector.tolist(), vector_column_name="vector")
-            .distance_type("cosine")
-            .where(" AND ".join(clauses), prefilter=True)
-            .limit(limit)
-            .select(["id", "_distance"])
-            .to_list()
+        rows = _read(
+            table,
+            lambda t: (
+                t.search(vector.tolist(), vector_column_name="vector")
+                .distance_type("cosine")
+                .where(" AND ".join(clauses), prefilter=True)
+                .limit(limit)
+                .select(["id", "_distance"])
+                .to_list()
+            ),
         )
         return [(r["id"], 1.0 - float(r["_distance"])) for r in rows]
 
@@ -446,13 +480,17 @@ class LanceIndex:
         if table is None or len(vectors) == 0:
             return out
         query = [v.astype(np.float32) for v in vectors] if len(vectors) > 1 else vectors[0]
-        search = table.search(query, vector_column_name="vector").distance_type("cosine")
         clauses = [f"status IN ({_value_list(statuses)})"] if statuses else []
         if kinds:
             clauses.append(f"kind IN ({_value_list(kinds)})")
-        if clauses:
-            search = search.where(" AND ".join(clauses), prefilter=True)
-        data = search.limit(limit).select(["id", "_distance"]).to_arrow()
+
+        def run(t: Any) -> Any:
+            search = t.search(query, vector_column_name="vector").distance_type("cosine")
+            if clauses:
+                search = search.where(" AND ".join(clauses), prefilter=True)
+            return search.limit(limit).select(["id", "_distance"]).to_arrow()
+
+        data = _read(table, run)
         which = (
             data.column("query_index").to_pylist()
             if "query_index" in data.column_names
@@ -492,13 +530,7 @@ class LanceIndex:
         out: dict[str, IndexRow] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            data = (
-                table.search()
-                .where(f"id IN ({_id_list(chunk)})", prefilter=True)
-                .select(columns)
-                .limit(4 * len(chunk))
-                .to_arrow()
-            )
+            data = _read(table, _where_ids(chunk, columns))
             for r in data.to_pylist():
                 out[r["id"]] = IndexRow(
                     id=r["id"],
@@ -536,4 +568,4 @@ class LanceIndex:
         """How many rows the project's table holds (0 for a missing table), from the
         table's metadata: cheap enough to compare with SQL in the background."""
         table = self._table(project, create=False)
-        return 0 if table is None else int(table.count_rows())
+        return 0 if table is None else int(_read(table, lambda t: t.count_rows()))

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -139,3 +140,22 @@ def test_a_row_count_out_of_step_with_sql_is_repaired_in_the_background(
     query = SearchQuery(query="zqlima", limit=10, min_relevance=0.0)
     hits = a.service.search_memories(actor, "acme", query)
     assert sorted(h.memory.id for h in hits if "zqlima" in h.memory.content) == sorted(ids)
+
+
+def test_a_read_of_a_version_cleaned_up_meanwhile_is_retried_on_the_latest_not_taken_for_damage(
+    deployment: tuple[Path, Components, list[str]], actor: Actor
+) -> None:
+    data_dir, a, ids = deployment
+    with build_components(make_settings(data_dir), embedder=HashEmbedder()) as b:
+        # B's reader is on the version of the three fragments when A compacts them into
+        # one and cleans up every older version (as a clean-up past its grace would)
+        table = b.index._table("acme", create=False)  # the real table handle, pinned
+        table.checkout(table.version)
+        before = set(_fragments(data_dir, "acme"))
+        with pytest.warns(UserWarning, match="older version will fail"):  # as it says
+            a.index.optimize("acme", cleanup_older_than=timedelta(0))
+        assert before - set(_fragments(data_dir, "acme"))  # files B's version needs are gone
+        query = SearchQuery(query="zqlima", limit=10, min_relevance=0.0)
+        hits = b.service.search_memories(actor, "acme", query)
+        assert sorted(h.memory.id for h in hits if "zqlima" in h.memory.content) == sorted(ids)
+        assert b.cache.health.held() == {} and b.cache.health.repairs == 0
