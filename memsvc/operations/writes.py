@@ -94,7 +94,7 @@ class Writes:
             results, entries, written = self._insert(call, prepared, fresh)
             call.detail["created"] = sum(r.created for r in results)
             by_id = {v["id"]: vec for v, vec in zip(fresh, vectors, strict=True)}
-            self.sync.apply_rows(project, entries, written, by_id)
+            self.sync.apply_rows(project, entries, written, by_id, new=True)
             return results
 
     def _prepare(self, drafts: list[MemoryDraft]) -> list[PreparedDraft]:

@@ -166,11 +166,18 @@ class IndexSync:
         entries: list[outbox.Entry],
         rows: list[MemoryRow],
         vectors: dict[str, Vector] | None = None,
+        new: bool = False,
     ) -> int:
-        """Apply entries a write just committed, given the rows it wrote (no re-read)."""
+        """Apply entries a write just committed, given the rows it wrote (no re-read).
+
+        ``new``: the rows are memories this write created (ids it just drew), so the
+        table cannot hold them and they are appended without the delete an upsert runs
+        first (whose cost grows with the table). Checked under the lock: if another
+        applier has touched any of the entries meanwhile, the idempotent path runs.
+        """
         if not entries:
             return 0
-        return self._guarded(project, entries, {r.id: r for r in rows}, vectors or {})
+        return self._guarded(project, entries, {r.id: r for r in rows}, vectors or {}, new)
 
     def _guarded(
         self,
@@ -178,9 +185,10 @@ class IndexSync:
         entries: list[outbox.Entry],
         rows: dict[str, MemoryRow] | None,
         vectors: dict[str, Vector],
+        new: bool = False,
     ) -> int:
         try:
-            return self._apply_project(project, entries, rows, vectors)
+            return self._apply_project(project, entries, rows, vectors, new)
         except Exception as exc:  # noqa: BLE001 - any index failure must stay retryable
             log.warning("index apply failed for %s: %s", project, exc)
             self._note_failure([e[0] for e in entries], str(exc))
@@ -192,6 +200,7 @@ class IndexSync:
         entries: list[outbox.Entry],
         rows: dict[str, MemoryRow] | None,
         vectors: dict[str, Vector],
+        new: bool = False,
     ) -> int:
         with self.index.lock(project):
             if rows is None:  # the background path: another applier may have done some
@@ -199,12 +208,18 @@ class IndexSync:
                     still = {e[0] for e in outbox.pending(s, [e[0] for e in entries])}
                     entries = [e for e in entries if e[0] in still]
                     rows = outbox.rows_by_id(s, list(dict.fromkeys(e[1] for e in entries)))
+            elif new:  # an append is safe only if no other applier has been at these
+                with self.db.read() as s:
+                    new = len(outbox.untouched(s, [e[0] for e in entries])) == len(entries)
             if not entries:
                 return 0
             deletes, upserts, metas = _sort_changes(entries, rows)
             index_rows = self._index_rows(upserts, vectors)
             self.index.delete(project, deletes)
-            self.index.upsert(project, index_rows)
+            if new and not deletes and not metas:
+                self.index.append(project, index_rows)
+            else:
+                self.index.upsert(project, index_rows)
             for mem in metas:
                 self.index.set_meta(project, mem.id, mem.kind, mem.status)
             before, after = self._mark_applied(project, [e[0] for e in entries])
