@@ -12,7 +12,10 @@ batches written from that size on. ``--profile`` runs one batch under cProfile a
 size reached and writes the top functions to ``--root``/``profile-<rows>.txt``.
 
 The fill runs with the server's background maintenance on (compaction and the vector
-index builder, as ``memsvc serve`` would), so its cost is in the figures.
+index builder, as ``memsvc serve`` would), so its cost is in the figures; with
+``--no-background`` it runs without them (as ``bench_scale.py`` fills) and compacts the
+table once at the end. numpy's BLAS is kept to one thread, as a server does once its
+model is loaded.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ import shlex
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +120,12 @@ def fill(args: argparse.Namespace) -> None:
             have, warm = have + len(drafts), True
             if have % 10_000 == 0:
                 print(f"{have} rows, last batch {len(drafts) / took:.0f}/s, load {loadavg()}")
+        if args.no_background:  # what the background compaction would have done meanwhile
+            begin = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parts.index.optimize(PROJECT, cleanup_older_than=timedelta(0))
+            print(f"compacted in {time.perf_counter() - begin:.0f} s", flush=True)
 
 
 def window(batches: list[dict[str, float]], size: int, count: int) -> list[float]:

@@ -1,8 +1,9 @@
 """Write-time similarity checks against a project's active memories: near-duplicates and
 possible conflicts, flagged for the review queue (never blocking a write).
 
-Up to ``exact_max_rows`` rows (``MEMSVC_EXACT_SCAN_MAX_ROWS``) a batch is checked with one
-matrix product over the project's held vectors, exactly. Above it, through a coarse
+Up to ``exact_max_rows`` rows (``MEMSVC_EXACT_SCAN_MAX_ROWS``, at most
+``EXACT_CHECK_MAX_ROWS``) a batch is checked with one matrix product over the project's
+held vectors, exactly. Above it, through a coarse
 quantizer over those same vectors (``retrieval/coarse.py``), kept beside the project's
 cache entry and updated with the rows added since the last check: the cost per batch is
 proportional to the batch, not the project. (LanceDB's vector index is not asked: it
@@ -25,6 +26,10 @@ __all__ = ["Neighbours"]
 
 Vector = npt.NDArray[np.float32]
 CONFLICTING_KINDS = (Kind.RULE, Kind.DECISION)
+EXACT_CHECK_MAX_ROWS = 20_000
+"""The exact check is used up to this many rows even when searches scan more exactly: a
+batch of 500 against 20k held vectors is already a product of 4 G multiply-adds plus a
+mask over every row, while the coarse quantizer's cost does not grow with the project."""
 CANDIDATES = 32
 """Best rows the coarse quantizer returns per vector; the first active one (of the kind
 asked) is the answer."""
@@ -44,14 +49,18 @@ class Neighbours:
         self.cache = cache
         self.near_cosine = near_cosine
         self.conflict_cosine = conflict_cosine
-        self.exact_max_rows = exact_max_rows
+        self.exact_max_rows = (
+            EXACT_CHECK_MAX_ROWS
+            if exact_max_rows is None
+            else min(exact_max_rows, EXACT_CHECK_MAX_ROWS)
+        )
         self._coarse: dict[str, tuple[weakref.ref[CachedProject], CoarseIndex]] = {}
         self._guard = threading.Lock()
 
     def nearest(self, project: str, vectors: Vector, kind: str | None) -> Nearest:
         """For each vector, the most similar active memory (of ``kind``, if given)."""
         entry = self.cache.current(project)
-        if self.exact_max_rows is not None and entry.n > self.exact_max_rows:
+        if entry.n > self.exact_max_rows:
             return self._coarse_nearest(self._coarse_of(project, entry), entry, vectors, kind)
         wanted = {kind} if kind is not None else None
         return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
