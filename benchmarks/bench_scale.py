@@ -453,6 +453,9 @@ def parse() -> argparse.Namespace:
         help="seconds to wait for a server's vector index builds before measuring",
     )
     p.add_argument("--env", action="append", default=[], help="MEMSVC_X=value for the server")
+    p.add_argument(
+        "--no-probe", action="store_true", help="skip the in-process RSS probe (a full load)"
+    )
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -477,7 +480,11 @@ def main() -> None:
         took = time.perf_counter() - begin
         log(f"{name}: filled (+{filled.added} at {filled.rate:.0f}/s) in {took:.0f}s")
         served_ = measure(data, list(plan), max(plan.values()), args)
-        probe = rss_probe(data, "scale", args.embedder) if name.startswith("one-") else None
+        probe = (
+            rss_probe(data, "scale", args.embedder)
+            if name.startswith("one-") and not args.no_probe
+            else None
+        )
         rows.append(row(name, sum(plan.values()), filled, served_, data, probe))
         log(f"{name}: measured {rows[-1]}")
         args.out.write_text(render(rows, args, (load_start, loadavg())))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import random
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,15 +121,18 @@ def summary(values_s: list[float]) -> tuple[float, float]:
 
 def synthetic_memories(n: int, seed: int = 7) -> list[tuple[str, str]]:
     """n distinct (kind, content) pairs that read like engineering notes."""
+    return list(itertools.islice(iter_synthetic_memories(seed), n))
+
+
+def iter_synthetic_memories(seed: int = 7) -> Iterator[tuple[str, str]]:
+    """``synthetic_memories`` as an endless stream (the same rows in the same order)."""
     rng = random.Random(seed)
-    out = []
-    for i in range(n):
+    for i in itertools.count():
         text = (
             f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
             f"{rng.choice(_REASONS)} (note {i}, owner team-{rng.randint(1, 40)})"
         )
-        out.append((rng.choice(KINDS), text))
-    return out
+        yield rng.choice(KINDS), text
 
 
 def synthetic_queries(n: int, seed: int = 11) -> list[str]:

@@ -172,7 +172,10 @@ def _collaborators(
     searcher = Searcher(db, source, cache, settings.near_duplicate_cosine, metrics)
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
     neighbours = Neighbours(
-        cache, settings.near_duplicate_cosine, settings.conflict_cosine, source=source
+        cache,
+        settings.near_duplicate_cosine,
+        settings.conflict_cosine,
+        exact_max_rows=settings.exact_scan_max_rows,
     )
     writes = Writes(calls, emb, neighbours, sync, tokens, limits)
     return Collaborators(

@@ -7,8 +7,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +29,7 @@ from memsvc.store.models import MemoryRow
 
 __all__ = [
     "IndexSync",
+    "Indexed",
     "ReconcileReport",
     "change_reader",
     "index_text",
@@ -42,17 +45,41 @@ OUTBOX_RETRY_AFTER_S = 10.0
 Vector = npt.NDArray[np.float32]
 
 
+class Indexed(Protocol):
+    """What the index needs of a memory: a ``MemoryRow``, or the column values a write has
+    just inserted (building ORM rows for those costs ~1 ms each)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def valid_from(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 def searchable_text(title: str | None, content: str, tags: list[str]) -> str:
     """What is embedded and full-text indexed for a memory."""
     return "\n".join(p for p in (title or "", content, " ".join(tags)) if p)
 
 
-def index_text(row: MemoryRow) -> str:
+def index_text(row: Indexed) -> str:
     """The text a memory is indexed by: title, content and tags."""
     return searchable_text(row.title, row.content, list(row.tags))
 
 
-def memory_time(row: MemoryRow) -> float:
+def memory_time(row: Indexed) -> float:
     """When the memory holds, as epoch seconds: ``valid_from``, else when it was written."""
     return _epoch(row.valid_from or row.created_at)
 
@@ -73,13 +100,15 @@ def change_reader(db: Database) -> Changes:
 
 
 def _sort_changes(
-    entries: list[outbox.Entry], rows: dict[str, MemoryRow]
-) -> tuple[list[str], list[MemoryRow], list[MemoryRow]]:
+    entries: list[outbox.Entry], rows: Mapping[str, Indexed]
+) -> tuple[list[str], list[Indexed], list[Indexed]]:
     """What the index must do per memory: delete, re-embed and upsert, or change metadata."""
     ops: dict[str, set[str]] = defaultdict(set)
     for _, mid, op in entries:
         ops[mid].add(op)
-    deletes, upserts, metas = [], [], []
+    deletes: list[str] = []
+    upserts: list[Indexed] = []
+    metas: list[Indexed] = []
     for mid, wanted in ops.items():
         mem = rows.get(mid)
         if mem is None or mem.status == Status.DELETED:
@@ -164,23 +193,33 @@ class IndexSync:
         self,
         project: str,
         entries: list[outbox.Entry],
-        rows: list[MemoryRow],
+        rows: Sequence[Indexed],
         vectors: dict[str, Vector] | None = None,
+        new: bool = False,
     ) -> int:
-        """Apply entries a write just committed, given the rows it wrote (no re-read)."""
+        """Apply entries a write just committed, given the rows it wrote (no re-read).
+
+        ``new``: the rows are memories this write created (ids it just drew), so the
+        table cannot hold them and they are appended without the delete an upsert runs
+        first (whose cost grows with the table). Marking them applied (under the lock,
+        in the same transaction) checks that no other applier had been at the entries
+        meanwhile (the background retry of a write stalled past its 10 s, another
+        server's start-up); if one had, the rows are rewritten once each at once.
+        """
         if not entries:
             return 0
-        return self._guarded(project, entries, {r.id: r for r in rows}, vectors or {})
+        return self._guarded(project, entries, {r.id: r for r in rows}, vectors or {}, new)
 
     def _guarded(
         self,
         project: str,
         entries: list[outbox.Entry],
-        rows: dict[str, MemoryRow] | None,
+        rows: Mapping[str, Indexed] | None,
         vectors: dict[str, Vector],
+        new: bool = False,
     ) -> int:
         try:
-            return self._apply_project(project, entries, rows, vectors)
+            return self._apply_project(project, entries, rows, vectors, new)
         except Exception as exc:  # noqa: BLE001 - any index failure must stay retryable
             log.warning("index apply failed for %s: %s", project, exc)
             self._note_failure([e[0] for e in entries], str(exc))
@@ -190,8 +229,9 @@ class IndexSync:
         self,
         project: str,
         entries: list[outbox.Entry],
-        rows: dict[str, MemoryRow] | None,
+        rows: Mapping[str, Indexed] | None,
         vectors: dict[str, Vector],
+        new: bool = False,
     ) -> int:
         with self.index.lock(project):
             if rows is None:  # the background path: another applier may have done some
@@ -204,17 +244,20 @@ class IndexSync:
             deletes, upserts, metas = _sort_changes(entries, rows)
             index_rows = self._index_rows(upserts, vectors)
             self.index.delete(project, deletes)
-            self.index.upsert(project, index_rows)
+            append = new and not deletes and not metas
+            (self.index.append if append else self.index.upsert)(project, index_rows)
             for mem in metas:
                 self.index.set_meta(project, mem.id, mem.kind, mem.status)
-            before, after = self._mark_applied(project, [e[0] for e in entries])
+            before, after, alone = self._mark_applied(project, [e[0] for e in entries], append)
+            if not alone:  # another applier had been at these entries: one row each again
+                self.index.upsert(project, index_rows)
             if after != before:
                 changed = [(m.id, m.kind, m.status) for m in metas]
                 self.cache.applied(project, before, after, index_rows, changed, deletes)
             self._count_writes(project, len(entries))
             return len(entries)
 
-    def _index_rows(self, rows: list[MemoryRow], vectors: dict[str, Vector]) -> list[IndexRow]:
+    def _index_rows(self, rows: Sequence[Indexed], vectors: dict[str, Vector]) -> list[IndexRow]:
         missing = [r for r in rows if r.id not in vectors]
         if missing:
             fresh = self.embedder.embed([index_text(r) for r in missing])
@@ -233,9 +276,15 @@ class IndexSync:
             for r in rows
         ]
 
-    def _mark_applied(self, project: str, ids: list[int]) -> tuple[int, int]:
+    def _mark_applied(
+        self, project: str, ids: list[int], appended: bool = False
+    ) -> tuple[int, int, bool]:
+        """Mark entries applied: (generation before, after, whether no other applier had
+        been at them, checked only for ``appended`` rows, in the same transaction)."""
         with self.db.maintenance() as s:
-            return outbox.mark_applied(s, project, ids, utcnow())
+            alone = not appended or len(outbox.untouched(s, ids)) == len(ids)
+            before, after = outbox.mark_applied(s, project, ids, utcnow())
+        return before, after, alone
 
     def _note_failure(self, ids: list[int], error: str) -> None:
         try:

@@ -1,29 +1,38 @@
 """Write-time similarity checks against a project's active memories: near-duplicates and
 possible conflicts, flagged for the review queue (never blocking a write).
 
-A project searched through its vector index (``CandidateSource.uses_ann``) answers these
-with a top-k query per new vector, batched (cost per write proportional to the batch);
-a smaller one with one matrix product over the vectors held in memory."""
+Up to ``exact_max_rows`` rows (``MEMSVC_EXACT_SCAN_MAX_ROWS``, at most
+``EXACT_CHECK_MAX_ROWS``) a batch is checked with one matrix product over the project's
+held vectors, exactly. Above it, through a coarse
+quantizer over those same vectors (``retrieval/coarse.py``), kept beside the project's
+cache entry and updated with the rows added since the last check: the cost per batch is
+proportional to the batch, not the project. (LanceDB's vector index is not asked: it
+scans the rows written since its last build flat, per query, and is built only in the
+background.)"""
 
 from __future__ import annotations
 
-import logging
+import threading
+import weakref
 
 import numpy as np
 import numpy.typing as npt
 
 from memsvc.domain import Kind
 from memsvc.retrieval.cache import CachedProject, ProjectCache
-from memsvc.retrieval.candidates import CandidateSource
+from memsvc.retrieval.coarse import CoarseIndex
 
 __all__ = ["Neighbours"]
 
-log = logging.getLogger(__name__)
 Vector = npt.NDArray[np.float32]
 CONFLICTING_KINDS = (Kind.RULE, Kind.DECISION)
-ANN_TOP = 8
-"""Hits asked of the vector index per vector, unfiltered: the active ones are re-scored
-exactly from the held vectors and the best kept."""
+EXACT_CHECK_MAX_ROWS = 20_000
+"""The exact check is used up to this many rows even when searches scan more exactly: a
+batch of 500 against 20k held vectors is already a product of 4 G multiply-adds plus a
+mask over every row, while the coarse quantizer's cost does not grow with the project."""
+CANDIDATES = 32
+"""Best rows the coarse quantizer returns per vector; the first active one (of the kind
+asked) is the answer."""
 Nearest = list[tuple[str, float] | None]
 
 
@@ -35,29 +44,58 @@ class Neighbours:
         cache: ProjectCache,
         near_cosine: float,
         conflict_cosine: float,
-        source: CandidateSource | None = None,
+        exact_max_rows: int | None = None,
     ) -> None:
         self.cache = cache
         self.near_cosine = near_cosine
         self.conflict_cosine = conflict_cosine
-        self.source = source
+        self.exact_max_rows = (
+            EXACT_CHECK_MAX_ROWS
+            if exact_max_rows is None
+            else min(exact_max_rows, EXACT_CHECK_MAX_ROWS)
+        )
+        self._coarse: dict[str, tuple[weakref.ref[CachedProject], CoarseIndex]] = {}
+        self._guard = threading.Lock()
 
     def nearest(self, project: str, vectors: Vector, kind: str | None) -> Nearest:
         """For each vector, the most similar active memory (of ``kind``, if given)."""
         entry = self.cache.current(project)
-        if self.source is not None and self.source.uses_ann(project, entry.n):
-            index = self.source.index
-            try:
-                if kind is None:
-                    hits = index.ann_search(project, vectors, ANN_TOP)
-                else:  # a kind is selective: let LanceDB filter
-                    hits = index.ann_search(project, vectors, ANN_TOP, ["active"], [kind])
-            except Exception as exc:  # noqa: BLE001 - the matrix still answers
-                log.warning("vector index query for %s failed, scanning: %s", project, exc)
-            else:
-                return _rescored(entry, vectors, hits, kind)
+        if entry.n > self.exact_max_rows:
+            return self._coarse_nearest(self._coarse_of(project, entry), entry, vectors, kind)
         wanted = {kind} if kind is not None else None
         return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
+
+    def _coarse_of(self, project: str, entry: CachedProject) -> CoarseIndex:
+        """The project's coarse quantizer, new when its cache entry is (a reload)."""
+        with self._guard:
+            for name, (ref, _) in list(self._coarse.items()):  # evicted or reloaded entries
+                if ref() is None:
+                    del self._coarse[name]
+            held = self._coarse.get(project)
+            if held is None or held[0]() is not entry:
+                held = (weakref.ref(entry), CoarseIndex(entry.dim))
+                self._coarse[project] = held
+            return held[1]
+
+    @staticmethod
+    def _coarse_nearest(
+        coarse: CoarseIndex, entry: CachedProject, vectors: Vector, kind: str | None
+    ) -> Nearest:
+        out: Nearest = []
+        with entry.lock, coarse.lock:
+            matrix = entry.matrix[: entry.n]
+            if coarse.covered == 0:
+                coarse.train(matrix)
+            else:
+                coarse.file(matrix)
+            for rows, sims in coarse.search(matrix, vectors, CANDIDATES):
+                best = None
+                for at, sim in zip(rows.tolist(), sims.tolist(), strict=True):
+                    if entry.statuses[at] == "active" and (kind is None or entry.kinds[at] == kind):
+                        best = (entry.ids[at], float(sim))
+                        break
+                out.append(best)
+        return out
 
     def duplicates(self, project: str, vectors: Vector) -> list[str | None]:
         """For each vector, the id of an active memory at least ``near_cosine`` similar."""
@@ -88,27 +126,3 @@ class Neighbours:
                 if b is not None and b[1] >= self.conflict_cosine:
                     out[i] = b[0]
         return out
-
-
-def _rescored(
-    entry: CachedProject, vectors: Vector, hits: list[list[tuple[str, float]]], kind: str | None
-) -> Nearest:
-    """Each vector's best active hit (of ``kind``), by the exact cosine to its held vector."""
-    out: Nearest = []
-    with entry.lock:
-        for vec, found in zip(vectors, hits, strict=True):
-            rows = [entry.pos.get(mid) for mid, _ in found]
-            live = [
-                r
-                for r in rows
-                if r is not None
-                and entry.statuses[r] == "active"
-                and (kind is None or entry.kinds[r] == kind)
-            ]
-            if not live:
-                out.append(None)
-                continue
-            cosines = entry.matrix[live] @ vec
-            best = int(np.argmax(cosines))
-            out.append((entry.ids[live[best]], float(cosines[best])))
-    return out

@@ -297,6 +297,16 @@ class LanceIndex:
         table.add([r.record() for r in rows])
         self._ensure_fts(table)
 
+    def append(self, project: str, rows: list[IndexRow]) -> None:
+        """Add rows of memories the table cannot hold yet (new ids), without the delete
+        ``upsert`` runs first: that delete reads the id column of every fragment, so its
+        cost grows with the table, while an append costs what it writes."""
+        if not rows:
+            return
+        table = self._table(project, create=True)
+        table.add([r.record() for r in rows])
+        self._ensure_fts(table)
+
     def set_meta(self, project: str, memory_id: str, kind: str, status: str) -> None:
         """Change one memory's kind and status in the index, keeping its vector."""
         table = self._table(project, create=True)

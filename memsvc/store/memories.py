@@ -107,21 +107,29 @@ def find_exact_many(
     session: Session, project: str, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], MemoryRow]:
     """Active (or proposed, awaiting review) memories with these (kind, content hash)
-    pairs, in one query: the same text written again is not stored, nor proposed twice."""
-    hashes = list({h for _, h in keys})
+    pairs, one query per kind: the same text written again is not stored, nor proposed
+    twice. The kind is an equality so that the (project, kind, hash) index answers: with
+    a status list instead, SQLite's planner walks the project's active rows (a cost that
+    grows with the project, not the batch)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, content_hash in keys:
+        by_kind.setdefault(kind, []).append(content_hash)
     found: dict[tuple[str, str], MemoryRow] = {}
-    for start in range(0, len(hashes), 500):
-        rows = session.exec(
-            select(MemoryRow).where(
-                MemoryRow.project_id == project,
-                col(MemoryRow.status).in_([Status.ACTIVE.value, Status.PROPOSED.value]),
-                col(MemoryRow.content_hash).in_(hashes[start : start + 500]),
+    for kind, hashes in sorted(by_kind.items()):
+        unique = sorted(set(hashes))
+        for start in range(0, len(unique), 500):
+            rows = session.exec(
+                select(MemoryRow).where(
+                    MemoryRow.project_id == project,
+                    MemoryRow.kind == kind,
+                    col(MemoryRow.content_hash).in_(unique[start : start + 500]),
+                    col(MemoryRow.status).in_([Status.ACTIVE.value, Status.PROPOSED.value]),
+                )
             )
-        )
-        for row in rows:
-            have = found.setdefault((row.kind, row.content_hash), row)
-            if have.status != Status.ACTIVE.value and row.status == Status.ACTIVE.value:
-                found[(row.kind, row.content_hash)] = row  # the trusted one wins
+            for row in rows:
+                have = found.setdefault((row.kind, row.content_hash), row)
+                if have.status != Status.ACTIVE.value and row.status == Status.ACTIVE.value:
+                    found[(row.kind, row.content_hash)] = row  # the trusted one wins
     return found
 
 

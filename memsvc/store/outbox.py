@@ -27,6 +27,7 @@ __all__ = [
     "queue",
     "queue_many",
     "rows_by_id",
+    "untouched",
 ]
 
 Entry = tuple[int, str, str]
@@ -69,6 +70,19 @@ def pending(
         stmt = stmt.where(IndexOutboxRow.project_id == project)
     rows = session.exec(stmt.order_by(col(IndexOutboxRow.id)).limit(limit)).all()
     return [(int(i or 0), p, m, o) for i, p, m, o in rows]
+
+
+def untouched(session: Session, ids: list[int]) -> set[int]:
+    """Those of these entries still pending and never attempted: no applier has written
+    their rows to the index, not even partly before failing."""
+    if not ids:
+        return set()
+    stmt = select(IndexOutboxRow.id).where(
+        col(IndexOutboxRow.id).in_(ids),
+        col(IndexOutboxRow.applied_at).is_(None),
+        IndexOutboxRow.attempts == 0,
+    )
+    return {int(i) for i in session.exec(stmt) if i is not None}
 
 
 def rows_by_id(session: Session, ids: list[str]) -> dict[str, MemoryRow]:

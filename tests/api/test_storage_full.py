@@ -102,6 +102,7 @@ def test_a_full_index_disk_still_acknowledges_the_stored_write(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(parts.index, "upsert", no_space)
+    monkeypatch.setattr(parts.index, "append", no_space)  # a new memory's write
     assert _add(client, "indexed later zqkilo").status_code == 201
     assert parts.sync.pending_count() == 1
     monkeypatch.undo()

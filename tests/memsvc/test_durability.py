@@ -49,6 +49,7 @@ def test_index_failure_loses_no_acknowledged_write(
             raise OSError("disk full")
 
         monkeypatch.setattr(parts.sync.index, "upsert", broken)
+        monkeypatch.setattr(parts.sync.index, "append", broken)  # a new memory's write
         m = svc.add_memory(
             actor, "acme", MemoryDraft(kind=Kind.FACT, content="cron runs at 2am")
         ).memory
@@ -68,15 +69,14 @@ def test_background_retry_applies_pending_writes(
     with build_components(settings, embedder=HashEmbedder()) as parts:
         svc = parts.service
         svc.create_project(actor, ProjectCreate(id="acme"))
-        original = parts.sync.index.upsert
-        monkeypatch.setattr(
-            parts.sync.index, "upsert", lambda *a, **k: (_ for _ in ()).throw(OSError("x"))
-        )
+        failing = lambda *a, **k: (_ for _ in ()).throw(OSError("x"))  # noqa: E731
+        monkeypatch.setattr(parts.sync.index, "upsert", failing)
+        monkeypatch.setattr(parts.sync.index, "append", failing)  # a new memory's write
         m = svc.add_memory(
             actor, "acme", MemoryDraft(kind=Kind.FACT, content="backups are nightly")
         ).memory
         assert _ids(svc, actor, "nightly backups") == []
-        monkeypatch.setattr(parts.sync.index, "upsert", original)
+        monkeypatch.undo()
         assert parts.sync.apply() == 1
         assert _ids(svc, actor, "nightly backups") == [m.id]
 

@@ -1,0 +1,209 @@
+"""A coarse quantizer (an in-memory IVF) over a project's held vectors, for the write-time
+near-duplicate and conflict checks of projects above the exact-scan size.
+
+Every held row is filed under its nearest centroid (a *list*). A query scores the
+centroids, then exactly (from the held matrix) only the rows of its ``PROBES`` best
+lists, and returns its best rows. The index follows the rows incrementally: rows added
+since the last query are filed first (work proportional to what was added), and a list
+that has grown to ``2 * LIST_ROWS`` rows is split by k-means over its own rows, so
+lists stay small as the project grows and nothing is ever re-trained over the whole
+project. A query therefore costs a product with the centroids (about one per
+``LIST_ROWS`` rows) plus ``PROBES`` lists of at most ``2 * LIST_ROWS`` rows: at a million
+rows less than a tenth of the exact scan's product at 10k rows.
+
+Approximate: a near-duplicate is almost always filed in one of the query's best lists
+(``PROBES``), and these checks are advisory flags for the review queue anyway. A row whose
+vector changed in place (an update) stays in its old list until the index is rebuilt;
+it is still scored by its current vector.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["LIST_ROWS", "PROBES", "CoarseIndex"]
+
+Vector = npt.NDArray[np.float32]
+Rows = npt.NDArray[np.int64]
+LIST_ROWS = 128
+"""Rows per list when the index is trained; a list is split when it has twice this."""
+PROBES = 6
+"""Lists scored per query. A row's own list is not always among its best centroids (lists
+split after it was filed bring nearer ones): on 3,000 hashed notes 4 probes found 99.8% of
+the rows themselves, 6 probes 99.9%, 8 all."""
+TRAIN_SAMPLE = 32
+"""Training sample: this many rows per list (k-means cost is sample x lists)."""
+TRAIN_MAX_LISTS = 256
+"""Lists trained at most: a bigger project is trained at this many, then its lists are
+split down to size as its rows are filed, so a (re)build costs about one product of the
+rows with 256 centroids plus the splits (measured 15 s at 100k rows with 781 lists
+trained, load ~12)."""
+SPLIT_PARTS = 16
+"""A list is split into at most this many parts at once (k-means cost is rows x parts);
+a part still too big is split again."""
+ITERATIONS = 6
+FILE_CHUNK = 8192
+"""Rows filed per matrix product with the centroids (bounds the temporary)."""
+
+
+class CoarseIndex:
+    """Lists of row positions under centroids, grown by splitting. Not thread-safe on its
+    own: hold ``lock`` (and the rows' owner's lock, so the matrix does not move)."""
+
+    def __init__(self, dim: int, seed: int = 0) -> None:
+        self.dim = dim
+        self.lock = threading.Lock()
+        self._centroids = np.zeros((0, dim), dtype=np.float32)
+        self._lists: list[Rows] = []
+        self._sizes: list[int] = []
+        self._split_at: list[int] = []
+        self.covered = 0
+        """Rows ``[0, covered)`` of the matrix are filed."""
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def centroids(self) -> Vector:
+        """One unit vector per list."""
+        return self._centroids[: len(self._lists)]
+
+    @property
+    def lists(self) -> int:
+        """How many lists there are."""
+        return len(self._lists)
+
+    def members(self, at: int) -> Rows:
+        """The row positions filed under list ``at``."""
+        return self._lists[at][: self._sizes[at]]
+
+    def train(self, matrix: Vector) -> None:
+        """Centroids by k-means over a sample of ``matrix``'s rows, then file every row."""
+        n = matrix.shape[0]
+        count = max(1, min(TRAIN_MAX_LISTS, n // LIST_ROWS))
+        take = min(n, count * TRAIN_SAMPLE)
+        sample = matrix[np.sort(self._rng.choice(n, size=take, replace=False))] if n else matrix
+        centroids = sample[self._rng.choice(len(sample), size=count, replace=False)].copy()
+        for _ in range(ITERATIONS):
+            centroids = _means(sample, np.argmax(sample @ centroids.T, axis=1), centroids)
+        self._centroids = centroids
+        self._lists = [np.zeros(0, dtype=np.int64) for _ in range(count)]
+        self._sizes = [0] * count
+        self._split_at = [2 * LIST_ROWS] * count
+        self.covered = 0
+        self.file(matrix)
+
+    def file(self, matrix: Vector) -> None:
+        """File the rows of ``matrix`` past ``covered`` and split the lists they overfill."""
+        n = matrix.shape[0]
+        if n <= self.covered or not self._lists:
+            return
+        touched: set[int] = set()
+        for start in range(self.covered, n, FILE_CHUNK):
+            stop = min(n, start + FILE_CHUNK)
+            best = np.argmax(matrix[start:stop] @ self.centroids.T, axis=1)
+            order = np.argsort(best, kind="stable")
+            lists, first = np.unique(best[order], return_index=True)
+            bounds = [*first[1:], len(order)]
+            for at, lo, hi in zip(lists.tolist(), first.tolist(), bounds, strict=True):
+                self._append(at, order[lo:hi].astype(np.int64) + start)
+                touched.add(at)
+        self.covered = n
+        due = sorted(touched)
+        while due:  # a part may still be too big (k-means parts are uneven): again
+            at = due.pop()
+            if self._sizes[at] >= self._split_at[at]:
+                due += self._split(at, matrix)
+
+    def _append(self, at: int, rows: Rows) -> None:
+        size, held = self._sizes[at], self._lists[at]
+        if size + len(rows) > len(held):
+            grown = np.zeros(max(size + len(rows), 2 * len(held), 16), dtype=np.int64)
+            grown[:size] = held[:size]
+            self._lists[at] = held = grown
+        held[size : size + len(rows)] = rows
+        self._sizes[at] = size + len(rows)
+
+    def _split(self, at: int, matrix: Vector) -> list[int]:
+        """Split list ``at`` by k-means over its own rows into parts of about ``LIST_ROWS``
+        (seeded from random rows: a 2-means seeded from the farthest row cut outliers off
+        one at a time); returns the lists made or changed, none when its rows will not
+        split (near-identical: it waits until it has doubled again)."""
+        rows = self.members(at).copy()
+        vecs = matrix[rows]
+        parts = min(SPLIT_PARTS, max(2, -(-len(rows) // LIST_ROWS)))  # big: again after
+        seeds = vecs[self._rng.choice(len(rows), size=parts, replace=False)].copy()
+        for _ in range(ITERATIONS):
+            seeds = _means(vecs, np.argmax(vecs @ seeds.T, axis=1), seeds)
+        side = np.argmax(vecs @ seeds.T, axis=1)
+        groups = [g for g in range(parts) if np.any(side == g)]
+        if len(groups) < 2:
+            self._split_at[at] *= 2
+            return []
+        made = [at]
+        for n, g in enumerate(groups):
+            members = rows[side == g]
+            if n == 0:
+                self._centroids[at] = seeds[g]
+                self._lists[at], self._sizes[at] = members, len(members)
+                self._split_at[at] = 2 * LIST_ROWS
+                continue
+            made.append(self._new_list(seeds[g], members))
+        return made
+
+    def _new_list(self, centroid: Vector, members: Rows) -> int:
+        count = len(self._lists)
+        if count == len(self._centroids):  # room for more lists, grown geometrically
+            grown = np.zeros((2 * count + 16, self.dim), dtype=np.float32)
+            grown[:count] = self._centroids[:count]
+            self._centroids = grown
+        self._centroids[count] = centroid
+        self._lists.append(members)
+        self._sizes.append(len(members))
+        self._split_at.append(2 * LIST_ROWS)
+        return count
+
+    def search(self, matrix: Vector, queries: Vector, k: int) -> list[tuple[Rows, Vector]]:
+        """For each query, up to ``k`` (row positions, cosines) among the rows of its
+        ``PROBES`` best lists, best first (``matrix`` must be filed: call ``file``)."""
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        if not self._lists or len(queries) == 0:
+            return [empty] * len(queries)
+        probes = min(PROBES, len(self._lists))
+        scores = queries @ self.centroids.T
+        best = np.argpartition(-scores, probes - 1, axis=1)[:, :probes]
+        flat = best.ravel()
+        asking = np.repeat(np.arange(len(queries)), probes)
+        order = np.argsort(flat, kind="stable")
+        lists, first = np.unique(flat[order], return_index=True)
+        bounds = [*first[1:], len(order)]
+        found: list[list[tuple[Rows, Vector]]] = [[] for _ in range(len(queries))]
+        for at, lo, hi in zip(lists.tolist(), first.tolist(), bounds, strict=True):
+            rows = self.members(at)
+            if not len(rows):
+                continue
+            who = asking[order[lo:hi]]
+            sims = queries[who] @ matrix[rows].T
+            for q, row_sims in zip(who.tolist(), sims, strict=True):
+                found[q].append((rows, row_sims))
+        return [_top(parts, k) if parts else empty for parts in found]
+
+
+def _means(vecs: Vector, labels: npt.NDArray[np.intp], previous: Vector) -> Vector:
+    """Each label's normalised mean of ``vecs`` (a label without rows keeps its centroid)."""
+    onehot = np.zeros((len(previous), len(vecs)), dtype=np.float32)
+    onehot[labels, np.arange(len(vecs))] = 1.0
+    sums = onehot @ vecs  # a product: np.add.at / reduceat over rows were 5-10x slower
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    return np.where(norms > 0, sums / np.maximum(norms, 1e-12), previous).astype(np.float32)
+
+
+def _top(parts: list[tuple[Rows, Vector]], k: int) -> tuple[Rows, Vector]:
+    rows = np.concatenate([r for r, _ in parts])
+    sims = np.concatenate([s for _, s in parts])
+    if len(rows) > k:
+        keep = np.argpartition(-sims, k - 1)[:k]
+        rows, sims = rows[keep], sims[keep]
+    order = np.lexsort((rows, -sims))  # ties: the earlier row, as the exact scan's argmax
+    return rows[order], sims[order].astype(np.float32)
