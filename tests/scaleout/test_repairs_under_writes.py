@@ -111,7 +111,7 @@ def test_a_write_landing_between_any_two_steps_of_the_count_check_is_no_damage(
     elif stage == "in the table":
         real_mark = b.sync._mark_applied  # the real one, called once A's check is over
         monkeypatch.setattr(
-            b.sync, "_mark_applied", lambda p, ids: (held.append((p, ids)), (0, 0))[1]
+            b.sync, "_mark_applied", lambda p, ids, *_: (held.append((p, ids)), (0, 0, True))[1]
         )
     real_count = a.index.count
     landed = 0
@@ -175,7 +175,7 @@ def test_a_repair_racing_another_servers_writes_leaves_each_of_them_indexed_once
     elif stage == "in the table":
         real_mark = b.sync._mark_applied
         monkeypatch.setattr(
-            b.sync, "_mark_applied", lambda p, ids: (held.append((p, ids)), (0, 0))[1]
+            b.sync, "_mark_applied", lambda p, ids, *_: (held.append((p, ids)), (0, 0, True))[1]
         )
     real_snapshot = a.index.snapshot
     written: list[str] = []
@@ -254,7 +254,9 @@ def test_a_write_in_the_table_but_not_yet_marked_when_a_rebuild_swaps_is_found_b
     a, b = pair
     held: list[tuple[str, list[int]]] = []
     real_mark = b.sync._mark_applied
-    monkeypatch.setattr(b.sync, "_mark_applied", lambda p, ids: (held.append((p, ids)), (0, 0))[1])
+    monkeypatch.setattr(
+        b.sync, "_mark_applied", lambda p, ids, *_: (held.append((p, ids)), (0, 0, True))[1]
+    )
     real_replace = a.index.replace_all
     written: list[str] = []
 
