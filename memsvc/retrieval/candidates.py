@@ -18,6 +18,7 @@ from memsvc.retrieval.embedder import Embedder, QueryCache
 from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.pool import pool_depth, pool_rows, pool_timeline
 from memsvc.retrieval.ranking import Candidate
+from memsvc.retrieval.sparse import sparse_candidates
 from memsvc.retrieval.timeline import Timeline
 from memsvc.store.index import LanceIndex
 
@@ -130,11 +131,27 @@ class CandidateSource:
             n = entry.n
             if n == 0:
                 return []
-            dense = (entry.matrix[:n] @ qvec).astype(np.float64)
+            dense32 = entry.matrix[:n] @ qvec
             timeline = entry.timeline()
-            lexical = entry.lexical.scores(text, n, timeline.prev)
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = entry.times_array()
+            if not EPISODE_FEEDBACK:  # the same ranking from the rows that can score
+                found = sparse_candidates(
+                    text,
+                    dense32,
+                    entry.lexical,
+                    timeline,
+                    mask,
+                    entry.episode_counts(mask),
+                    times,
+                    entry.ids,
+                    depth,
+                    at,
+                )
+                if found is not None:
+                    return found
+            dense = dense32.astype(np.float64)
+            lexical = entry.lexical.scores(text, n, timeline.prev)
             ids = entry.ids[:n]
         scores = score_rows(text, lexical, dense, times, timeline, mask, at)
         if EPISODE_FEEDBACK and mask.any():
