@@ -176,7 +176,7 @@ class CandidateSource:
             if n == 0:
                 return []
             timeline = entry.timeline()
-            lexical = entry.lexical.scores(text, n, timeline.prev)
+            lexical = _lexical_scores(entry, text, n, timeline)
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = entry.times_array()
             k = pool_depth(depth)
@@ -187,6 +187,18 @@ class CandidateSource:
         sub = pool_timeline(timeline, rows)
         scores = score_rows(text, lexical[rows], dense, times[rows], sub, everyone, at)
         return candidates_from(scores, ids, everyone, depth)
+
+
+def _lexical_scores(
+    entry: CachedProject, text: str, n: int, timeline: Timeline
+) -> npt.NDArray[np.float64]:
+    """``entry.lexical.scores`` of every row, computed from the query terms' postings."""
+    if timeline.next is None:
+        return entry.lexical.scores(text, n, timeline.prev)
+    rows, values = entry.lexical.sparse_scores(text, n, timeline.prev, timeline.next)
+    out = np.zeros(n, dtype=np.float64)
+    out[rows] = values
+    return out
 
 
 def _fed_back(

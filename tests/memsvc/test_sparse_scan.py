@@ -14,8 +14,10 @@ import pytest
 from memsvc.retrieval import hybrid
 from memsvc.retrieval.cache import CachedProject
 from memsvc.retrieval.lexical import LexicalIndex
+from memsvc.retrieval.pool import pool_rows
 from memsvc.retrieval.ranking import Candidate
 from memsvc.retrieval.sparse import sparse_candidates
+from memsvc.retrieval.timeline import Timeline
 from memsvc.store.index import IndexRow
 
 WORDS = ["alpha", "beta", "gamma", "delta", "config", "deploy", "cache", "token"]
@@ -144,3 +146,21 @@ def _all_fused(entry: CachedProject, q: np.ndarray, text: str, mask: np.ndarray)
     lexical = entry.lexical.scores(text, n, timeline.prev)
     scores = hybrid.score_rows(text, lexical, dense, entry.times_array(), timeline, mask, AT)
     return [float(x) for x in scores.fused]
+
+
+@pytest.mark.parametrize("long_episode", [False, True])
+def test_the_pool_from_the_timelines_runs_is_the_pool_from_full_passes(long_episode: bool) -> None:
+    entry = _project(7, n=2000, long_episode=long_episode)
+    timeline = entry.timeline()
+    bare = Timeline(prev=timeline.prev, episode=timeline.episode)  # no runs, no successors
+    q = np.random.default_rng(1).standard_normal(entry.dim).astype(np.float32)
+    dense_ids = [entry.ids[i] for i in np.argsort(-(entry.matrix[: entry.n] @ q))[:200]]
+    with entry.lock:
+        mask = entry.mask({"active"}, None)
+    for text in ("alpha beta", "bread in march 2024", "zebra"):
+        lexical = entry.lexical.scores(text, entry.n, timeline.prev)
+        args = (entry.pos, lexical, entry.times_array())
+        fast = pool_rows(text, dense_ids, *args, timeline, mask, AT, 100)
+        slow = pool_rows(text, dense_ids, *args, bare, mask, AT, 100)
+        assert fast.tolist() == slow.tolist()
+        assert fast.size < entry.n
