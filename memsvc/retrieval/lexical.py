@@ -87,7 +87,7 @@ class LexicalIndex:
         self._lengths = np.zeros(0, dtype=np.float64)
         self._docs = 0
         self._version = 0
-        self._norms: tuple[int, int, Ints, Floats] | None = None
+        self._norms: tuple[tuple[int, int, float, float, float], Ints, Floats] | None = None
         """(version, n, prev, norm): the length normalisation of ``scores`` for one
         ``prev`` array (a timeline's), kept until the index or the timeline changes."""
 
@@ -185,9 +185,10 @@ class LexicalIndex:
     def _norm(self, n: int, prev: Ints) -> Floats:
         """``scores``' per-row BM25 length normalisation for the first ``n`` rows (the
         average length is over every row: an O(n) pass, done once per index state)."""
+        key = (self._version, n, NEIGHBOUR_WEIGHT, BM25_K1, BM25_B)
         held = self._norms
-        if held is not None and held[0] == self._version and held[1] == n and held[2] is prev:
-            return held[3]
+        if held is not None and held[0] == key and held[1] is prev:
+            return held[2]
         self._ensure(n)
         has_prev = prev[:n] >= 0
         prev_rows = np.where(has_prev, prev[:n], 0)
@@ -196,7 +197,7 @@ class LexicalIndex:
         live_lengths = length[own_len > 0]
         avg = float(live_lengths.mean()) if live_lengths.size else 1.0
         norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(avg, 1e-9))
-        self._norms = (self._version, n, prev, norm)
+        self._norms = (key, prev, norm)
         return norm
 
     def sparse_scores(self, query: str, n: int, prev: Ints, nxt: Ints) -> tuple[Ints, Floats]:
@@ -219,7 +220,6 @@ class LexicalIndex:
         hit = np.zeros(n, dtype=bool)
         for held_rows, _, _ in postings:
             hit[held_rows] = True
-        docs = int(np.count_nonzero(hit))
         after = nxt[:n][hit]
         hit[after[after >= 0]] = True
         rows = np.flatnonzero(hit)
@@ -227,18 +227,23 @@ class LexicalIndex:
         before = prev[:n][rows]
         has_prev = before >= 0
         before = np.where(has_prev, before, 0)
+        scratch = np.zeros(n, dtype=np.float64)
+        own: list[tuple[Floats, Floats]] = []  # each term's tf at ``rows`` and before them
+        for held_rows, tfs, _ in postings:
+            scratch[held_rows] = tfs
+            own.append((scratch[rows], np.where(has_prev, scratch[before], 0.0)))
+            scratch[held_rows] = 0.0
         dfs = [held_rows.size for held_rows, _, _ in postings]
+        # every row holding a term is in ``rows``: the same N as over every row
+        docs = query_collection([(tf, df) for (tf, _), df in zip(own, dfs, strict=True)])
         idfs = [math.log(1.0 + (docs - df + 0.5) / (df + 0.5)) for df in dfs]
         weights = [w for _, _, w in postings]
         if QUERY_IDF_WEIGHTING:
             top = max(idfs)
             weights = [w * idf / top for w, idf in zip(weights, idfs, strict=True)]
         out = np.zeros(rows.size, dtype=np.float64)
-        scratch = np.zeros(n, dtype=np.float64)
-        for (held_rows, tfs, _), w, idf in zip(postings, weights, idfs, strict=True):
-            scratch[held_rows] = tfs
-            tf = scratch[rows] + NEIGHBOUR_WEIGHT * np.where(has_prev, scratch[before], 0.0)
-            scratch[held_rows] = 0.0
+        for (tf_own, tf_before), w, idf in zip(own, weights, idfs, strict=True):
+            tf = tf_own + NEIGHBOUR_WEIGHT * tf_before
             out += w * idf * tf * (BM25_K1 + 1.0) / (tf + norm)
         return rows, out
 

@@ -27,16 +27,8 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from memsvc.retrieval.hybrid import (
-    DENSE_SCALE_DEPTH,
-    EPISODE_TOP,
-    W_DENSE,
-    W_EPISODE,
-    W_LEXICAL,
-    W_TIME,
-    RowScores,
-    candidates_from,
-)
+from memsvc.retrieval import hybrid
+from memsvc.retrieval.hybrid import RowScores, candidates_from
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.ranking import Candidate
 from memsvc.retrieval.temporal import in_spans, query_spans
@@ -67,10 +59,10 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
     eps = episode[order]
     starts = np.flatnonzero(np.r_[True, eps[1:] != eps[:-1]])
     rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
-    keep = order[rank < EPISODE_TOP]
+    keep = order[rank < hybrid.EPISODE_TOP]
     names, inverse = np.unique(episode[keep], return_inverse=True)
     sums = np.bincount(inverse, weights=base[keep], minlength=names.size)
-    kept = np.minimum(counts[names], EPISODE_TOP)
+    kept = np.minimum(counts[names], hybrid.EPISODE_TOP)
     return names, sums / np.maximum(kept, 1)
 
 
@@ -96,7 +88,7 @@ def sparse_candidates(
     if k <= 0:
         return []
     # dense: the scaling's bounds from the best DENSE_SCALE_DEPTH masked cosines
-    m = min(DENSE_SCALE_DEPTH, masked)
+    m = min(hybrid.DENSE_SCALE_DEPTH, masked)
     pick = dense32 if masked == n else np.where(mask, dense32, -np.inf)
     top = np.argpartition(-pick, m - 1)[:m]
     top_values = dense32[top].astype(np.float64)
@@ -122,23 +114,31 @@ def sparse_candidates(
     lex_scaled = lex_raw / top_lex if top_lex > 0 else lex_raw * 0.0
     dense_scaled = np.clip((dense_raw - lo) / (hi - lo), 0.0, None)
     time_match = in_spans(times[scored], spans).astype(np.float64) if spans else lex_raw * 0.0
-    base = W_LEXICAL * lex_scaled + W_DENSE * dense_scaled + W_TIME * time_match
+    # the weights are read from ``hybrid`` at each call (the benchmarks' ablations set them)
+    w_lexical, w_dense, w_time, w_episode = (
+        hybrid.W_LEXICAL,
+        hybrid.W_DENSE,
+        hybrid.W_TIME,
+        hybrid.W_EPISODE,
+    )
+    base = w_lexical * lex_scaled + w_dense * dense_scaled + w_time * time_match
     episode = timeline.episode[scored]
     names, means = _top_means(base, episode, counts)
     at_episode = np.minimum(np.searchsorted(names, episode), max(names.size - 1, 0))
     own_mean = base * 0.0
     if names.size:
         own_mean = np.where(episode >= 0, means[at_episode], 0.0)
-    fused = base + W_EPISODE * own_mean
+    fused = base + w_episode * own_mean
 
     # the other rows of each scored episode: one shared value, (masked - scored) of them
     in_scored = np.bincount(at_episode[episode >= 0], minlength=names.size)
-    others = counts[names] - in_scored
-    shared = 0.0 + W_EPISODE * means
-    if fused.size + int(others.sum()) < k:
-        return None  # zero-valued rows would make up the depth
+    shared = 0.0 + w_episode * means
+    others = np.where(shared > 0, counts[names] - in_scored, 0)
+    positive = (fused > 0).astype(np.int64)
+    if int(positive.sum()) + int(others.sum()) < k:
+        return None  # rows at 0, which are not enumerated here, would make up the depth
     values = np.concatenate((fused, shared))
-    weights = np.concatenate((np.ones(fused.size, dtype=np.int64), others))
+    weights = np.concatenate((positive, others))
     order = np.argsort(-values, kind="stable")
     reached = np.cumsum(weights[order])
     kth = float(values[order[int(np.searchsorted(reached, k))]])
