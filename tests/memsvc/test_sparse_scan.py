@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from memsvc.retrieval import hybrid
+from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.cache import CachedProject
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.pool import pool_rows
@@ -164,3 +164,43 @@ def test_the_pool_from_the_timelines_runs_is_the_pool_from_full_passes(long_epis
         slow = pool_rows(text, dense_ids, *args, bare, mask, AT, 100)
         assert fast.tolist() == slow.tolist()
         assert fast.size < entry.n
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        (hybrid, "W_DENSE", 0.0),
+        (hybrid, "W_LEXICAL", 0.0),
+        (hybrid, "W_EPISODE", 0.0),
+        (hybrid, "W_TIME", 0.0),
+        (lexical, "NEIGHBOUR_WEIGHT", 0.0),
+        (lexical, "query_collection", lambda _found: 10_000),
+    ],
+)
+def test_switched_off_signals_switch_off_in_the_sparse_scoring_too(
+    switch: tuple[object, str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quality benchmark's ablations set these module constants."""
+    module, name, value = switch
+    monkeypatch.setattr(module, name, value)
+    entry = _project(2, n=900, long_episode=True)
+    q = np.random.default_rng(3).standard_normal(entry.dim).astype(np.float32)
+    q /= np.linalg.norm(q)
+    with entry.lock:
+        mask = entry.mask({"active"}, None)
+        counts = entry.episode_counts(mask)
+    for text in ("alpha beta", "config deploy in march 2024"):
+        want = _full(entry, q, text, mask, 50)
+        got = sparse_candidates(
+            text,
+            entry.matrix[: entry.n] @ q,
+            entry.lexical,
+            entry.timeline(),
+            mask,
+            counts,
+            entry.times_array(),
+            entry.ids,
+            50,
+            AT,
+        )
+        assert got is None or _explained(got) == _explained(want)
