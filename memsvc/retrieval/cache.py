@@ -24,6 +24,7 @@ import numpy.typing as npt
 from memsvc.errors import IndexRebuilding
 from memsvc.retrieval.healing import IndexHealth
 from memsvc.retrieval.lexical import LexicalIndex
+from memsvc.retrieval.sparse import episode_counts
 from memsvc.retrieval.timeline import Timeline, build_timeline
 from memsvc.store.index import IndexRow, LanceIndex
 
@@ -61,11 +62,23 @@ class CachedProject:
         default_factory=dict
     )
     _times: npt.NDArray[np.float64] | None = None
+    _counts: dict[int, tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]] = field(
+        default_factory=dict
+    )
 
     def changed(self) -> None:
         """Forget what is derived from the rows (after any change to them)."""
         self._timeline, self._times = None, None
         self._masks.clear()
+        self._counts.clear()
+
+    def episode_counts(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """How many rows of ``mask`` (one of ``mask()``'s) each episode of ``timeline()``
+        holds, kept until the rows change. Hold ``lock``."""
+        held = self._counts.get(id(mask))
+        if held is None or held[0] is not mask:
+            held = self._counts[id(mask)] = (mask, episode_counts(self.timeline(), mask))
+        return held[1]
 
     def mask(
         self, statuses: AbstractSet[str], kinds: AbstractSet[str] | None

@@ -18,6 +18,7 @@ from memsvc.retrieval.embedder import Embedder, QueryCache
 from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.pool import pool_depth, pool_rows, pool_timeline
 from memsvc.retrieval.ranking import Candidate
+from memsvc.retrieval.sparse import sparse_candidates
 from memsvc.retrieval.timeline import Timeline
 from memsvc.store.index import LanceIndex
 
@@ -130,11 +131,27 @@ class CandidateSource:
             n = entry.n
             if n == 0:
                 return []
-            dense = (entry.matrix[:n] @ qvec).astype(np.float64)
+            dense32 = entry.matrix[:n] @ qvec
             timeline = entry.timeline()
-            lexical = entry.lexical.scores(text, n, timeline.prev)
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = entry.times_array()
+            if not EPISODE_FEEDBACK:  # the same ranking from the rows that can score
+                found = sparse_candidates(
+                    text,
+                    dense32,
+                    entry.lexical,
+                    timeline,
+                    mask,
+                    entry.episode_counts(mask),
+                    times,
+                    entry.ids,
+                    depth,
+                    at,
+                )
+                if found is not None:
+                    return found
+            dense = dense32.astype(np.float64)
+            lexical = entry.lexical.scores(text, n, timeline.prev)
             ids = entry.ids[:n]
         scores = score_rows(text, lexical, dense, times, timeline, mask, at)
         if EPISODE_FEEDBACK and mask.any():
@@ -159,7 +176,7 @@ class CandidateSource:
             if n == 0:
                 return []
             timeline = entry.timeline()
-            lexical = entry.lexical.scores(text, n, timeline.prev)
+            lexical = _lexical_scores(entry, text, n, timeline)
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = entry.times_array()
             k = pool_depth(depth)
@@ -170,6 +187,18 @@ class CandidateSource:
         sub = pool_timeline(timeline, rows)
         scores = score_rows(text, lexical[rows], dense, times[rows], sub, everyone, at)
         return candidates_from(scores, ids, everyone, depth)
+
+
+def _lexical_scores(
+    entry: CachedProject, text: str, n: int, timeline: Timeline
+) -> npt.NDArray[np.float64]:
+    """``entry.lexical.scores`` of every row, computed from the query terms' postings."""
+    if timeline.next is None:
+        return entry.lexical.scores(text, n, timeline.prev)
+    rows, values = entry.lexical.sparse_scores(text, n, timeline.prev, timeline.next)
+    out = np.zeros(n, dtype=np.float64)
+    out[rows] = values
+    return out
 
 
 def _fed_back(

@@ -101,12 +101,19 @@ def score_rows(
 
 
 def candidates_from(scores: RowScores, ids: list[str], mask: Mask, depth: int) -> list[Candidate]:
-    """The ``depth`` best rows as explained candidates; ties break by id."""
+    """The ``depth`` best rows as explained candidates; ties break by id (at the last
+    place too: of rows tied there, those with the smallest ids)."""
     k = min(depth, int(mask.sum()))
     if k <= 0:
         return []
     fused = scores.fused
     top = np.argpartition(-fused, k - 1)[:k]
+    kth = fused[top].min()
+    tied = np.flatnonzero(fused == kth)
+    if tied.size > int(np.count_nonzero(fused[top] == kth)):  # more tied than fit
+        by_id = np.argsort(np.array([ids[i] for i in tied], dtype=object), kind="stable")
+        above = top[fused[top] > kth]
+        top = np.concatenate((above, tied[by_id[: k - above.size]]))
     id_arr = np.array([ids[i] for i in top], dtype=object)
     top = top[np.lexsort((id_arr, -fused[top]))]
     out = []

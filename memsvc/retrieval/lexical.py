@@ -86,6 +86,10 @@ class LexicalIndex:
         self._rows: list[array[int] | None] = []
         self._lengths = np.zeros(0, dtype=np.float64)
         self._docs = 0
+        self._version = 0
+        self._norms: tuple[tuple[int, int, float, float, float], Ints, Floats] | None = None
+        """(version, n, prev, norm): the length normalisation of ``scores`` for one
+        ``prev`` array (a timeline's), kept until the index or the timeline changes."""
 
     @property
     def documents(self) -> int:
@@ -95,6 +99,7 @@ class LexicalIndex:
     def put(self, row: int, text: str) -> None:
         """Index ``text`` as row ``row`` (replacing what the row held)."""
         self.clear(row)
+        self._version += 1
         counts = Counter(analyze(text))
         self._ensure(row + 1)
         if row >= len(self._rows):
@@ -126,6 +131,7 @@ class LexicalIndex:
         entry = self._rows[row] if 0 <= row < len(self._rows) else None
         if entry is None:
             return
+        self._version += 1
         for tid in entry[: len(entry) // 2]:
             _drop_row(self._postings[tid], row)
         self._rows[row] = None
@@ -175,6 +181,71 @@ class LexicalIndex:
             tf = tf + NEIGHBOUR_WEIGHT * np.where(has_prev, tf[prev_rows], 0.0)
             out += w * idf * tf * (BM25_K1 + 1.0) / (tf + norm)
         return out
+
+    def _norm(self, n: int, prev: Ints) -> Floats:
+        """``scores``' per-row BM25 length normalisation for the first ``n`` rows (the
+        average length is over every row: an O(n) pass, done once per index state)."""
+        key = (self._version, n, NEIGHBOUR_WEIGHT, BM25_K1, BM25_B)
+        held = self._norms
+        if held is not None and held[0] == key and held[1] is prev:
+            return held[2]
+        self._ensure(n)
+        has_prev = prev[:n] >= 0
+        prev_rows = np.where(has_prev, prev[:n], 0)
+        own_len = self._lengths[:n]
+        length = own_len + NEIGHBOUR_WEIGHT * np.where(has_prev, own_len[prev_rows], 0.0)
+        live_lengths = length[own_len > 0]
+        avg = float(live_lengths.mean()) if live_lengths.size else 1.0
+        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(avg, 1e-9))
+        self._norms = (key, prev, norm)
+        return norm
+
+    def sparse_scores(self, query: str, n: int, prev: Ints, nxt: Ints) -> tuple[Ints, Floats]:
+        """The rows of the first ``n`` whose ``scores`` are above 0 (sorted) and those
+        scores, bit for bit the same, in time proportional to the query terms' postings
+        rather than to ``n``: a row scores only if it or its predecessor holds a query
+        term. ``nxt`` is the inverse of ``prev`` (each row's successor or -1)."""
+        none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+        if n == 0 or self.documents == 0:
+            return none
+        terms = dict.fromkeys(analyze(query), 1.0)
+        postings = []
+        for term, w in terms.items():
+            posting = self._posting(term)
+            if posting:
+                pairs = np.frombuffer(posting, dtype=np.uint32).reshape(-1, 2)
+                postings.append((pairs[:, 0].astype(np.int64), pairs[:, 1], w))
+        if not postings:
+            return none
+        hit = np.zeros(n, dtype=bool)
+        for held_rows, _, _ in postings:
+            hit[held_rows] = True
+        after = nxt[:n][hit]
+        hit[after[after >= 0]] = True
+        rows = np.flatnonzero(hit)
+        norm = self._norm(n, prev)[rows]
+        before = prev[:n][rows]
+        has_prev = before >= 0
+        before = np.where(has_prev, before, 0)
+        scratch = np.zeros(n, dtype=np.float64)
+        own: list[tuple[Floats, Floats]] = []  # each term's tf at ``rows`` and before them
+        for held_rows, tfs, _ in postings:
+            scratch[held_rows] = tfs
+            own.append((scratch[rows], np.where(has_prev, scratch[before], 0.0)))
+            scratch[held_rows] = 0.0
+        dfs = [held_rows.size for held_rows, _, _ in postings]
+        # every row holding a term is in ``rows``: the same N as over every row
+        docs = query_collection([(tf, df) for (tf, _), df in zip(own, dfs, strict=True)])
+        idfs = [math.log(1.0 + (docs - df + 0.5) / (df + 0.5)) for df in dfs]
+        weights = [w for _, _, w in postings]
+        if QUERY_IDF_WEIGHTING:
+            top = max(idfs)
+            weights = [w * idf / top for w, idf in zip(weights, idfs, strict=True)]
+        out = np.zeros(rows.size, dtype=np.float64)
+        for (tf_own, tf_before), w, idf in zip(own, weights, idfs, strict=True):
+            tf = tf_own + NEIGHBOUR_WEIGHT * tf_before
+            out += w * idf * tf * (BM25_K1 + 1.0) / (tf + norm)
+        return rows, out
 
     def feedback_terms(self, query: str, rows: Ints) -> dict[str, float]:
         """The ``FEEDBACK_TERMS`` strongest terms of ``rows`` (one episode) that the query

@@ -73,11 +73,17 @@ def _time_rows(
     return _best(lexical, np.flatnonzero(mask & in_spans(times, spans)), k)
 
 
-def _episodes_of(seeds: Rows, episode: Rows) -> Rows:
+def _episodes_of(seeds: Rows, timeline: Timeline) -> Rows:
     """Every row of the episodes ``seeds`` belong to, those of at most
     ``EPISODE_MAX_ROWS`` rows."""
+    episode = timeline.episode
     wanted = np.unique(episode[seeds])
     wanted = wanted[wanted >= 0]
+    if timeline.starts is not None and wanted.size:  # the episodes' runs in time order
+        sizes = np.diff(timeline.starts)
+        wanted = wanted[sizes[wanted] <= EPISODE_MAX_ROWS]
+        parts = [timeline.episode_rows(int(e)) for e in wanted]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
     if wanted.size:
         sizes = np.bincount(episode[episode >= 0])
         wanted = wanted[sizes[wanted] <= EPISODE_MAX_ROWS]
@@ -86,10 +92,15 @@ def _episodes_of(seeds: Rows, episode: Rows) -> Rows:
     return np.flatnonzero(np.isin(episode, wanted))
 
 
-def _with_neighbours(rows: Rows, prev: Rows) -> Rows:
+def _with_neighbours(rows: Rows, timeline: Timeline) -> Rows:
     """``rows`` with each one's predecessor and successor in time."""
+    prev = timeline.prev
     before = prev[rows]
-    after = np.flatnonzero(np.isin(prev, rows))
+    if timeline.next is not None:
+        after = timeline.next[rows]
+        after = after[after >= 0]
+    else:
+        after = np.flatnonzero(np.isin(prev, rows))
     return np.unique(np.concatenate((rows, before[before >= 0], after)))
 
 
@@ -113,8 +124,8 @@ def pool_rows(
     seeds = np.concatenate((dense, lexical_best, _time_rows(query, times, lexical, mask, at, k)))
     # ``dense_ids`` come best first: their head and the lexical head seed whole episodes
     heads = np.concatenate((dense[:EPISODE_SEEDS], top_lexical[:EPISODE_SEEDS]))
-    whole = _episodes_of(heads, timeline.episode)
-    rows = np.union1d(_with_neighbours(np.unique(seeds), timeline.prev), whole)
+    whole = _episodes_of(heads, timeline)
+    rows = np.union1d(_with_neighbours(np.unique(seeds), timeline), whole)
     return rows[mask[rows]]
 
 

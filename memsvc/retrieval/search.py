@@ -25,7 +25,8 @@ from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["Searcher"]
 
-Scored = tuple[float, str, MemoryRow, Candidate]
+Scored = tuple[float, str, Any, Candidate]
+"""(final score, id, the row's ``RANK_COLUMNS``, candidate)."""
 
 
 class Searcher:
@@ -68,16 +69,24 @@ class Searcher:
             candidates = self.source.candidates(
                 project, generation, query.query, depth, statuses, kinds, at
             )
-        with self.metrics.stage("hydrate"), self.db.read() as s:
-            rows = mem_store.get_rows(s, project, [c.id for c in candidates])
-        with self.metrics.stage("rank"):
-            scored = self._rank(candidates, rows, query, statuses)
-            return self._distinct(project, generation, scored, query, floor)
+        with self.db.read() as s:
+            with self.metrics.stage("hydrate"):
+                rows = mem_store.get_rank_fields(s, project, [c.id for c in candidates])
+            with self.metrics.stage("rank"):
+                scored = self._rank(candidates, rows, query, statuses)
+                chosen = self._distinct(project, generation, scored, query, floor)
+            with self.metrics.stage("hits"):  # whole rows for the hits alone
+                full = mem_store.get_rows(s, project, [t[1] for t, _, _ in chosen])
+                return [
+                    _hit(full[mid], final, parts, relevance)
+                    for (final, mid, _, _), parts, relevance in chosen
+                    if mid in full and visible(full[mid], query, statuses, at)
+                ]
 
     @staticmethod
     def _rank(
         candidates: list[Candidate],
-        rows: dict[str, MemoryRow],
+        rows: dict[str, Any],
         query: SearchQuery,
         statuses: list[str],
     ) -> list[Scored]:
@@ -101,13 +110,15 @@ class Searcher:
         scored: list[Scored],
         query: SearchQuery,
         floor: float,
-    ) -> list[SearchHit]:
+    ) -> list[tuple[Scored, dict[str, Any], float]]:
+        """The hits to return: (scored, parts, relevance), best first."""
         ids = [t[1] for t in scored]
         vectors = self.cache.vectors_of(project, generation, ids)
         keep = set(drop_near_duplicates(ids, vectors, self.near_cosine))
         evidence = self._evidence(project, generation, query.query, ids, vectors)
-        hits: list[SearchHit] = []
-        for final, mid, row, c in scored:
+        hits: list[tuple[Scored, dict[str, Any], float]] = []
+        for t in scored:
+            mid, c = t[1], t[3]
             if mid not in keep:
                 continue
             cosine, cover = evidence.get(mid, (0.0, 0.0))
@@ -115,7 +126,7 @@ class Searcher:
             if relevance < floor:
                 continue
             parts = {**c.parts, "cosine": round(cosine, 6), "coverage": round(cover, 6)}
-            hits.append(_hit(row, final, parts, relevance))
+            hits.append((t, parts, relevance))
             if len(hits) >= query.limit:
                 break
         return hits

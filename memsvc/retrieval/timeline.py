@@ -31,6 +31,20 @@ class Timeline:
     """Row of each row's predecessor in its episode, or -1 (first, or not live)."""
     episode: Ints
     """Episode number of each row (-1 for rows that are not live)."""
+    order: Ints | None = None
+    """The live rows in time order (each episode a contiguous run, episodes numbered in
+    this order); None for a timeline built by hand."""
+    starts: Ints | None = None
+    """Where each episode begins in ``order`` (one more entry: ``order.size``)."""
+    next: Ints | None = None
+    """Row of each row's successor in its episode, or -1 (the inverse of ``prev``)."""
+    id_rank: Ints | None = None
+    """Each live row's rank among the live rows' ids (-1 for rows that are not live)."""
+
+    def episode_rows(self, episode: int) -> Ints:
+        """The rows of an episode, in time order (needs ``order``)."""
+        assert self.order is not None and self.starts is not None
+        return self.order[self.starts[episode] : self.starts[episode + 1]]
 
 
 def build_timeline(
@@ -39,14 +53,19 @@ def build_timeline(
     """Neighbours among the ``live`` rows (deleted ones are skipped over)."""
     n = len(ids)
     prev = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(n, -1, dtype=np.int64)
     episode = np.full(n, -1, dtype=np.int64)
+    ranks = np.full(n, -1, dtype=np.int64)
     rows = np.flatnonzero(live)
     if rows.size == 0:
-        return Timeline(prev, episode)
+        return Timeline(prev, episode, rows, np.zeros(1, dtype=np.int64), nxt, ranks)
     id_rank = np.argsort(np.argsort(np.array(ids, dtype=object)[rows], kind="stable"))
+    ranks[rows] = id_rank
     order = rows[np.lexsort((id_rank, written[rows], times[rows]))]
     gaps = np.diff(times[order])
     joined = gaps <= EPISODE_GAP_S
     prev[order[1:][joined]] = order[:-1][joined]
+    nxt[order[:-1][joined]] = order[1:][joined]
     episode[order] = np.concatenate(([0], np.cumsum(~joined)))
-    return Timeline(prev, episode)
+    starts = np.concatenate(([0], np.flatnonzero(~joined) + 1, [order.size])).astype(np.int64)
+    return Timeline(prev, episode, order, starts, nxt, ranks)

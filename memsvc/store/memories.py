@@ -103,6 +103,34 @@ def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, Memory
     return {r.id: r for r in rows if r.project_id == project}
 
 
+RANK_COLUMNS = (
+    "id",
+    "project_id",
+    "kind",
+    "status",
+    "tags",
+    "paths",
+    "pinned",
+    "importance",
+    "valid_from",
+    "valid_until",
+    "created_at",
+    "status_changed_at",
+)
+"""What a search needs of each candidate to filter and rank it (not its text, provenance
+or other parts, which only the hits it returns need)."""
+
+
+def get_rank_fields(session: Session, project: str, ids: list[str]) -> dict[str, Any]:
+    """``get_rows`` with only ``RANK_COLUMNS`` (as attributes of a plain row): a search
+    filters and ranks its ~50 candidates from these and loads whole rows for its hits."""
+    if not ids:
+        return {}
+    table = MemoryRow.__table__  # type: ignore[attr-defined]
+    stmt = sa_select(*(table.c[name] for name in RANK_COLUMNS)).where(table.c.id.in_(ids))
+    return {r.id: r for r in session.execute(stmt) if r.project_id == project}
+
+
 def find_exact_many(
     session: Session, project: str, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], MemoryRow]:

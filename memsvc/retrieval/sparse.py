@@ -1,0 +1,185 @@
+"""The exact scan's candidates without an O(project) pass per signal: the same
+``hybrid.score_rows`` ranking, bit for bit, computed only where it can be above zero.
+
+Of a project's rows, ``score_rows`` gives a ``base`` above zero only to
+- the rows whose dense cosine is above the ``DENSE_SCALE_DEPTH``-th best (the scaling
+  clips the rest to 0),
+- the rows holding a query term, or whose predecessor does (BM25F with the neighbour
+  field; ``LexicalIndex.sparse_scores`` reads them off the query terms' postings),
+- the rows in a date the query names;
+and ``fused = base + W_EPISODE * episode`` where ``episode`` is the mean of the best
+``EPISODE_TOP`` bases of the row's episode. Every other row of an episode holding such a
+row therefore shares one value (``W_EPISODE`` x that mean), and every row of any other
+episode is 0. So the best ``depth`` rows are found from those few scored rows and, per
+episode, how many others share its value, without scoring the project's other rows; the
+only O(project) work left is the dense matrix product itself and cheap numpy passes
+(the top of the cosines, one boolean mark per query).
+
+Ties at the last place break by id, as they do in ``hybrid.candidates_from``. When fewer
+than ``depth`` rows are above zero (a tiny project, a narrow filter) or the dense scaling
+is degenerate, ``sparse_candidates`` returns None and the caller scores every row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from memsvc.retrieval import hybrid
+from memsvc.retrieval.hybrid import RowScores, candidates_from
+from memsvc.retrieval.lexical import LexicalIndex
+from memsvc.retrieval.ranking import Candidate
+from memsvc.retrieval.temporal import in_spans, query_spans
+from memsvc.retrieval.timeline import Timeline
+
+__all__ = ["episode_counts", "sparse_candidates"]
+
+Rows = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+
+def episode_counts(timeline: Timeline, mask: Mask) -> Rows:
+    """How many ``mask``-ed rows each episode holds (index: episode number)."""
+    live = mask & (timeline.episode >= 0)
+    size = timeline.starts.size - 1 if timeline.starts is not None else 0
+    return np.bincount(timeline.episode[live], minlength=max(size, 0)).astype(np.int64)
+
+
+def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]:
+    """(episodes, mean of their best ``EPISODE_TOP`` bases) over the scored rows, the sums
+    taken best first like ``hybrid._episode_means`` (unscored rows add 0.0), divided by
+    min(``EPISODE_TOP``, the episode's masked rows)."""
+    live = np.flatnonzero(episode >= 0)
+    if live.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    order = live[np.lexsort((-base[live], episode[live]))]
+    eps = episode[order]
+    starts = np.flatnonzero(np.r_[True, eps[1:] != eps[:-1]])
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    keep = order[rank < hybrid.EPISODE_TOP]
+    names, inverse = np.unique(episode[keep], return_inverse=True)
+    sums = np.bincount(inverse, weights=base[keep], minlength=names.size)
+    kept = np.minimum(counts[names], hybrid.EPISODE_TOP)
+    return names, sums / np.maximum(kept, 1)
+
+
+def sparse_candidates(
+    text: str,
+    dense32: npt.NDArray[np.float32],
+    lexical: LexicalIndex,
+    timeline: Timeline,
+    mask: Mask,
+    counts: Rows,
+    times: Floats,
+    ids: list[str],
+    depth: int,
+    at: datetime | None,
+) -> list[Candidate] | None:
+    """``candidates_from(score_rows(...), ids, mask, depth)`` over every row, from the rows
+    that can score (see the module); ``counts`` is ``episode_counts(timeline, mask)``.
+    None when only scoring every row can answer."""
+    n = mask.size
+    assert timeline.order is not None and timeline.next is not None
+    masked = int(np.count_nonzero(mask))
+    k = min(depth, masked)
+    if k <= 0:
+        return []
+    # dense: the scaling's bounds from the best DENSE_SCALE_DEPTH masked cosines
+    m = min(hybrid.DENSE_SCALE_DEPTH, masked)
+    pick = dense32 if masked == n else np.where(mask, dense32, -np.inf)
+    top = np.argpartition(-pick, m - 1)[:m]
+    top_values = dense32[top].astype(np.float64)
+    lo, hi = float(top_values.min()), float(top_values.max())
+    if hi - lo <= 1e-12:
+        return None
+    dense_rows = top[top_values > lo]
+    lex_rows, lex_values = lexical.sparse_scores(text, n, timeline.prev, timeline.next)
+    inside = mask[lex_rows]
+    lex_rows, lex_values = lex_rows[inside], lex_values[inside]
+    spans = query_spans(text, at)
+    time_rows = np.flatnonzero(mask & in_spans(times, spans)) if spans else lex_rows[:0]
+    in_pool = np.zeros(n, dtype=bool)
+    in_pool[dense_rows] = True
+    in_pool[lex_rows] = True
+    in_pool[time_rows] = True
+    scored = np.flatnonzero(in_pool)
+
+    top_lex = float(lex_values.max()) if lex_values.size else 0.0
+    lex_raw = np.zeros(scored.size, dtype=np.float64)
+    lex_raw[np.searchsorted(scored, lex_rows)] = lex_values
+    dense_raw = dense32[scored].astype(np.float64)
+    lex_scaled = lex_raw / top_lex if top_lex > 0 else lex_raw * 0.0
+    dense_scaled = np.clip((dense_raw - lo) / (hi - lo), 0.0, None)
+    time_match = in_spans(times[scored], spans).astype(np.float64) if spans else lex_raw * 0.0
+    # the weights are read from ``hybrid`` at each call (the benchmarks' ablations set them)
+    w_lexical, w_dense, w_time, w_episode = (
+        hybrid.W_LEXICAL,
+        hybrid.W_DENSE,
+        hybrid.W_TIME,
+        hybrid.W_EPISODE,
+    )
+    base = w_lexical * lex_scaled + w_dense * dense_scaled + w_time * time_match
+    episode = timeline.episode[scored]
+    names, means = _top_means(base, episode, counts)
+    at_episode = np.minimum(np.searchsorted(names, episode), max(names.size - 1, 0))
+    own_mean = base * 0.0
+    if names.size:
+        own_mean = np.where(episode >= 0, means[at_episode], 0.0)
+    fused = base + w_episode * own_mean
+
+    # the other rows of each scored episode: one shared value, (masked - scored) of them
+    in_scored = np.bincount(at_episode[episode >= 0], minlength=names.size)
+    shared = 0.0 + w_episode * means
+    others = np.where(shared > 0, counts[names] - in_scored, 0)
+    positive = (fused > 0).astype(np.int64)
+    if int(positive.sum()) + int(others.sum()) < k:
+        return None  # rows at 0, which are not enumerated here, would make up the depth
+    values = np.concatenate((fused, shared))
+    weights = np.concatenate((positive, others))
+    order = np.argsort(-values, kind="stable")
+    reached = np.cumsum(weights[order])
+    kth = float(values[order[int(np.searchsorted(reached, k))]])
+
+    chosen = [scored[fused > kth]]
+    tied = [scored[fused == kth]]
+    for at_name in np.flatnonzero((shared >= kth) & (others > 0)):
+        rows = timeline.episode_rows(int(names[at_name]))
+        rows = rows[mask[rows] & ~in_pool[rows]]
+        (chosen if shared[at_name] > kth else tied).append(rows)
+    above = np.concatenate(chosen)
+    level = np.concatenate(tied)
+    need = k - above.size
+    if need < level.size:
+        level = level[_smallest_ids(level, need, timeline.id_rank, ids)]
+    rows = np.concatenate((above, level)).astype(np.int64)
+    # each chosen row's signals, as score_rows gives them (the others' lexical part is 0)
+    is_scored = in_pool[rows]
+    pos = np.minimum(np.searchsorted(scored, rows), scored.size - 1)
+    name = np.minimum(np.searchsorted(names, timeline.episode[rows]), max(names.size - 1, 0))
+    zero = np.zeros(rows.size, dtype=np.float64)
+    chosen_dense = dense32[rows].astype(np.float64)
+    compact = RowScores(
+        lexical_raw=np.where(is_scored, lex_raw[pos], zero),
+        dense_raw=chosen_dense,
+        lexical=np.where(is_scored, lex_scaled[pos], zero),
+        dense=np.clip((chosen_dense - lo) / (hi - lo), 0.0, None),
+        time_match=in_spans(times[rows], spans).astype(np.float64) if spans else zero,
+        episode=np.where(is_scored, own_mean[pos], means[name] if names.size else zero),
+        fused=np.where(is_scored, fused[pos], shared[name] if names.size else zero),
+    )
+    everyone = np.ones(rows.size, dtype=bool)
+    return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
+
+
+def _smallest_ids(rows: Rows, count: int, id_rank: Rows | None, ids: list[str]) -> Rows:
+    """Positions in ``rows`` of the ``count`` rows with the smallest ids."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    ranks = id_rank[rows] if id_rank is not None else None
+    if ranks is None or bool((ranks < 0).any()):
+        order = np.argsort(np.array([ids[r] for r in rows], dtype=object), kind="stable")
+        return order[:count].astype(np.int64)
+    return np.argpartition(ranks, count - 1)[:count].astype(np.int64)

@@ -1,0 +1,206 @@
+"""The exact scan's sparse scoring (``retrieval.sparse``) gives the candidates, scores and
+explained parts of scoring every row (``hybrid.score_rows`` + ``candidates_from``), bit
+for bit: over random projects with short and project-long episodes, deleted rows,
+status and kind masks, queries naming dates, and ties at the last place."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from memsvc.retrieval import hybrid, lexical
+from memsvc.retrieval.cache import CachedProject
+from memsvc.retrieval.lexical import LexicalIndex
+from memsvc.retrieval.pool import pool_rows
+from memsvc.retrieval.ranking import Candidate
+from memsvc.retrieval.sparse import sparse_candidates
+from memsvc.retrieval.timeline import Timeline
+from memsvc.store.index import IndexRow
+
+WORDS = ["alpha", "beta", "gamma", "delta", "config", "deploy", "cache", "token"]
+WORDS += ["river", "mountain", "bread", "march"]
+AT = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def _project(seed: int, n: int, long_episode: bool, dim: int = 16) -> CachedProject:
+    rng = random.Random(seed)
+    vecs = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    if seed % 3 == 0:  # repeated vectors: ties in the dense part
+        vecs[n // 2 :] = vecs[: n - n // 2]
+    entry = CachedProject(generation=0, dim=dim)
+    entry.matrix = np.zeros((0, dim), dtype=np.float32)
+    t = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
+    for i in range(n):
+        t += rng.choice([30.0, 60.0, 600.0]) if long_episode else rng.choice([60.0, 60.0, 5000.0])
+        words = [rng.choice(WORDS) for _ in range(rng.randint(0, 6))]
+        entry.put(
+            IndexRow(
+                id=f"m{rng.randrange(10**6):07d}{i:05d}",
+                kind=rng.choice(["fact", "rule", "decision"]),
+                status=rng.choice(["active"] * 6 + ["archived", "deleted"]),
+                text=" ".join(words),
+                content_hash="",
+                vector=vecs[i],
+                time=t,
+                written=t,
+            )
+        )
+    for mid in rng.sample(entry.ids, n // 10):
+        entry.remove(mid)
+    return entry
+
+
+def _full(entry: CachedProject, q: np.ndarray, text: str, mask: np.ndarray, depth: int) -> list:
+    n = entry.n
+    timeline = entry.timeline()
+    dense = (entry.matrix[:n] @ q).astype(np.float64)
+    lexical = entry.lexical.scores(text, n, timeline.prev)
+    times = entry.times_array()
+    scores = hybrid.score_rows(text, lexical, dense, times, timeline, mask, AT)
+    return hybrid.candidates_from(scores, entry.ids[:n], mask, depth)
+
+
+def _explained(found: list[Candidate]) -> list[tuple]:
+    return [(c.id, c.fused, c.dense_score, c.lexical_score, c.signals) for c in found]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sparse_scoring_gives_every_rows_scoring_candidates(seed: int) -> None:
+    rng = random.Random(seed)
+    entry = _project(seed, n=rng.choice([300, 800, 1500]), long_episode=seed % 2 == 0)
+    queries = [
+        " ".join(rng.sample(WORDS, 2)),
+        "config deploy in march 2024",  # names a month: the time signal
+        "zebra",  # no term held: dense only
+        rng.choice(WORDS),
+    ]
+    q = np.random.default_rng(seed + 100).standard_normal(entry.dim).astype(np.float32)
+    q /= np.linalg.norm(q)
+    compared = 0
+    for statuses, kinds in ((["active"], None), (["active", "archived"], {"fact", "rule"})):
+        with entry.lock:
+            mask = entry.mask(set(statuses), kinds)
+            counts = entry.episode_counts(mask)
+        for text in queries:
+            for depth in (50, 120):
+                want = _full(entry, q, text, mask, depth)
+                got = sparse_candidates(
+                    text,
+                    entry.matrix[: entry.n] @ q,
+                    entry.lexical,
+                    entry.timeline(),
+                    mask,
+                    counts,
+                    entry.times_array(),
+                    entry.ids,
+                    depth,
+                    AT,
+                )
+                if got is None:
+                    continue
+                compared += 1
+                assert _explained(got) == _explained(want), (text, depth, statuses)
+    assert compared >= 8  # the sparse path answered most of them
+
+
+def test_sparse_lexical_scores_are_the_full_scores_above_zero() -> None:
+    entry = _project(5, n=600, long_episode=False)
+    timeline = entry.timeline()
+    assert timeline.next is not None
+    for text in ("alpha beta", "river bread march", "zebra", "alpha alpha config"):
+        full = entry.lexical.scores(text, entry.n, timeline.prev)
+        rows, values = entry.lexical.sparse_scores(text, entry.n, timeline.prev, timeline.next)
+        assert rows.tolist() == np.flatnonzero(full > 0).tolist()
+        assert values.tolist() == full[rows].tolist()
+
+
+def test_an_empty_index_scores_nothing() -> None:
+    rows, values = LexicalIndex().sparse_scores("alpha", 3, np.full(3, -1), np.full(3, -1))
+    assert rows.size == 0 and values.size == 0
+
+
+def test_ties_at_the_last_place_keep_the_smallest_ids() -> None:
+    # one long episode: every unscored row shares the episode's value
+    entry = _project(4, n=1500, long_episode=True)
+    q = np.ones(entry.dim, dtype=np.float32) / np.sqrt(entry.dim)
+    with entry.lock:
+        mask = entry.mask({"active"}, None)
+    found = _full(entry, q, "alpha", mask, 400)
+    last = found[-1].fused
+    tied = sorted(
+        i for i, f in zip(entry.ids, _all_fused(entry, q, "alpha", mask), strict=True) if f == last
+    )
+    kept = [c.id for c in found if c.fused == last]
+    assert len(tied) > len(kept) > 0
+    assert kept == tied[: len(kept)]
+
+
+def _all_fused(entry: CachedProject, q: np.ndarray, text: str, mask: np.ndarray) -> list[float]:
+    n = entry.n
+    timeline = entry.timeline()
+    dense = (entry.matrix[:n] @ q).astype(np.float64)
+    lexical = entry.lexical.scores(text, n, timeline.prev)
+    scores = hybrid.score_rows(text, lexical, dense, entry.times_array(), timeline, mask, AT)
+    return [float(x) for x in scores.fused]
+
+
+@pytest.mark.parametrize("long_episode", [False, True])
+def test_the_pool_from_the_timelines_runs_is_the_pool_from_full_passes(long_episode: bool) -> None:
+    entry = _project(7, n=2000, long_episode=long_episode)
+    timeline = entry.timeline()
+    bare = Timeline(prev=timeline.prev, episode=timeline.episode)  # no runs, no successors
+    q = np.random.default_rng(1).standard_normal(entry.dim).astype(np.float32)
+    dense_ids = [entry.ids[i] for i in np.argsort(-(entry.matrix[: entry.n] @ q))[:200]]
+    with entry.lock:
+        mask = entry.mask({"active"}, None)
+    for text in ("alpha beta", "bread in march 2024", "zebra"):
+        lexical = entry.lexical.scores(text, entry.n, timeline.prev)
+        args = (entry.pos, lexical, entry.times_array())
+        fast = pool_rows(text, dense_ids, *args, timeline, mask, AT, 100)
+        slow = pool_rows(text, dense_ids, *args, bare, mask, AT, 100)
+        assert fast.tolist() == slow.tolist()
+        assert fast.size < entry.n
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        (hybrid, "W_DENSE", 0.0),
+        (hybrid, "W_LEXICAL", 0.0),
+        (hybrid, "W_EPISODE", 0.0),
+        (hybrid, "W_TIME", 0.0),
+        (lexical, "NEIGHBOUR_WEIGHT", 0.0),
+        (lexical, "query_collection", lambda _found: 10_000),
+    ],
+)
+def test_switched_off_signals_switch_off_in_the_sparse_scoring_too(
+    switch: tuple[object, str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quality benchmark's ablations set these module constants."""
+    module, name, value = switch
+    monkeypatch.setattr(module, name, value)
+    entry = _project(2, n=900, long_episode=True)
+    q = np.random.default_rng(3).standard_normal(entry.dim).astype(np.float32)
+    q /= np.linalg.norm(q)
+    with entry.lock:
+        mask = entry.mask({"active"}, None)
+        counts = entry.episode_counts(mask)
+    for text in ("alpha beta", "config deploy in march 2024"):
+        want = _full(entry, q, text, mask, 50)
+        got = sparse_candidates(
+            text,
+            entry.matrix[: entry.n] @ q,
+            entry.lexical,
+            entry.timeline(),
+            mask,
+            counts,
+            entry.times_array(),
+            entry.ids,
+            50,
+            AT,
+        )
+        assert got is None or _explained(got) == _explained(want)
