@@ -219,6 +219,17 @@ def first_answer(base: str, project: str, started: float) -> float:
             time.sleep(0.05)
 
 
+def listening(base: str, started: float) -> float:
+    """Seconds from the process's start until ``/health`` answers (imports, migrations,
+    opening the stores: what every start pays before any search)."""
+    with httpx.Client(base_url=base, timeout=300) as c:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if c.get("/health").status_code == 200:
+                    return time.perf_counter() - started
+            time.sleep(0.05)
+
+
 def reconciled(base: str, started: float, timeout_s: float = 1800) -> float:
     """Seconds from the process's start until readiness reports the start-up index
     reconciliation done (searches are answered meanwhile)."""
@@ -324,6 +335,7 @@ def concurrent(base: str, pairs: list[tuple[str, str]], clients: int) -> tuple[f
 @dataclass
 class Served:
     cold_s: list[float] = field(default_factory=list)
+    health_s: list[float] = field(default_factory=list)
     reconciled_s: list[float] = field(default_factory=list)
     rss_reconciled_peak: int = 0
     rss_cold: int = 0
@@ -345,6 +357,7 @@ def measure(data: Path, projects: list[str], rows_max: int, args: argparse.Names
     for _ in range(args.restarts):  # cold restarts: process start to the first answer
         started = time.perf_counter()
         with served(data, embedder, env) as (proc, base):
+            out.health_s.append(listening(base, started))
             out.cold_s.append(first_answer(base, rng.choice(projects), started))
             out.rss_cold = rss_bytes(proc.pid)
             out.reconciled_s.append(reconciled(base, started))
@@ -431,6 +444,11 @@ def row(
         ),
         "cold restart to first answer, s: median (range)": (
             f"{statistics.median(cold):.1f} ({min(cold):.1f}-{max(cold):.1f})"
+        ),
+        "cold restart to /health answering, s: median (range)": (
+            f"{statistics.median(s.health_s):.1f} ({min(s.health_s):.1f}-{max(s.health_s):.1f})"
+            if s.health_s
+            else "-"
         ),
         "cold restart to start-up reconciliation done, s: median (range)": (
             f"{statistics.median(s.reconciled_s):.1f} "
