@@ -357,6 +357,7 @@ class IndexSync:
         """Make a project's index whole: reconcile it with SQL, or rebuild it from SQL when
         its table cannot be read (a lost or corrupt fragment). Runs in the background."""
         try:
+            self.index.read_through(project)  # streamed reconciliation reads too little
             report = self.reconcile(project)
         except Exception as exc:
             if not is_index_damage(exc):

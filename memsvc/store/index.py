@@ -363,6 +363,15 @@ class LanceIndex:
             if ids:
                 yield ids
 
+    def read_through(self, project: str, batch: int = 2000) -> int:
+        """Read every row and column of the table, ``batch`` rows at a time, and keep
+        nothing: raises what a lost or corrupt fragment raises (reconciliation alone reads
+        too little to notice). Returns the rows read."""
+        table = self._table(project, create=False)
+        if table is None:
+            return 0
+        return sum(chunk.num_rows for chunk in table.search().limit(None).to_batches(batch))
+
     def full_text(
         self, project: str, terms: list[str], limit: int, statuses: list[str], kinds: list[str]
     ) -> list[tuple[str, float]]:
