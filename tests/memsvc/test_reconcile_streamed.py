@@ -1,21 +1,20 @@
 """Reconciliation is streamed: per batch of ids, comparing (id, hash, kind, status) alone,
 reading whole rows only of the memories it re-embeds, and still repairing every kind of
-drift (missing, changed, doubled, wrong status, orphan) across batch and status borders."""
+drift (missing, changed, doubled, wrong status, orphan) across batch and status borders.
+On SQLite and PostgreSQL (the keyset walk is SQL)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from memsvc import Actor, MemoryDraft, MemoryPatch, ProjectCreate
+from memsvc import Actor, MemoryDraft, MemoryPatch, ProjectCreate, Settings
 from memsvc.bootstrap import build_components
 from memsvc.domain import Kind
 from memsvc.retrieval import indexing
 from memsvc.retrieval.embedder import HashEmbedder
 from memsvc.store import outbox
-from tests.conftest import make_settings
 
 ORPHAN = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
@@ -32,11 +31,11 @@ def _table(parts: object) -> list[tuple[str, str, str, str]]:
 
 
 def test_streamed_reconcile_repairs_every_drift_across_batches(
-    tmp_path: Path, actor: Actor, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, actor: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(indexing, "RECONCILE_BATCH", 3)  # 12 memories: several batches
     emb = HashEmbedder(32)
-    with build_components(make_settings(tmp_path / "d"), embedder=emb) as parts:
+    with build_components(settings, embedder=emb) as parts:
         svc = parts.service
         svc.create_project(actor, ProjectCreate(id="acme"))
         drafts = [MemoryDraft(kind=Kind.FACT, content=f"note {i} on topic {i}") for i in range(12)]
@@ -67,11 +66,11 @@ def test_streamed_reconcile_repairs_every_drift_across_batches(
 
 
 def test_reconcile_reads_whole_rows_only_of_what_it_re_embeds(
-    tmp_path: Path, actor: Actor, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, actor: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(indexing, "RECONCILE_BATCH", 4)
     emb = HashEmbedder(32)
-    with build_components(make_settings(tmp_path / "d"), embedder=emb) as parts:
+    with build_components(settings, embedder=emb) as parts:
         svc = parts.service
         svc.create_project(actor, ProjectCreate(id="acme"))
         drafts = [MemoryDraft(kind=Kind.FACT, content=f"fact {i} about dns") for i in range(10)]
@@ -93,9 +92,9 @@ def test_reconcile_reads_whole_rows_only_of_what_it_re_embeds(
         assert len(parts.index.snapshot("acme").ids) == 10
 
 
-def test_reconcile_of_a_project_without_a_table_builds_it(tmp_path: Path, actor: Actor) -> None:
+def test_reconcile_of_a_project_without_a_table_builds_it(settings: Settings, actor: Actor) -> None:
     emb = HashEmbedder(32)
-    with build_components(make_settings(tmp_path / "d"), embedder=emb) as parts:
+    with build_components(settings, embedder=emb) as parts:
         svc = parts.service
         svc.create_project(actor, ProjectCreate(id="acme"))
         svc.add_memories(
