@@ -48,6 +48,8 @@ from memsvc.retrieval.embedder import HashEmbedder, MiniLMEmbedder
 
 ACTOR = Actor.local(Channel.CLI)
 BATCH = 500
+HOT_PROJECTS = 20
+"""Projects searched again and again for the hot-project latency (many-project dirs)."""
 DIM = 384
 _STAGE = re.compile(r'^memsvc_search_stage_seconds_(sum|count)\{stage="(\w+)"\} (\S+)$')
 METHOD = """Filling is resumable: each configuration has its own data dir under ``--root``
@@ -217,6 +219,47 @@ def first_answer(base: str, project: str, started: float) -> float:
             time.sleep(0.05)
 
 
+def listening(base: str, started: float) -> float:
+    """Seconds from the process's start until ``/health`` answers (imports, migrations,
+    opening the stores: what every start pays before any search)."""
+    with httpx.Client(base_url=base, timeout=300) as c:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if c.get("/health").status_code == 200:
+                    return time.perf_counter() - started
+            time.sleep(0.05)
+
+
+def reconciled(base: str, started: float, timeout_s: float = 1800) -> float:
+    """Seconds from the process's start until readiness reports the start-up index
+    reconciliation done (searches are answered meanwhile)."""
+    with httpx.Client(base_url=base, timeout=300) as c:
+        while time.perf_counter() - started < timeout_s:
+            with contextlib.suppress(httpx.TransportError):
+                if c.get("/ready").json()["checks"].get("startup") == "ok":
+                    break
+            time.sleep(0.2)
+    return time.perf_counter() - started
+
+
+def peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def gauges(c: httpx.Client) -> dict[str, float]:
+    """The cache gauges and counters of ``/metrics`` (unlabelled ``memsvc_cache_*``)."""
+    root = str(c.base_url).removesuffix("/").removesuffix("/api/v1")
+    out = {}
+    for line in c.get(f"{root}/metrics").text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("memsvc_cache_") and "{" not in name:
+            out[name.removesuffix("_total")] = float(value)
+    return out
+
+
 def wait_vector_index(c: httpx.Client, timeout_s: float, big: bool) -> float:
     """With ``big`` (a project above the exact-scan threshold), wait until readiness
     reports its vector index built (a server without the ANN path reports nothing);
@@ -292,7 +335,12 @@ def concurrent(base: str, pairs: list[tuple[str, str]], clients: int) -> tuple[f
 @dataclass
 class Served:
     cold_s: list[float] = field(default_factory=list)
+    health_s: list[float] = field(default_factory=list)
+    reconciled_s: list[float] = field(default_factory=list)
+    rss_reconciled_peak: int = 0
     rss_cold: int = 0
+    hot: list[float] = field(default_factory=list)
+    cache: dict[str, float] = field(default_factory=dict)
     rss: int = 0
     first_touch: list[float] = field(default_factory=list)
     search: list[float] = field(default_factory=list)
@@ -309,23 +357,32 @@ def measure(data: Path, projects: list[str], rows_max: int, args: argparse.Names
     for _ in range(args.restarts):  # cold restarts: process start to the first answer
         started = time.perf_counter()
         with served(data, embedder, env) as (proc, base):
-            out.cold_s.append(first_answer(base, projects[0], started))
+            out.health_s.append(listening(base, started))
+            out.cold_s.append(first_answer(base, rng.choice(projects), started))
             out.rss_cold = rss_bytes(proc.pid)
+            out.reconciled_s.append(reconciled(base, started))
+            out.rss_reconciled_peak = max(out.rss_reconciled_peak, peak_rss_bytes(proc.pid))
     with served(data, embedder, env) as (proc, base), httpx.Client(base_url=base) as c:
         first_answer(base, projects[0], time.perf_counter())
         c.timeout = httpx.Timeout(300)
         threshold = int(dict(args.env).get("MEMSVC_EXACT_SCAN_MAX_ROWS", 50_000))
         out.index_wait = wait_vector_index(c, args.index_wait, rows_max > threshold)
         if len(projects) > 1:  # every project's first search loads its state
+            reconciled(base, time.perf_counter())  # (reconciliation must not skew this)
             touch = [(p, f"first look at {p}") for p in projects[1:]]
             out.first_touch = timed_searches(c, touch)
         queries = synthetic_queries(args.queries + args.concurrent_queries, seed=len(projects))
         pairs = [(rng.choice(projects), q) for q in queries]
+        if len(projects) > 1:  # a few hot projects, searched again and again
+            hot = projects[:: max(1, len(projects) // HOT_PROJECTS)][:HOT_PROJECTS]
+            timed_searches(c, [(p, "warm up") for p in hot])
+            out.hot = timed_searches(c, [(hot[i % len(hot)], q) for i, (_, q) in enumerate(pairs)])
         before = stage_totals(c)
         out.search = timed_searches(c, pairs[: args.queries])
         out.stages = stage_means(before, stage_totals(c))
         out.throughput, out.concurrent = concurrent(base, pairs[args.queries :], args.clients)
         out.rss = rss_bytes(proc.pid)
+        out.cache = gauges(c)
     return out
 
 
@@ -375,7 +432,8 @@ def row(
     return {
         "config": name,
         "memories": f"{rows:,}",
-        "search p50 / p95 (min-max), ms": ms(s.search),
+        "search p50 / p95 (min-max), ms (random project)": ms(s.search),
+        f"hot projects ({HOT_PROJECTS}) search p50 / p95 (min-max), ms": ms(s.hot),
         "first search of a project, p50 / p95, ms": ms(s.first_touch),
         "stages, mean ms": ", ".join(f"{k} {v:.1f}" for k, v in sorted(s.stages.items())),
         "4 clients: searches/s (p50 / p95 ms)": f"{s.throughput:.1f} ({ms(s.concurrent)})",
@@ -387,8 +445,25 @@ def row(
         "cold restart to first answer, s: median (range)": (
             f"{statistics.median(cold):.1f} ({min(cold):.1f}-{max(cold):.1f})"
         ),
+        "cold restart to /health answering, s: median (range)": (
+            f"{statistics.median(s.health_s):.1f} ({min(s.health_s):.1f}-{max(s.health_s):.1f})"
+            if s.health_s
+            else "-"
+        ),
+        "cold restart to start-up reconciliation done, s: median (range)": (
+            f"{statistics.median(s.reconciled_s):.1f} "
+            f"({min(s.reconciled_s):.1f}-{max(s.reconciled_s):.1f})"
+            if s.reconciled_s
+            else "-"
+        ),
+        "peak RSS during start-up reconciliation (VmHWM), MB": mb(s.rss_reconciled_peak),
         "waited for the vector index before measuring, s": f"{s.index_wait:.0f}",
         "RSS after start / after the run, MB": f"{mb(s.rss_cold)} / {mb(s.rss)}",
+        "cache after the run: projects held / estimated MB / full loads": (
+            f"{s.cache.get('memsvc_cache_projects', 0):.0f} / "
+            f"{s.cache.get('memsvc_cache_bytes', 0) / 2**20:.0f} / "
+            f"{s.cache.get('memsvc_cache_full_loads', 0):.0f}"
+        ),
         "in-process RSS: start-up growth / per memory loaded (trimmed)": probe_text(probe),
         "data dir: SQLite + LanceDB, MB": f"{mb(sql)} + {mb(lance)}",
         "LanceDB before compaction (this run's fill), MB": (
@@ -456,11 +531,18 @@ def parse() -> argparse.Namespace:
     p.add_argument(
         "--no-probe", action="store_true", help="skip the in-process RSS probe (a full load)"
     )
+    p.add_argument(
+        "--cache-mb",
+        default="",
+        help="comma list of MEMSVC_CACHE_MB values: each many-project dir is measured once "
+        "per value, in this run (default: the server's own setting)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = p.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.projects = [s for s in args.projects.split(",") if s]
     args.env = [tuple(e.split("=", 1)) for e in args.env]
+    args.cache_mb = [int(x) for x in args.cache_mb.split(",") if x]
     return args
 
 
@@ -479,15 +561,21 @@ def main() -> None:
         filled = fill_dir(data, plan, args.embedder, log)
         took = time.perf_counter() - begin
         log(f"{name}: filled (+{filled.added} at {filled.rate:.0f}/s) in {took:.0f}s")
-        served_ = measure(data, list(plan), max(plan.values()), args)
-        probe = (
-            rss_probe(data, "scale", args.embedder)
-            if name.startswith("one-") and not args.no_probe
-            else None
-        )
-        rows.append(row(name, sum(plan.values()), filled, served_, data, probe))
-        log(f"{name}: measured {rows[-1]}")
-        args.out.write_text(render(rows, args, (load_start, loadavg())))
+        budgets = args.cache_mb if name.startswith("many-") and args.cache_mb else [None]
+        for budget in budgets:
+            run = argparse.Namespace(**vars(args))
+            if budget is not None:
+                run.env = [*args.env, ("MEMSVC_CACHE_MB", str(budget))]
+            label = name if budget is None else f"{name}, MEMSVC_CACHE_MB={budget}"
+            served_ = measure(data, list(plan), max(plan.values()), run)
+            probe = (
+                rss_probe(data, "scale", args.embedder)
+                if name.startswith("one-") and not args.no_probe
+                else None
+            )
+            rows.append(row(label, sum(plan.values()), filled, served_, data, probe))
+            log(f"{label}: measured {rows[-1]} (load {loadavg()})")
+            args.out.write_text(render(rows, args, (load_start, loadavg())))
     print(args.out.read_text())
 
 

@@ -127,7 +127,9 @@ def build_components(
                 checkpoints.start(db)
         source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
         metrics = Metrics()
-        metrics.bind_gauges(sync.pending_count, cache.project_count, cache.row_count)
+        metrics.bind_gauges(
+            sync.pending_count, cache.project_count, cache.row_count, cache.held_bytes
+        )
         metrics.bind_index_health(
             lambda: len(health.held()), lambda: cache.loads, lambda: cache.catch_ups
         )

@@ -72,6 +72,7 @@ PG_TEST_PATHS = (
     "tests/memsvc/test_search.py",
     "tests/memsvc/test_context.py",
     "tests/memsvc/test_review.py",
+    "tests/memsvc/test_reconcile_streamed.py",
 )
 
 

@@ -40,6 +40,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 REBUILD_BATCH = 256
 """Memories embedded per batch by a rebuild."""
+RECONCILE_BATCH = 2000
+"""Memories compared per batch by reconciliation (its memory is bounded by this)."""
 OUTBOX_RETRY_AFTER_S = 10.0
 """The background retry leaves entries younger than this to the server that queued them."""
 Vector = npt.NDArray[np.float32]
@@ -302,47 +304,75 @@ class IndexSync:
 
     def reconcile(self, project: str) -> ReconcileReport:
         """Make the project's index match SQL: embed missing or changed rows, fix status,
-        remove orphans. Safe to run at any time, also while another server writes the
-        project (on object storage the lock below orders nothing across processes).
+        remove orphans, rewrite rows a crash left twice. Safe to run at any time, also
+        while another server writes the project (on object storage the lock below orders
+        nothing across processes).
 
-        The table is read first, then SQL, so every row in the table that SQL has no
-        longer was deleted (a write another server applies meanwhile is in SQL already).
+        Streamed per ``RECONCILE_BATCH`` memories, so memory stays bounded at any project
+        size: SQL is read as (id, hash, kind, status) tuples in id order, the index is
+        asked for those ids' hash, kind, status and copies (no vectors, no text), and only
+        the rows to re-embed are read whole. After that walk each live memory is in the
+        table once, so orphans are looked for only when the table holds more rows than
+        SQL has live memories (its count is exact under the lock).
+
         Memories with index work still pending are left to whoever applies it: touching
-        them here would race that apply (two delete-then-add of one id can leave it twice).
-        """
+        them here would race that apply (two delete-then-add of one id can leave it
+        twice). Within a batch SQL is read before the table, and for orphans the table
+        before SQL, so a write another server applies meanwhile is never taken for an
+        orphan (it is in SQL before it is in the table)."""
         report = ReconcileReport(project)
         with self.index.lock(project):
-            snap = self.index.snapshot(project)
-            with self.db.read() as s:  # live first: see ``_out_of_step`` on the order
-                live = outbox.live_rows(s, project)
-                busy = {e[2] for e in outbox.pending(s, project=project)}
-            have = {
-                i: (h, k, st)
-                for i, h, k, st in zip(
-                    snap.ids, snap.hashes, snap.kinds, snap.statuses, strict=True
-                )
-            }
-            live = {i: m for i, m in live.items() if i not in busy}
-            orphans = [i for i in have if i not in live and i not in busy]
-            stale = [m for i, m in live.items() if i not in have or have[i][0] != m.content_hash]
-            metas = [
-                m
-                for i, m in live.items()
-                if i in have and have[i][0] == m.content_hash and have[i][1:] != (m.kind, m.status)
-            ]
-            duplicates = len(snap.ids) != len(have)
-            if duplicates:  # a crash mid-apply can leave a row twice: rewrite those rows
-                stale = list(live.values())
-            self.index.delete(project, orphans)
-            for start in range(0, len(stale), 256):
-                self.index.upsert(project, self._index_rows(stale[start : start + 256], {}))
-            for m in metas:
-                self.index.set_meta(project, m.id, m.kind, m.status)
-            report.removed, report.embedded, report.updated = len(orphans), len(stale), len(metas)
-        if orphans or stale or metas:
+            live = 0
+            with self.db.read() as s:
+                for keys in outbox.live_keys(s, project, RECONCILE_BATCH):
+                    live += len(keys)
+                    with self.db.read() as s2:  # after the keys: see ``_out_of_step``
+                        busy = {e[2] for e in outbox.pending(s2, project=project)}
+                    self._reconcile_batch(project, [k for k in keys if k[0] not in busy], report)
+            if self.index.count(project) > live:
+                report.removed = self._remove_orphans(project)
+        if report.removed or report.embedded or report.updated:
             self._mark_applied(project, [])
             self.cache.forget(project)
         return report
+
+    def _reconcile_batch(
+        self, project: str, keys: list[outbox.LiveKey], report: ReconcileReport
+    ) -> None:
+        """Reconcile these live memories: re-embed the missing, changed or doubled ones,
+        fix the kind and status of the others where they differ."""
+        have = self.index.keys_of(project, [k[0] for k in keys])
+        stale: list[str] = []
+        metas: list[tuple[str, str, str]] = []
+        for mid, digest, kind, status in keys:
+            held = have.get(mid)
+            if held is None or held[0] != digest or held[3] > 1:
+                stale.append(mid)  # missing, changed, or left twice by a crash mid-apply
+            elif held[1:3] != (kind, status):
+                metas.append((mid, kind, status))
+        for start in range(0, len(stale), REBUILD_BATCH):
+            chunk = stale[start : start + REBUILD_BATCH]
+            with self.db.read() as s:
+                rows = outbox.rows_by_id(s, chunk)
+            live = [rows[i] for i in chunk if i in rows and rows[i].status != Status.DELETED]
+            self.index.upsert(project, self._index_rows(live, {}))
+        for mid, kind, status in metas:
+            self.index.set_meta(project, mid, kind, status)
+        report.embedded += len(stale)
+        report.updated += len(metas)
+
+    def _remove_orphans(self, project: str) -> int:
+        """Delete the table's rows of memories SQL does not hold live; how many ids."""
+        orphans: list[str] = []
+        for ids in self.index.iter_ids(project, RECONCILE_BATCH):
+            with self.db.read() as s:
+                live = outbox.live_among(s, project, list(set(ids)))
+                busy = {e[2] for e in outbox.pending(s, project=project)}
+            orphans.extend(i for i in ids if i not in live and i not in busy)
+        orphans = list(dict.fromkeys(orphans))
+        for start in range(0, len(orphans), RECONCILE_BATCH):
+            self.index.delete(project, orphans[start : start + RECONCILE_BATCH])
+        return len(orphans)
 
     def reconcile_all(self) -> list[ReconcileReport]:
         """Apply pending outbox rows, then reconcile every project's index with SQL."""
@@ -411,6 +441,7 @@ class IndexSync:
         """Make a project's index whole: reconcile it with SQL, or rebuild it from SQL when
         its table cannot be read (a lost or corrupt fragment). Runs in the background."""
         try:
+            self.index.read_through(project)  # streamed reconciliation reads too little
             report = self.reconcile(project)
         except Exception as exc:
             if not is_index_damage(exc):

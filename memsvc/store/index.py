@@ -272,10 +272,15 @@ class LanceIndex:
         )
 
     def _table(self, project: str, create: bool) -> Any:
+        return self._open(project, create)[0]
+
+    def _open(self, project: str, create: bool) -> tuple[Any, bool]:
+        """(the project's table or None, whether this call created it)."""
         name = self._name(project)
         table = self._tables.get(name)
         if table is not None:
-            return table
+            return table, False
+        created = False
         with self._guard:
             table = self._tables.get(name)
             if table is None:
@@ -283,19 +288,20 @@ class LanceIndex:
                     table = self._db.open_table(name)
                 except (ValueError, FileNotFoundError):
                     if not create:
-                        return None
+                        return None, False
                     table = self._db.create_table(name, schema=self._schema(), exist_ok=True)
+                    created = True
                 self._tables[name] = table
-        return table
+        return table, created
 
     def upsert(self, project: str, rows: list[IndexRow]) -> None:
         """Replace these ids' rows (idempotent: applying twice leaves one row each)."""
         if not rows:
             return
-        table = self._table(project, create=True)
-        table.delete(f"id IN ({_id_list([r.id for r in rows])})")
+        table, created = self._open(project, create=True)
+        if not created or table.count_rows():  # a table made just now holds nothing to replace
+            table.delete(f"id IN ({_id_list([r.id for r in rows])})")
         table.add([r.record() for r in rows])
-        self._ensure_fts(table)
 
     def append(self, project: str, rows: list[IndexRow]) -> None:
         """Add rows of memories the table cannot hold yet (new ids), without the delete
@@ -324,6 +330,9 @@ class LanceIndex:
             table.delete(f"id IN ({_id_list(ids)})")
 
     def _ensure_fts(self, table: Any) -> None:
+        """Build LanceDB's native full-text index if the table has none. Only ``full_text``
+        (a benchmark baseline) uses it: search has its own keyword index in memory, so the
+        write path no longer builds one per table (nor do compactions re-index it)."""
         if any(getattr(ix, "columns", None) == ["text"] for ix in table.list_indices()):
             return
         from lancedb.index import FTS
@@ -356,6 +365,50 @@ class LanceIndex:
             written=data.column("written").to_pylist(),
         )
 
+    def keys_of(self, project: str, ids: list[str]) -> dict[str, tuple[str, str, str, int]]:
+        """For those of these ids the table holds: (content hash, kind, status, copies),
+        without reading vectors or text (reconciliation compares these alone)."""
+        table = self._table(project, create=False)
+        out: dict[str, tuple[str, str, str, int]] = {}
+        if table is None or not ids:
+            return out
+        columns = ["id", "content_hash", "kind", "status"]
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            data = (
+                table.search()
+                .where(f"id IN ({_id_list(chunk)})", prefilter=True)
+                .select(columns)
+                .limit(None)
+                .to_arrow()
+            )
+            got = zip(*(data.column(c).to_pylist() for c in columns), strict=True)
+            for mid, digest, kind, status in got:
+                seen = out.get(mid)
+                out[mid] = (digest, kind, status, 1 + (seen[3] if seen else 0))
+        return out
+
+    def iter_ids(self, project: str, batch: int) -> Iterator[list[str]]:
+        """Every id the table holds (duplicates as often as they occur), about ``batch``
+        at a time, streamed from the table without vectors or text."""
+        table = self._table(project, create=False)
+        if table is None:
+            return
+        reader = table.search().select(["id"]).limit(None).to_batches(batch)
+        for chunk in reader:
+            ids = chunk.column("id").to_pylist()
+            if ids:
+                yield ids
+
+    def read_through(self, project: str, batch: int = 2000) -> int:
+        """Read every row and column of the table, ``batch`` rows at a time, and keep
+        nothing: raises what a lost or corrupt fragment raises (reconciliation alone reads
+        too little to notice). Returns the rows read."""
+        table = self._table(project, create=False)
+        if table is None:
+            return 0
+        return sum(chunk.num_rows for chunk in table.search().limit(None).to_batches(batch))
+
     def full_text(
         self, project: str, terms: list[str], limit: int, statuses: list[str], kinds: list[str]
     ) -> list[tuple[str, float]]:
@@ -363,6 +416,7 @@ class LanceIndex:
         table = self._table(project, create=False)
         if table is None or not terms:
             return []
+        self._ensure_fts(table)
         from lancedb.query import MatchQuery
 
         match = MatchQuery(" ".join(terms), "text")  # type: ignore[call-arg]
@@ -571,8 +625,6 @@ class LanceIndex:
             table = self._db.create_table(name, data=data, schema=self._schema(), mode="overwrite")
             self._tables[name] = table
             self._ann_built.discard(project)  # a new table: the builder's next round trains it
-        if rows:
-            self._ensure_fts(table)
 
     def count(self, project: str) -> int:
         """How many rows the project's table holds (0 for a missing table), from the

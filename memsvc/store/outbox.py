@@ -3,6 +3,7 @@ LanceDB after commit and marked applied; and the SQL reads reconciliation needs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import func, update
@@ -16,7 +17,9 @@ __all__ = [
     "applied_since",
     "changes_since",
     "generation",
+    "live_among",
     "live_count",
+    "live_keys",
     "live_rows",
     "mark_applied",
     "note_failure",
@@ -203,6 +206,50 @@ def live_rows(session: Session, project: str) -> dict[str, MemoryRow]:
         MemoryRow.project_id == project, MemoryRow.status != Status.DELETED.value
     )
     return {m.id: m for m in session.exec(stmt)}
+
+
+LiveKey = tuple[str, str, str, str]
+"""What reconciliation compares of a memory: (id, content hash, kind, status)."""
+
+
+def live_keys(session: Session, project: str, batch: int) -> Iterator[list[LiveKey]]:
+    """The project's memories the index should hold, as ``LiveKey`` tuples, ``batch`` at a
+    time: no ORM objects, no text, and never the whole project at once. Read per status in
+    id order from ``ix_memory_project_status_id`` (a keyset walk, no sort)."""
+    statuses = session.exec(
+        select(MemoryRow.status).where(MemoryRow.project_id == project).distinct()
+    ).all()
+    for status in sorted(set(statuses) - {Status.DELETED.value}):
+        last = ""
+        while True:
+            stmt = (
+                select(MemoryRow.id, MemoryRow.content_hash, MemoryRow.kind, MemoryRow.status)
+                .where(
+                    MemoryRow.project_id == project,
+                    MemoryRow.status == status,
+                    col(MemoryRow.id) > last,
+                )
+                .order_by(col(MemoryRow.id))
+                .limit(batch)
+            )
+            rows = [(str(i), str(h), str(k), str(st)) for i, h, k, st in session.exec(stmt)]
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                break
+            last = rows[-1][0]
+
+
+def live_among(session: Session, project: str, ids: list[str]) -> set[str]:
+    """Which of these ids are memories of the project the index should hold."""
+    if not ids:
+        return set()
+    stmt = select(MemoryRow.id).where(
+        col(MemoryRow.id).in_(ids),
+        MemoryRow.project_id == project,
+        MemoryRow.status != Status.DELETED.value,
+    )
+    return {str(i) for i in session.exec(stmt)}
 
 
 def project_ids(session: Session) -> list[str]:

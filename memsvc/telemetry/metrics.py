@@ -59,6 +59,11 @@ class Metrics:
         )
         self.cache_projects = Gauge("memsvc_cache_projects", "Projects held in memory", registry=r)
         self.cache_rows = Gauge("memsvc_cache_rows", "Memories held in memory", registry=r)
+        self.cache_bytes = Gauge(
+            "memsvc_cache_bytes",
+            "Estimated memory of the held projects (evicted past MEMSVC_CACHE_MB)",
+            registry=r,
+        )
         self.ann_building = Gauge(
             "memsvc_ann_building", "1 while a vector index is being built", registry=r
         )
@@ -73,12 +78,18 @@ class Metrics:
             self.stage_seconds.labels(name).observe(time.perf_counter() - start)
 
     def bind_gauges(
-        self, pending: Callable[[], int], projects: Callable[[], int], rows: Callable[[], int]
+        self,
+        pending: Callable[[], int],
+        projects: Callable[[], int],
+        rows: Callable[[], int],
+        held_bytes: Callable[[], int] | None = None,
     ) -> None:
         """Read the gauges from their sources when scraped."""
         self.outbox_pending.set_function(pending)
         self.cache_projects.set_function(projects)
         self.cache_rows.set_function(rows)
+        if held_bytes is not None:
+            self.cache_bytes.set_function(held_bytes)
 
     def bind_index_health(
         self, held: Callable[[], int], loads: Callable[[], int], catch_ups: Callable[[], int]

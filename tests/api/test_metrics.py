@@ -29,6 +29,7 @@ def test_metrics_count_requests_by_route_search_stages_and_audit_events(
     assert _value(text, 'memsvc_audit_events_total{outcome="ok"}') >= 5
     assert _value(text, "memsvc_index_outbox_pending") == 0
     assert _value(text, "memsvc_cache_rows") == 1
+    assert _value(text, "memsvc_cache_bytes") > 0  # one memory's vector at least
     assert "acme" not in text.replace("{project}", "")  # no caller data in metrics
 
 
