@@ -18,6 +18,7 @@ from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.filters import visible
 from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplicates
 from memsvc.retrieval.relevance import calibration_for
+from memsvc.retrieval.rerank import TokenEmbedder, maxsim, reranked_finals
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
 from memsvc.store.models import MemoryRow
@@ -38,8 +39,11 @@ class Searcher:
         cache: ProjectCache,
         near_cosine: float,
         metrics: Metrics | None = None,
+        rerank_depth: int = 0,
     ) -> None:
         self.db = db
+        self.rerank_depth = rerank_depth
+        """Re-rank this many first hits by late interaction (``rerank``); 0: off."""
         self.source = source
         self.cache = cache
         self.near_cosine = near_cosine
@@ -72,6 +76,8 @@ class Searcher:
             rows = mem_store.get_rows(s, project, [c.id for c in candidates])
         with self.metrics.stage("rank"):
             scored = self._rank(candidates, rows, query, statuses)
+            if self.rerank_depth > 0:
+                scored = self._reranked(query.query, scored)
             return self._distinct(project, generation, scored, query, floor)
 
     @staticmethod
@@ -93,6 +99,30 @@ class Searcher:
             scored.append((final, c.id, row, c))
         scored.sort(key=lambda t: (-t[0], t[1]))
         return scored
+
+    def _reranked(self, text: str, scored: list[Scored]) -> list[Scored]:
+        """The first ``rerank_depth`` hits re-scored by late interaction (their dense part
+        swapped for MaxSim), the rest after them in their order; unchanged when the
+        embedder gives no token states."""
+        embedder = self.source.embedder
+        head, tail = scored[: self.rerank_depth], scored[self.rerank_depth :]
+        if len(head) < 2 or not isinstance(embedder, TokenEmbedder):
+            return scored
+        states = embedder.token_states([text, *(row.content for _, _, row, _ in head)])
+        sims = [maxsim(states[0], doc) for doc in states[1:]]
+        finals = reranked_finals(
+            [t[0] for t in head],
+            [t[3].fused for t in head],
+            [float(t[3].signals.get("dense_scaled") or 0.0) for t in head],
+            sims,
+        )
+        out: list[Scored] = []
+        for (_, mid, row, c), final, sim in zip(head, finals, sims, strict=True):
+            c.parts["maxsim"] = round(sim, 6)
+            c.parts["final"] = round(final, 6)
+            out.append((final, mid, row, c))
+        out.sort(key=lambda t: (-t[0], t[1]))
+        return out + tail
 
     def _distinct(
         self,
