@@ -17,7 +17,7 @@ from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.filters import visible
 from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplicates
-from memsvc.retrieval.relevance import calibration_for
+from memsvc.retrieval.relevance import calibration_for, with_maxsim
 from memsvc.retrieval.rerank import TokenEmbedder, maxsim, reranked_finals
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
@@ -49,6 +49,7 @@ class Searcher:
         self.near_cosine = near_cosine
         self.metrics = metrics or Metrics()
         self.calibration = calibration_for(source.embedder.identity)
+        self.rerank_calibration = with_maxsim(self.calibration)
 
     def search(self, project: str, generation: int, query: SearchQuery) -> list[SearchHit]:
         """Up to ``query.limit`` hits, best first, one per group of near-duplicates, each
@@ -141,7 +142,11 @@ class Searcher:
             if mid not in keep:
                 continue
             cosine, cover = evidence.get(mid, (0.0, 0.0))
-            relevance = self.calibration.relevance(cosine, cover)
+            sim = c.parts.get("maxsim")
+            if sim is not None and self.rerank_calibration is not None:
+                relevance = self.rerank_calibration.relevance(cosine, cover, float(sim))
+            else:
+                relevance = self.calibration.relevance(cosine, cover)
             if relevance < floor:
                 continue
             parts = {**c.parts, "cosine": round(cosine, 6), "coverage": round(cover, 6)}

@@ -14,6 +14,12 @@ from memsvc.bootstrap import build_service
 from memsvc.domain import Kind
 from memsvc.retrieval.embedder import HashEmbedder, MiniLMEmbedder
 from memsvc.retrieval.hybrid import W_DENSE
+from memsvc.retrieval.relevance import (
+    DEFAULT_CALIBRATION,
+    LEXICAL_ONLY,
+    WITH_MAXSIM,
+    with_maxsim,
+)
 from memsvc.retrieval.rerank import W_MAXSIM, TokenEmbedder, maxsim, reranked_finals
 from tests.conftest import make_settings
 
@@ -94,3 +100,12 @@ def test_hash_and_minilm_embedders_give_token_states(minilm: MiniLMEmbedder) -> 
         assert np.allclose(np.linalg.norm(s, axis=1), 1.0, atol=1e-4)
     query = minilm.token_states(["deploy script"])[0]
     assert maxsim(query, states[0]) > maxsim(query, states[1])
+
+
+def test_re_ranked_hits_get_a_calibration_that_rises_with_maxsim_for_minilm_only() -> None:
+    assert with_maxsim(DEFAULT_CALIBRATION) is WITH_MAXSIM
+    assert with_maxsim(LEXICAL_ONLY) is None  # the hash embedder's scale is not MiniLM's
+    low, high = WITH_MAXSIM.relevance(0.3, 0.3, 0.2), WITH_MAXSIM.relevance(0.3, 0.3, 0.8)
+    assert 0.0 <= low < high <= 1.0
+    # a calibration fitted without MaxSim ignores it
+    assert DEFAULT_CALIBRATION.relevance(0.3, 0.3, 0.9) == DEFAULT_CALIBRATION.relevance(0.3, 0.3)
