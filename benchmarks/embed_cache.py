@@ -57,6 +57,12 @@ class CachedEmbedder:
             out[i] = self._vectors[k]
         return out
 
+    def token_states(self, texts: list[str]) -> list[Vectors]:
+        """The model's token states (not cached: the opt-in re-ranker's cost is real)."""
+        if self._inner is None:
+            self._inner = MiniLMEmbedder()
+        return self._inner.token_states(texts)
+
     def save(self) -> None:
         """Write the cache when it gained vectors."""
         if not self._dirty:

@@ -171,7 +171,9 @@ def _collaborators(
     """The service's collaborators, each given exactly what it uses."""
     limits, tokens = settings.limits, TokenCounter()
     calls = Calls(db, audit, metrics, events)
-    searcher = Searcher(db, source, cache, settings.near_duplicate_cosine, metrics)
+    searcher = Searcher(
+        db, source, cache, settings.near_duplicate_cosine, metrics, settings.rerank_depth
+    )
     context = ContextBuilder(db, searcher, tokens, limits.query_chars)
     neighbours = Neighbours(
         cache,

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     index); least recently used projects are evicted past it and reloaded on demand."""
     exact_scan_max_rows: int = 50_000
     """Below this many rows a project's vectors are scanned exactly in memory."""
+    rerank_depth: int = Field(default=0, ge=0, le=200)
+    """Re-rank a search's first this many hits by late interaction over the bundled
+    model's token states (``retrieval.rerank``; MiniLM loads its torch model for it);
+    0, the default, leaves the ranking as it is. Costs one forward pass over that many
+    memories' texts per search."""
     compact_every_writes: int = 64
     """Wake the background compaction after this many index writes to a project (else it
     looks every ``maintenance_interval_s``); whether it compacts is the policy's call."""

@@ -93,6 +93,14 @@ class HashEmbedder:
                 out[row] /= norm
         return out
 
+    def token_states(self, texts: list[str]) -> list[Vectors]:
+        """One hashed vector per word (tests of the re-ranking plumbing)."""
+        out = []
+        for text in texts:
+            words = [w.lower() for w in _WORD.findall(text)]
+            out.append(self.embed(words) if words else np.zeros((0, self.dim), np.float32))
+        return out
+
 
 BACKENDS = ("auto", "onnx", "torch")
 DEFAULT_THREADS = 1
@@ -151,6 +159,30 @@ class _TorchMiniLM:
             vec = torch.nn.functional.normalize(pooled, dim=1)
         return np.ascontiguousarray(vec.numpy(), dtype=np.float32)
 
+    def token_states(self, texts: list[str]) -> list[Vectors]:
+        """Each text's token states: the last hidden states without [CLS] and [SEP],
+        L2-normalised (one padded forward pass; for late-interaction re-ranking)."""
+        import torch
+
+        model = self._model
+        with self._tokenize_lock:
+            features = model.tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=model.max_seq_length,
+                return_tensors="pt",
+            )
+        with torch.inference_mode():
+            hidden = model[0].auto_model(**features).last_hidden_state.numpy()
+        lengths = features["attention_mask"].sum(1).tolist()
+        out = []
+        for row, n in zip(hidden, lengths, strict=True):
+            tokens = np.ascontiguousarray(row[1 : int(n) - 1], dtype=np.float32)
+            tokens /= np.linalg.norm(tokens, axis=1, keepdims=True) + 1e-9
+            out.append(tokens)
+        return out
+
     def embed(self, texts: list[str], batch_size: int) -> Vectors:
         """The vectors ``encode(normalize_embeddings=True)`` gives (token embeddings
         mean-pooled over the attention mask, L2-normalised), batched by length like it,
@@ -204,6 +236,7 @@ class MiniLMEmbedder:
         self._threads = threads or DEFAULT_THREADS
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._backend: _Backend | None = None
+        self._tokens: _TorchMiniLM | None = None
         self._lock = threading.Lock()
 
     @property
@@ -255,6 +288,21 @@ class MiniLMEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._load().embed(texts, self._batch_size)
+
+    def token_states(self, texts: list[str]) -> list[Vectors]:
+        """Each text's token states (``_TorchMiniLM.token_states``), for the opt-in
+        re-ranker (``retrieval.rerank``). The ONNX export gives pooled vectors only, so on
+        that backend the torch model is loaded beside it on first use."""
+        if not texts:
+            return []
+        backend = self._load()
+        if isinstance(backend, _TorchMiniLM):
+            return backend.token_states(texts)
+        if self._tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    self._tokens = _TorchMiniLM(_model_dir(), threads=self._threads)
+        return self._tokens.token_states(texts)
 
 
 def make_embedder(

@@ -35,9 +35,11 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_CALIBRATION",
     "LEXICAL_ONLY",
+    "WITH_MAXSIM",
     "Calibration",
     "calibration_for",
     "coverage",
+    "with_maxsim",
 ]
 
 
@@ -49,11 +51,14 @@ class Calibration:
     w_cosine: float
     w_coverage: float
     name: str
+    w_maxsim: float = 0.0
+    """Weight of the late-interaction score (``rerank.maxsim``) where a hit has one."""
 
-    def relevance(self, cosine: float, cover: float) -> float:
+    def relevance(self, cosine: float, cover: float, sim: float = 0.0) -> float:
         """The estimated probability that a memory with these signals is relevant; rises
-        with each signal and stays within [0, 1]."""
-        z = self.bias + self.w_cosine * cosine + self.w_coverage * cover
+        with each signal and stays within [0, 1]. ``sim``: the hit's MaxSim, used only by
+        a calibration fitted with it (``w_maxsim``)."""
+        z = self.bias + self.w_cosine * cosine + self.w_coverage * cover + self.w_maxsim * sim
         # math.exp overflows past ~709: clip the logit (the answer is 0 or 1 there anyway)
         z = max(-50.0, min(50.0, z))
         return 1.0 / (1.0 + math.exp(-z))
@@ -66,6 +71,18 @@ DEFAULT_CALIBRATION = Calibration(
 positive; see the module docstring): 0.5 at cosine 0.51 with no word in common, or cosine
 0.14 with half the query's information covered."""
 
+WITH_MAXSIM = Calibration(
+    bias=-4.753,
+    w_cosine=6.122,
+    w_coverage=5.079,
+    w_maxsim=3.849,
+    name="minilm-fit-notes-maxsim-v1",
+)
+"""For hits re-ranked by late interaction (``Settings.rerank_depth``), which carry a MaxSim:
+fitted like the default on the same FIT hits at the same three sizes with MaxSim as a
+third feature (``benchmarks/bench_recall_ideas.py``, never on LoCoMo). MaxSim separates
+a relevant short or chatty memory that the pooled cosine undersells."""
+
 LEXICAL_ONLY = Calibration(bias=-3.0, w_cosine=0.0, w_coverage=6.0, name="lexical-only-v1")
 """For embedders whose cosine scale is not calibrated (the test hash embedder): relevance
 from word evidence alone, 0.5 at half the query's information covered."""
@@ -76,6 +93,11 @@ def calibration_for(embedder_identity: str) -> Calibration:
     if "minilm" in embedder_identity.lower():
         return DEFAULT_CALIBRATION
     return LEXICAL_ONLY
+
+
+def with_maxsim(calibration: Calibration) -> Calibration | None:
+    """The calibration for re-ranked hits matching ``calibration`` (None: keep it)."""
+    return WITH_MAXSIM if calibration is DEFAULT_CALIBRATION else None
 
 
 def coverage(

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sqlmodel import Session
 
 from memsvc.clock import as_utc, utcnow
 from memsvc.domain import SearchHit, SearchQuery, Status
@@ -17,7 +18,8 @@ from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.filters import visible
 from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplicates
-from memsvc.retrieval.relevance import calibration_for
+from memsvc.retrieval.relevance import calibration_for, with_maxsim
+from memsvc.retrieval.rerank import TokenEmbedder, maxsim, reranked_finals
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
 from memsvc.store.models import MemoryRow
@@ -39,13 +41,17 @@ class Searcher:
         cache: ProjectCache,
         near_cosine: float,
         metrics: Metrics | None = None,
+        rerank_depth: int = 0,
     ) -> None:
         self.db = db
+        self.rerank_depth = rerank_depth
+        """Re-rank this many first hits by late interaction (``rerank``); 0: off."""
         self.source = source
         self.cache = cache
         self.near_cosine = near_cosine
         self.metrics = metrics or Metrics()
         self.calibration = calibration_for(source.embedder.identity)
+        self.rerank_calibration = with_maxsim(self.calibration)
 
     def search(self, project: str, generation: int, query: SearchQuery) -> list[SearchHit]:
         """Up to ``query.limit`` hits, best first, one per group of near-duplicates, each
@@ -74,6 +80,8 @@ class Searcher:
                 rows = mem_store.get_rank_fields(s, project, [c.id for c in candidates])
             with self.metrics.stage("rank"):
                 scored = self._rank(candidates, rows, query, statuses)
+                if self.rerank_depth > 0:
+                    scored = self._reranked(s, project, query.query, scored)
                 chosen = self._distinct(project, generation, scored, query, floor)
             with self.metrics.stage("hits"):  # whole rows for the hits alone
                 full = mem_store.get_rows(s, project, [t[1] for t, _, _ in chosen])
@@ -103,6 +111,35 @@ class Searcher:
         scored.sort(key=lambda t: (-t[0], t[1]))
         return scored
 
+    def _reranked(self, s: Session, project: str, text: str, scored: list[Scored]) -> list[Scored]:
+        """The first ``rerank_depth`` hits re-scored by late interaction (their dense part
+        swapped for MaxSim), the rest after them in their order; unchanged when the
+        embedder gives no token states. Their texts are read here (ranking reads only the
+        ranking columns)."""
+        embedder = self.source.embedder
+        head, tail = scored[: self.rerank_depth], scored[self.rerank_depth :]
+        if len(head) < 2 or not isinstance(embedder, TokenEmbedder):
+            return scored
+        full = mem_store.get_rows(s, project, [t[1] for t in head])
+        head = [t for t in head if t[1] in full]
+        if len(head) < 2:
+            return scored
+        states = embedder.token_states([text, *(full[mid].content for _, mid, _, _ in head)])
+        sims = [maxsim(states[0], doc) for doc in states[1:]]
+        finals = reranked_finals(
+            [t[0] for t in head],
+            [t[3].fused for t in head],
+            [float(t[3].signals.get("dense_scaled") or 0.0) for t in head],
+            sims,
+        )
+        out: list[Scored] = []
+        for (_, mid, row, c), final, sim in zip(head, finals, sims, strict=True):
+            c.parts["maxsim"] = round(sim, 6)
+            c.parts["final"] = round(final, 6)
+            out.append((final, mid, row, c))
+        out.sort(key=lambda t: (-t[0], t[1]))
+        return out + tail
+
     def _distinct(
         self,
         project: str,
@@ -122,7 +159,11 @@ class Searcher:
             if mid not in keep:
                 continue
             cosine, cover = evidence.get(mid, (0.0, 0.0))
-            relevance = self.calibration.relevance(cosine, cover)
+            sim = c.parts.get("maxsim")
+            if sim is not None and self.rerank_calibration is not None:
+                relevance = self.rerank_calibration.relevance(cosine, cover, float(sim))
+            else:
+                relevance = self.calibration.relevance(cosine, cover)
             if relevance < floor:
                 continue
             parts = {**c.parts, "cosine": round(cosine, 6), "coverage": round(cover, 6)}
