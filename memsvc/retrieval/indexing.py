@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 REBUILD_BATCH = 256
 """Memories embedded per batch by a rebuild."""
 RECONCILE_BATCH = 2000
+KEYS_SCAN_ROWS = 20_000
+"""Above this many rows in a table, reconciliation reads the table's keys in one scan
+(~0.2 KB per row, held for the walk) instead of asking for each batch's ids: each such
+request is a filtered scan of the whole table, so a 600k-row table cost 600 scans."""
 """Memories compared per batch by reconciliation (its memory is bounded by this)."""
 OUTBOX_RETRY_AFTER_S = 10.0
 """The background retry leaves entries younger than this to the server that queued them."""
@@ -323,12 +327,16 @@ class IndexSync:
         report = ReconcileReport(project)
         with self.index.lock(project):
             live = 0
+            table_keys = (
+                self.index.all_keys(project) if self.index.count(project) > KEYS_SCAN_ROWS else None
+            )
             with self.db.read() as s:
                 for keys in outbox.live_keys(s, project, RECONCILE_BATCH):
                     live += len(keys)
                     with self.db.read() as s2:  # after the keys: see ``_out_of_step``
                         busy = {e[2] for e in outbox.pending(s2, project=project)}
-                    self._reconcile_batch(project, [k for k in keys if k[0] not in busy], report)
+                    todo = [k for k in keys if k[0] not in busy]
+                    self._reconcile_batch(project, todo, report, table_keys)
             if self.index.count(project) > live:
                 report.removed = self._remove_orphans(project)
         if report.removed or report.embedded or report.updated:
@@ -337,11 +345,18 @@ class IndexSync:
         return report
 
     def _reconcile_batch(
-        self, project: str, keys: list[outbox.LiveKey], report: ReconcileReport
+        self,
+        project: str,
+        keys: list[outbox.LiveKey],
+        report: ReconcileReport,
+        table_keys: dict[str, tuple[str, str, str, int]] | None = None,
     ) -> None:
         """Reconcile these live memories: re-embed the missing, changed or doubled ones,
-        fix the kind and status of the others where they differ."""
-        have = self.index.keys_of(project, [k[0] for k in keys])
+        fix the kind and status of the others where they differ. ``table_keys``: the table's
+        keys read beforehand (a large table), else the batch's ids are asked for."""
+        have = (
+            self.index.keys_of(project, [k[0] for k in keys]) if table_keys is None else table_keys
+        )
         stale: list[str] = []
         metas: list[tuple[str, str, str]] = []
         for mid, digest, kind, status in keys:

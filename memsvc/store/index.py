@@ -388,6 +388,22 @@ class LanceIndex:
                 out[mid] = (digest, kind, status, 1 + (seen[3] if seen else 0))
         return out
 
+    def all_keys(self, project: str, batch: int = 10_000) -> dict[str, tuple[str, str, str, int]]:
+        """``keys_of`` for every row the table holds, in one streamed scan of those four
+        columns (no vectors, no text): for a large table, where asking by id (a filtered
+        scan per 1,000 ids) would cost a scan of the table per batch reconciled."""
+        table = self._table(project, create=False)
+        out: dict[str, tuple[str, str, str, int]] = {}
+        if table is None:
+            return out
+        columns = ["id", "content_hash", "kind", "status"]
+        for chunk in table.search().select(columns).limit(None).to_batches(batch):
+            got = zip(*(chunk.column(c).to_pylist() for c in columns), strict=True)
+            for mid, digest, kind, status in got:
+                seen = out.get(mid)
+                out[mid] = (digest, kind, status, 1 + (seen[3] if seen else 0))
+        return out
+
     def iter_ids(self, project: str, batch: int) -> Iterator[list[str]]:
         """Every id the table holds (duplicates as often as they occur), about ``batch``
         at a time, streamed from the table without vectors or text."""

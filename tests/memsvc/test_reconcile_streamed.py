@@ -30,10 +30,14 @@ def _table(parts: object) -> list[tuple[str, str, str, str]]:
     return sorted(zip(snap.ids, snap.hashes, snap.kinds, snap.statuses, strict=True))
 
 
+@pytest.mark.parametrize(
+    "keys_scan_rows", [20_000, 0], ids=["keys asked by id", "keys in one scan"]
+)
 def test_streamed_reconcile_repairs_every_drift_across_batches(
-    settings: Settings, actor: Actor, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, actor: Actor, monkeypatch: pytest.MonkeyPatch, keys_scan_rows: int
 ) -> None:
     monkeypatch.setattr(indexing, "RECONCILE_BATCH", 3)  # 12 memories: several batches
+    monkeypatch.setattr(indexing, "KEYS_SCAN_ROWS", keys_scan_rows)  # a large table's path
     emb = HashEmbedder(32)
     with build_components(settings, embedder=emb) as parts:
         svc = parts.service
