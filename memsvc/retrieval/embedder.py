@@ -140,18 +140,23 @@ class _TorchMiniLM:
         self._tokenize_lock = threading.Lock()
         self.threads = threads
 
-    def _forward(self, texts: list[str], padded: bool) -> Vectors:
-        import torch
-
+    def _features(self, texts: list[str], padded: bool) -> Any:
+        """The tokenizer's tensors for these texts (the fast tokenizer is not thread-safe)."""
         model = self._model
         with self._tokenize_lock:
-            features = model.tokenizer(
+            return model.tokenizer(
                 texts,
                 padding=padded,
                 truncation=True,
                 max_length=model.max_seq_length,
                 return_tensors="pt",
             )
+
+    def _forward(self, texts: list[str], padded: bool) -> Vectors:
+        import torch
+
+        model = self._model
+        features = self._features(texts, padded)
         with torch.inference_mode():
             hidden = model[0].auto_model(**features).last_hidden_state
             mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -165,14 +170,7 @@ class _TorchMiniLM:
         import torch
 
         model = self._model
-        with self._tokenize_lock:
-            features = model.tokenizer(
-                texts,
-                padding=True,
-                truncation=True,
-                max_length=model.max_seq_length,
-                return_tensors="pt",
-            )
+        features = self._features(texts, True)
         with torch.inference_mode():
             hidden = model[0].auto_model(**features).last_hidden_state.numpy()
         lengths = features["attention_mask"].sum(1).tolist()

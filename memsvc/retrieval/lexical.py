@@ -160,14 +160,9 @@ class LexicalIndex:
         out = np.zeros(n, dtype=np.float64)
         if n == 0 or self.documents == 0:
             return out
-        self._ensure(n)
+        norm = self._norm(n, prev)
         has_prev = prev[:n] >= 0
         prev_rows = np.where(has_prev, prev[:n], 0)
-        own_len = self._lengths[:n]
-        length = own_len + NEIGHBOUR_WEIGHT * np.where(has_prev, own_len[prev_rows], 0.0)
-        live_lengths = length[own_len > 0]
-        avg = float(live_lengths.mean()) if live_lengths.size else 1.0
-        norm = BM25_K1 * (1.0 - BM25_B + BM25_B * length / max(avg, 1e-9))
         terms = dict.fromkeys(analyze(query), 1.0)
         terms.update((t, w) for t, w in (extra or {}).items() if t not in terms)
         found = [(*self._term_freqs(term, n), w) for term, w in terms.items()]
