@@ -334,7 +334,7 @@ class IndexSync:
                 for keys in outbox.live_keys(s, project, RECONCILE_BATCH):
                     live += len(keys)
                     with self.db.read() as s2:  # after the keys: see ``_out_of_step``
-                        busy = {e[2] for e in outbox.pending(s2, project=project)}
+                        busy = outbox.pending_memories(s2, project)
                     todo = [k for k in keys if k[0] not in busy]
                     self._reconcile_batch(project, todo, report, table_keys)
             if self.index.count(project) > live:
@@ -382,7 +382,7 @@ class IndexSync:
         for ids in self.index.iter_ids(project, RECONCILE_BATCH):
             with self.db.read() as s:
                 live = outbox.live_among(s, project, list(set(ids)))
-                busy = {e[2] for e in outbox.pending(s, project=project)}
+                busy = outbox.pending_memories(s, project)
             orphans.extend(i for i in ids if i not in live and i not in busy)
         orphans = list(dict.fromkeys(orphans))
         for start in range(0, len(orphans), RECONCILE_BATCH):
@@ -440,7 +440,7 @@ class IndexSync:
         applied when this runs is lost with the old table; the count check finds that
         and repairs it (``check_counts``)."""
         with self.db.read() as s:  # pending first: a change marked in between is redone
-            busy = {e[2] for e in outbox.pending(s, project=project)}
+            busy = outbox.pending_memories(s, project)
             changed = [m for m in outbox.applied_since(s, project, generation) if m not in busy]
             rows = outbox.rows_by_id(s, changed)
         if not changed:

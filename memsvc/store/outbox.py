@@ -75,6 +75,11 @@ def pending(
     return [(int(i or 0), p, m, o) for i, p, m, o in rows]
 
 
+def pending_memories(session: Session, project: str) -> set[str]:
+    """The memories of the project with index work still pending (left to their applier)."""
+    return {e[2] for e in pending(session, project=project)}
+
+
 def untouched(session: Session, ids: list[int]) -> set[int]:
     """Those of these entries still pending and never attempted: no applier has written
     their rows to the index, not even partly before failing."""
