@@ -43,6 +43,8 @@ from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["BACKGROUND_RECONCILE_DELAY_S", "Components", "build_components", "build_service"]
 
+NO_ANN_ROWS = 1 << 62
+"""``AnnBuilder``'s size threshold when no search uses the LanceDB vector index."""
 BACKGROUND_RECONCILE_DELAY_S = 2.0
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,9 @@ def build_components(
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db), health)
     sync = IndexSync(db, index, emb, cache, settings.compact_every_writes, _policy(settings))
     health.repair = sync.heal
-    sync.ann = AnnBuilder(index, cache, settings.exact_scan_max_rows)
+    # the LanceDB vector index is built only for the searches that use it
+    ann_rows = settings.exact_scan_max_rows if settings.search_ann == "lance" else NO_ANN_ROWS
+    sync.ann = AnnBuilder(index, cache, ann_rows)
     watch: RemoteRuleChanges | None = None
     try:
         if reconcile_in_background:
@@ -125,7 +129,9 @@ def build_components(
             sync.start(settings.maintenance_interval_s)
             if checkpoints is not None:
                 checkpoints.start(db)
-        source = CandidateSource(index, emb, cache, settings.exact_scan_max_rows)
+        source = CandidateSource(
+            index, emb, cache, settings.exact_scan_max_rows, ann=settings.search_ann
+        )
         metrics = Metrics()
         metrics.bind_gauges(
             sync.pending_count, cache.project_count, cache.row_count, cache.held_bytes

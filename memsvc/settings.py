@@ -83,7 +83,14 @@ class Settings(BaseSettings):
     """Memory budget of the per-project in-memory search state (vectors and keyword
     index); least recently used projects are evicted past it and reloaded on demand."""
     exact_scan_max_rows: int = 50_000
-    """Below this many rows a project's vectors are scanned exactly in memory."""
+    """Up to this many rows every row's cosine is computed for a search; above it the
+    best cosines come from an approximate index (``search_ann``)."""
+    search_ann: Literal["coarse", "lance"] = "coarse"
+    """Where a project above ``exact_scan_max_rows`` takes its best cosines from:
+    ``coarse``, the in-memory coarse quantizer beside its vectors (the same ranking as
+    below the size, only the dense top approximate; no LanceDB vector index is built), or
+    ``lance``, LanceDB's IVF_HNSW_SQ vector index, built in the background, with the
+    ranking computed over a candidate pool."""
     rerank_depth: int = Field(default=0, ge=0, le=200)
     """Re-rank a search's first this many hits by late interaction over the bundled
     model's token states (``retrieval.rerank``; MiniLM loads its torch model for it);

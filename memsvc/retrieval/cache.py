@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memsvc.errors import IndexRebuilding
+from memsvc.retrieval.coarse import CoarseIndex
 from memsvc.retrieval.healing import IndexHealth
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.sparse import episode_counts
@@ -65,6 +66,33 @@ class CachedProject:
     _counts: dict[int, tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]] = field(
         default_factory=dict
     )
+    coarse: CoarseIndex | None = None
+    """The coarse quantizer over ``matrix`` (``retrieval/coarse.py``) once one was trained:
+    the dense candidates of big projects' searches and their write-time checks."""
+    coarse_build: threading.Lock = field(default_factory=threading.Lock)
+    """Held while the coarse quantizer is trained (one training per entry)."""
+    coarse_wanted: bool = False
+    """A background training of the coarse quantizer was asked for."""
+
+    def trained_coarse(self) -> CoarseIndex:
+        """The coarse quantizer, trained first if there is none yet, every row filed.
+
+        Training reads the rows held when it starts without holding ``lock`` (searches
+        and writes go on: a write that grows the matrix moves it to a new array and the
+        training reads the old one); the rows written meanwhile are filed after it, under
+        ``lock``. Returns with ``lock`` not held."""
+        with self.coarse_build:
+            coarse = self.coarse
+            if coarse is None:
+                with self.lock:
+                    rows = self.matrix[: self.n]
+                coarse = CoarseIndex(self.dim)
+                with coarse.lock:
+                    coarse.train(rows)
+            with self.lock, coarse.lock:
+                coarse.file(self.matrix[: self.n])
+                self.coarse = coarse
+            return coarse
 
     def changed(self) -> None:
         """Forget what is derived from the rows (after any change to them)."""
@@ -137,6 +165,9 @@ class CachedProject:
             self.times.append(row.time)
             self.written.append(row.written)
             self.pos[row.id] = at
+        elif self.coarse is not None and not np.array_equal(self.matrix[at], row.vector):
+            with self.coarse.lock:
+                self.coarse.moved(at)
         self.matrix[at] = row.vector
         self.kinds[at] = row.kind
         self.statuses[at] = row.status
@@ -364,7 +395,8 @@ class ProjectCache:
 
 
 def _estimate(entry: CachedProject) -> int:
-    return int(entry.matrix.nbytes) + entry.n * ROW_BYTES
+    coarse = entry.coarse.nbytes() if entry.coarse is not None else 0
+    return int(entry.matrix.nbytes) + entry.n * ROW_BYTES + coarse
 
 
 def _key(kinds: set[str] | None) -> frozenset[str] | None:

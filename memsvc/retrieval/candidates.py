@@ -1,34 +1,45 @@
 """Candidate generation, the first step of a search. Every project is ranked by the same
-``hybrid.score_rows`` (BM25F with a neighbour field, dense, time and episode signals): one
-of at most ``exact_scan_max_rows`` rows over every row; a bigger one, once its vector
-index is built, over a candidate pool (``pool``) whose dense hits come from that index.
-A big project whose index is not built yet is still scanned whole."""
+``hybrid.score_rows`` (BM25F with a neighbour field, dense, time and episode signals),
+computed only for the rows that can score (``sparse``). A project of at most
+``exact_scan_max_rows`` rows takes its dense part from every row's cosine. A bigger one
+(``ann="coarse"``, the default) takes the best cosines from the coarse quantizer held
+beside its vectors (``coarse``, trained in the background on the first search; until
+then every row's cosine is computed) and computes the cosine of every other row it
+scores exactly, so only the dense top can differ from the exact scan's. With
+``ann="lance"`` a bigger project, once its LanceDB vector index is built, is ranked over
+a candidate pool (``pool``) whose dense hits come from that index."""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
 from memsvc.retrieval.cache import CachedProject, ProjectCache
+from memsvc.retrieval.coarse import CoarseIndex
 from memsvc.retrieval.embedder import Embedder, QueryCache
 from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.pool import pool_depth, pool_rows, pool_timeline
 from memsvc.retrieval.ranking import Candidate
-from memsvc.retrieval.sparse import sparse_candidates
+from memsvc.retrieval.sparse import Cosines, DenseSource, Mask, Rows, sparse_candidates
 from memsvc.retrieval.timeline import Timeline
 from memsvc.store.index import LanceIndex
 
-__all__ = ["CandidateSource", "query_terms"]
+__all__ = ["ANN_KINDS", "CandidateSource", "CoarseDense", "query_terms"]
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 64
 ACTIVE = "active"
 UNFILTERED_SLACK = 2
+ANN_KINDS = ("coarse", "lance")
+FULL_PRODUCT_SHARE = 0.25
+"""A coarse search that needs the cosines of more than this share of the rows computes
+every row's at once (one streamed product beats gathering that many rows)."""
 EPISODE_FEEDBACK = False
 """Pseudo-relevance feedback limited to the top episode: expand the query with the
 strongest terms of the best-ranked memory's episode and score once more (in-memory path).
@@ -60,12 +71,18 @@ class CandidateSource:
         embedder: Embedder,
         cache: ProjectCache,
         exact_scan_max_rows: int = 50_000,
+        ann: str = "coarse",
+        train_in_background: bool = True,
     ) -> None:
+        if ann not in ANN_KINDS:
+            raise ValueError(f"ann must be one of {ANN_KINDS}, not {ann!r}")
         self.index = index
         self.embedder = embedder
         self.cache = cache
         self.queries = QueryCache(embedder)
         self.exact_max = exact_scan_max_rows
+        self.ann = ann
+        self.train_in_background = train_in_background
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
         """The query's vector (LRU-cached)."""
@@ -85,6 +102,9 @@ class CandidateSource:
         times in the query ("last week") are read against ``at`` (default: now)."""
         qvec = self.embed_query(text)
         entry = self.cache.entry(project, generation)
+        if self.ann == "coarse":
+            coarse = self._coarse(entry) if entry.n > self.exact_max else None
+            return self._in_memory(entry, qvec, text, depth, set(statuses), kinds, at, coarse)
         if self.uses_ann(project, entry.n):
             try:
                 ids = self._dense_ids(project, qvec, depth, statuses, kinds)
@@ -114,8 +134,24 @@ class CandidateSource:
 
     def uses_ann(self, project: str, rows: int) -> bool:
         """Whether a search of this project (of ``rows`` rows) takes its dense candidates
-        from the vector index: above ``exact_scan_max_rows``, once the index is built."""
-        return rows > self.exact_max and self.index.ann_built(project)
+        from the LanceDB vector index (``ann="lance"``): above ``exact_scan_max_rows``,
+        once the index is built."""
+        return self.ann == "lance" and rows > self.exact_max and self.index.ann_built(project)
+
+    def _coarse(self, entry: CachedProject) -> CoarseIndex | None:
+        """The entry's coarse quantizer; when it has none, its training is started on a
+        thread of its own (or done now, ``train_in_background=False``) and, meanwhile,
+        None (the search computes every row's cosine)."""
+        if entry.coarse is not None:
+            return entry.coarse
+        if not self.train_in_background:
+            return entry.trained_coarse()
+        if not entry.coarse_wanted:
+            entry.coarse_wanted = True
+            threading.Thread(
+                target=_train, args=(entry,), name="memsvc-coarse", daemon=True
+            ).start()
+        return None
 
     @staticmethod
     def _in_memory(
@@ -126,12 +162,19 @@ class CandidateSource:
         statuses: set[str],
         kinds: list[str] | None,
         at: datetime | None,
+        coarse: CoarseIndex | None = None,
     ) -> list[Candidate]:
         with entry.lock:
             n = entry.n
             if n == 0:
                 return []
-            dense32 = entry.matrix[:n] @ qvec
+            dense32: Cosines | CoarseDense
+            if coarse is not None:
+                with coarse.lock:
+                    coarse.file(entry.matrix[:n])
+                dense32 = CoarseDense(coarse, entry.matrix[:n], qvec)
+            else:
+                dense32 = entry.matrix[:n] @ qvec
             timeline = entry.timeline()
             mask = entry.mask(statuses, set(kinds) if kinds else None)
             times = entry.times_array()
@@ -150,6 +193,8 @@ class CandidateSource:
                 )
                 if found is not None:
                     return found
+            if isinstance(dense32, CoarseDense):
+                dense32 = dense32.every_row()
             dense = dense32.astype(np.float64)
             lexical = entry.lexical.scores(text, n, timeline.prev)
             ids = entry.ids[:n]
@@ -187,6 +232,42 @@ class CandidateSource:
         sub = pool_timeline(timeline, rows)
         scores = score_rows(text, lexical[rows], dense, times[rows], sub, everyone, at)
         return candidates_from(scores, ids, everyone, depth)
+
+
+class CoarseDense(DenseSource):
+    """A query's cosines for the sparse scoring of a big project: the best rows from the
+    coarse quantizer, any other row's computed when asked (all of them at once when many
+    are). Hold the entry's lock while it is used."""
+
+    def __init__(self, coarse: CoarseIndex, matrix: npt.NDArray[np.float32], query: Cosines):
+        self.coarse, self.matrix, self.query = coarse, matrix, query
+        self._all: Cosines | None = None
+
+    def best(self, m: int, mask: Mask, masked: int) -> Rows | None:
+        with self.coarse.lock:
+            rows = self.coarse.best_masked(self.matrix, self.query, m, mask)
+        return rows if rows.size >= m else None
+
+    def of(self, rows: Rows) -> Cosines:
+        if self._all is None and rows.size > FULL_PRODUCT_SHARE * self.matrix.shape[0]:
+            self._all = self.matrix @ self.query
+        if self._all is not None:
+            return self._all[rows]
+        return self.matrix[rows] @ self.query
+
+    def every_row(self) -> Cosines:
+        """Every row's cosine (when only scoring every row can answer)."""
+        if self._all is None:
+            self._all = self.matrix @ self.query
+        return self._all
+
+
+def _train(entry: CachedProject) -> None:
+    try:
+        entry.trained_coarse()
+    except Exception:  # searches go on scanning; a later one asks again
+        log.exception("training the coarse quantizer failed")
+        entry.coarse_wanted = False
 
 
 def _lexical_scores(

@@ -1,5 +1,6 @@
-"""A coarse quantizer (an in-memory IVF) over a project's held vectors, for the write-time
-near-duplicate and conflict checks of projects above the exact-scan size.
+"""A coarse quantizer (an in-memory IVF) over a project's held vectors: the dense
+candidates of searches and the write-time near-duplicate and conflict checks of projects
+above the exact-scan size.
 
 Every held row is filed under its nearest centroid (a *list*). A query scores the
 centroids, then exactly (from the held matrix) only the rows of its ``PROBES`` best
@@ -12,9 +13,12 @@ project. A query therefore costs a product with the centroids (about one per
 rows less than a tenth of the exact scan's product at 10k rows.
 
 Approximate: a near-duplicate is almost always filed in one of the query's best lists
-(``PROBES``), and these checks are advisory flags for the review queue anyway. A row whose
-vector changed in place (an update) stays in its old list until the index is rebuilt;
-it is still scored by its current vector.
+(``PROBES``), and these checks are advisory flags for the review queue anyway. A search
+(``best_masked``) probes lists, best centroid first, until it has scanned at least
+``SEARCH_MIN_SCAN`` rows (or ``SEARCH_SCAN_SHARE`` of the project, whichever is more) and
+holds as many rows of the asked statuses and kinds as it needs. A row whose vector
+changed in place (an update) stays in its old list until the index is rebuilt, and is
+scored exactly by every search meanwhile (``moved``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["LIST_ROWS", "PROBES", "CoarseIndex"]
+__all__ = ["LIST_ROWS", "PROBES", "SEARCH_MIN_SCAN", "SEARCH_SCAN_SHARE", "CoarseIndex"]
 
 Vector = npt.NDArray[np.float32]
 Rows = npt.NDArray[np.int64]
@@ -44,6 +48,11 @@ trained, load ~12)."""
 SPLIT_PARTS = 16
 """A list is split into at most this many parts at once (k-means cost is rows x parts);
 a part still too big is split again."""
+SEARCH_MIN_SCAN = 8192
+"""A search scans the rows of at least this many rows' worth of its best lists."""
+SEARCH_SCAN_SHARE = 0.02
+"""... and at least this share of the project's rows (chosen a priori; recall against the
+exact scan is measured in ``benchmarks/bench_coarse_search.py``)."""
 ITERATIONS = 6
 FILE_CHUNK = 8192
 """Rows filed per matrix product with the centroids (bounds the temporary)."""
@@ -62,7 +71,22 @@ class CoarseIndex:
         self._split_at: list[int] = []
         self.covered = 0
         """Rows ``[0, covered)`` of the matrix are filed."""
+        self._moved: set[int] = set()
         self._rng = np.random.default_rng(seed)
+
+    def moved(self, row: int) -> None:
+        """Row ``row``'s vector changed in place: searches score it exactly from now on."""
+        if row < self.covered:
+            self._moved.add(row)
+
+    @property
+    def moved_rows(self) -> int:
+        """How many filed rows have moved since they were filed (a rebuild files them anew)."""
+        return len(self._moved)
+
+    def nbytes(self) -> int:
+        """The memory the lists and centroids hold."""
+        return int(self._centroids.nbytes) + sum(int(a.nbytes) for a in self._lists)
 
     @property
     def centroids(self) -> Vector:
@@ -92,6 +116,7 @@ class CoarseIndex:
         self._sizes = [0] * count
         self._split_at = [2 * LIST_ROWS] * count
         self.covered = 0
+        self._moved = set()
         self.file(matrix)
 
     def file(self, matrix: Vector) -> None:
@@ -188,6 +213,45 @@ class CoarseIndex:
             for q, row_sims in zip(who.tolist(), sims, strict=True):
                 found[q].append((rows, row_sims))
         return [_top(parts, k) if parts else empty for parts in found]
+
+    def best_masked(
+        self, matrix: Vector, query: Vector, m: int, mask: npt.NDArray[np.bool_]
+    ) -> Rows:
+        """Up to ``m`` rows of ``mask`` of the highest cosine to ``query`` (any order):
+        from the best lists, probed until at least ``SEARCH_MIN_SCAN`` rows (and
+        ``SEARCH_SCAN_SHARE`` of them) are scanned and ``m`` rows of ``mask`` are among
+        them, plus the moved rows (``matrix`` must be filed: call ``file``)."""
+        n = self.covered
+        if not self._lists or n == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(-(self.centroids @ query), kind="stable")
+        sizes = np.array(self._sizes, dtype=np.int64)[order]
+        reach = np.cumsum(sizes)
+        scan = max(SEARCH_MIN_SCAN, int(SEARCH_SCAN_SHARE * n))
+        taken, parts, held = 0, [], 0
+        while taken < order.size:
+            stop = min(order.size, int(np.searchsorted(reach, scan)) + 1)
+            stop = max(stop, taken + 1)
+            for at in order[taken:stop].tolist():
+                rows = self.members(at)
+                if len(rows):
+                    rows = rows[mask[rows]]
+                    parts.append(rows)
+                    held += len(rows)
+            taken = stop
+            if held >= m:
+                break
+            scan *= 2  # too few rows of the mask among those scanned: scan twice as many
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.concatenate(parts)
+        if self._moved:  # filed in an old list too, perhaps: once each
+            moved = np.fromiter(self._moved, dtype=np.int64, count=len(self._moved))
+            rows = np.unique(np.concatenate((rows, moved[mask[moved]])))
+        if rows.size <= m:
+            return rows
+        sims = matrix[rows] @ query
+        return rows[np.argpartition(-sims, m - 1)[:m]]
 
 
 def _means(vecs: Vector, labels: npt.NDArray[np.intp], previous: Vector) -> Vector:

@@ -3,17 +3,14 @@ possible conflicts, flagged for the review queue (never blocking a write).
 
 Up to ``exact_max_rows`` rows (``MEMSVC_EXACT_SCAN_MAX_ROWS``, at most
 ``EXACT_CHECK_MAX_ROWS``) a batch is checked with one matrix product over the project's
-held vectors, exactly. Above it, through a coarse
-quantizer over those same vectors (``retrieval/coarse.py``), kept beside the project's
-cache entry and updated with the rows added since the last check: the cost per batch is
-proportional to the batch, not the project. (LanceDB's vector index is not asked: it
+held vectors, exactly. Above it, through the coarse quantizer over those same vectors
+(``retrieval/coarse.py``), kept in the project's cache entry (searches use it too) and
+updated with the rows added since the last check: the cost per batch is proportional to
+the batch, not the project. (LanceDB's vector index is not asked: it
 scans the rows written since its last build flat, per query, and is built only in the
 background.)"""
 
 from __future__ import annotations
-
-import threading
-import weakref
 
 import numpy as np
 import numpy.typing as npt
@@ -54,28 +51,14 @@ class Neighbours:
             if exact_max_rows is None
             else min(exact_max_rows, EXACT_CHECK_MAX_ROWS)
         )
-        self._coarse: dict[str, tuple[weakref.ref[CachedProject], CoarseIndex]] = {}
-        self._guard = threading.Lock()
 
     def nearest(self, project: str, vectors: Vector, kind: str | None) -> Nearest:
         """For each vector, the most similar active memory (of ``kind``, if given)."""
         entry = self.cache.current(project)
         if entry.n > self.exact_max_rows:
-            return self._coarse_nearest(self._coarse_of(project, entry), entry, vectors, kind)
+            return self._coarse_nearest(entry.trained_coarse(), entry, vectors, kind)
         wanted = {kind} if kind is not None else None
         return self.cache.nearest(entry, vectors, {"active"}, [wanted] * len(vectors))
-
-    def _coarse_of(self, project: str, entry: CachedProject) -> CoarseIndex:
-        """The project's coarse quantizer, new when its cache entry is (a reload)."""
-        with self._guard:
-            for name, (ref, _) in list(self._coarse.items()):  # evicted or reloaded entries
-                if ref() is None:
-                    del self._coarse[name]
-            held = self._coarse.get(project)
-            if held is None or held[0]() is not entry:
-                held = (weakref.ref(entry), CoarseIndex(entry.dim))
-                self._coarse[project] = held
-            return held[1]
 
     @staticmethod
     def _coarse_nearest(
@@ -84,10 +67,7 @@ class Neighbours:
         out: Nearest = []
         with entry.lock, coarse.lock:
             matrix = entry.matrix[: entry.n]
-            if coarse.covered == 0:
-                coarse.train(matrix)
-            else:
-                coarse.file(matrix)
+            coarse.file(matrix)
             for rows, sims in coarse.search(matrix, vectors, CANDIDATES):
                 best = None
                 for at, sim in zip(rows.tolist(), sims.tolist(), strict=True):

@@ -23,6 +23,7 @@ is degenerate, ``sparse_candidates`` returns None and the caller scores every ro
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -34,11 +35,38 @@ from memsvc.retrieval.ranking import Candidate
 from memsvc.retrieval.temporal import in_spans, query_spans
 from memsvc.retrieval.timeline import Timeline
 
-__all__ = ["episode_counts", "sparse_candidates"]
+__all__ = ["DenseSource", "ExactDense", "episode_counts", "sparse_candidates"]
 
 Rows = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
+Cosines = npt.NDArray[np.float32]
+
+
+class DenseSource(Protocol):
+    """A query's dense cosines, as the sparse scoring needs them: the best masked rows
+    (which set the dense scaling's bounds) and the cosine of any given row."""
+
+    def best(self, m: int, mask: Mask, masked: int) -> Rows | None:
+        """The ``m`` masked rows of the highest cosine (any order); None when they
+        cannot be told (the caller then scores every row)."""
+
+    def of(self, rows: Rows) -> Cosines:
+        """The cosines of these rows."""
+
+
+class ExactDense:
+    """Every row's cosine, computed up front (the exact scan): the best rows are exact."""
+
+    def __init__(self, cosines: Cosines) -> None:
+        self.cosines = cosines
+
+    def best(self, m: int, mask: Mask, masked: int) -> Rows:
+        pick = self.cosines if masked == mask.size else np.where(mask, self.cosines, -np.inf)
+        return np.argpartition(-pick, m - 1)[:m].astype(np.int64)
+
+    def of(self, rows: Rows) -> Cosines:
+        return self.cosines[rows]
 
 
 def episode_counts(timeline: Timeline, mask: Mask) -> Rows:
@@ -68,7 +96,7 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
 
 def sparse_candidates(
     text: str,
-    dense32: npt.NDArray[np.float32],
+    dense32: Cosines | DenseSource,
     lexical: LexicalIndex,
     timeline: Timeline,
     mask: Mask,
@@ -80,7 +108,10 @@ def sparse_candidates(
 ) -> list[Candidate] | None:
     """``candidates_from(score_rows(...), ids, mask, depth)`` over every row, from the rows
     that can score (see the module); ``counts`` is ``episode_counts(timeline, mask)``.
+    ``dense32`` is every row's cosine, or a ``DenseSource`` that finds the best rows
+    another way (an approximate one makes the dense part approximate, nothing else).
     None when only scoring every row can answer."""
+    dense: DenseSource = ExactDense(dense32) if isinstance(dense32, np.ndarray) else dense32
     n = mask.size
     assert timeline.order is not None and timeline.next is not None
     masked = int(np.count_nonzero(mask))
@@ -89,9 +120,10 @@ def sparse_candidates(
         return []
     # dense: the scaling's bounds from the best DENSE_SCALE_DEPTH masked cosines
     m = min(hybrid.DENSE_SCALE_DEPTH, masked)
-    pick = dense32 if masked == n else np.where(mask, dense32, -np.inf)
-    top = np.argpartition(-pick, m - 1)[:m]
-    top_values = dense32[top].astype(np.float64)
+    top = dense.best(m, mask, masked)
+    if top is None:
+        return None
+    top_values = dense.of(top).astype(np.float64)
     lo, hi = float(top_values.min()), float(top_values.max())
     if hi - lo <= 1e-12:
         return None
@@ -110,7 +142,7 @@ def sparse_candidates(
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
     lex_raw = np.zeros(scored.size, dtype=np.float64)
     lex_raw[np.searchsorted(scored, lex_rows)] = lex_values
-    dense_raw = dense32[scored].astype(np.float64)
+    dense_raw = dense.of(scored).astype(np.float64)
     lex_scaled = lex_raw / top_lex if top_lex > 0 else lex_raw * 0.0
     dense_scaled = np.clip((dense_raw - lo) / (hi - lo), 0.0, None)
     time_match = in_spans(times[scored], spans).astype(np.float64) if spans else lex_raw * 0.0
@@ -160,7 +192,7 @@ def sparse_candidates(
     pos = np.minimum(np.searchsorted(scored, rows), scored.size - 1)
     name = np.minimum(np.searchsorted(names, timeline.episode[rows]), max(names.size - 1, 0))
     zero = np.zeros(rows.size, dtype=np.float64)
-    chosen_dense = dense32[rows].astype(np.float64)
+    chosen_dense = dense.of(rows).astype(np.float64)
     compact = RowScores(
         lexical_raw=np.where(is_scored, lex_raw[pos], zero),
         dense_raw=chosen_dense,

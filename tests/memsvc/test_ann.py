@@ -1,6 +1,7 @@
-"""Search above ``exact_scan_max_rows``: candidates from the LanceDB vector index, ranked by
-the same scorer as the exact path (a tiny threshold forces the ANN path on a corpus small
-enough for a test); the index built in the background while writers go on."""
+"""Search above ``exact_scan_max_rows`` with ``search_ann="lance"``: candidates from the
+LanceDB vector index, ranked by the same scorer as the exact path (a tiny threshold forces
+the ANN path on a corpus small enough for a test); the index built in the background while
+writers go on."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def queries(turns: list[tuple[datetime, str]], n: int, seed: int = 9) -> list[st
 
 @pytest.fixture
 def parts(tmp_path: Path) -> Iterator[Components]:
-    settings = make_settings(tmp_path / "data", exact_scan_max_rows=50)
+    settings = make_settings(tmp_path / "data", exact_scan_max_rows=50, search_ann="lance")
     with build_components(settings, embedder=HashEmbedder(64)) as built:
         yield built
 
@@ -205,7 +206,7 @@ def _load_more(parts: Components, actor: Actor, turns: list[tuple[datetime, str]
 
 
 def test_an_index_built_earlier_is_used_after_a_restart(tmp_path: Path, actor: Actor) -> None:
-    settings = make_settings(tmp_path / "data", exact_scan_max_rows=50)
+    settings = make_settings(tmp_path / "data", exact_scan_max_rows=50, search_ann="lance")
     with build_components(settings, embedder=HashEmbedder(64)) as first:
         _load(first, actor, conversation(sessions=3, turns=40))
         first.index.build_ann(PROJECT, retrain=True)
