@@ -266,7 +266,14 @@ def wait_vector_index(c: httpx.Client, timeout_s: float, big: bool) -> float:
     returns the seconds waited."""
     begin = time.perf_counter()
     while big and time.perf_counter() - begin < timeout_s:
-        state = c.get("/ready").json().get("vector_index")
+        ready = c.get("/ready").json()
+        coarse = ready.get("coarse_index")
+        if coarse and coarse["projects"]:  # search_ann=coarse: trained on the first search
+            if not coarse["training"]:
+                break
+            time.sleep(2)
+            continue
+        state = ready.get("vector_index")
         if not state or (
             state["big_projects"]
             and not state["building"]

@@ -55,6 +55,7 @@ class Maintenance:
         out: dict[str, Any] = {"ready": ready, "checks": checks}
         if self.sync.ann is not None:  # informational: a big project searches exactly meanwhile
             out["vector_index"] = self.sync.ann.status()
+        out["coarse_index"] = self.sync.cache.coarse_status()  # the same, for search_ann=coarse
         return out
 
     def project_ids(self) -> list[str]:

@@ -348,6 +348,15 @@ class ProjectCache:
         with self._guard:
             return len(self._entries)
 
+    def coarse_status(self) -> dict[str, int]:
+        """Counts only (readiness is unauthenticated): held projects whose coarse quantizer
+        was asked for, how many of them have it trained, and how many are training it."""
+        with self._guard:
+            entries = list(self._entries.values())
+        asked = [e for e in entries if e.coarse_wanted or e.coarse is not None]
+        trained = sum(1 for e in asked if e.coarse is not None)
+        return {"projects": len(asked), "trained": trained, "training": len(asked) - trained}
+
     def row_count(self) -> int:
         """How many memories are held in memory, over all projects."""
         with self._guard:

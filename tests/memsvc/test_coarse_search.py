@@ -119,6 +119,8 @@ def test_a_big_project_is_ranked_as_the_exact_scan_ranks_it(
     first = _top(parts, actor, texts[0])  # starts the training; answered by the scan
     coarse = _trained(parts)
     assert coarse.covered == len(turns)
+    assert parts.cache.coarse_status() == {"projects": 1, "trained": 1, "training": 0}
+    assert parts.service.readiness()["coarse_index"]["trained"] == 1
     assert not parts.index.ann_built(PROJECT)  # no LanceDB vector index for this mode
     for text in texts:
         approximate = _top(parts, actor, text)
