@@ -75,7 +75,7 @@ def test_revoking_the_last_token_keeps_the_server_closed(fleet: Fleet) -> None:
 @asynccontextmanager
 async def connect(url: str, token: str) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http,
         Client(streamable_http_client(url + "/mcp", http_client=http)) as c,
     ):
         yield c

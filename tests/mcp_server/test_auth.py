@@ -54,7 +54,7 @@ def secured(
 async def connect(url: str, token: str | None) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
-        httpx2.AsyncClient(headers=headers) as http,
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,  # generous: CI shares 2 cores
         Client(streamable_http_client(url + "/mcp", http_client=http)) as c,
     ):
         yield c

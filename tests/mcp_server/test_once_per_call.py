@@ -81,7 +81,7 @@ class Roots:
 async def connect(url: str, token: str, roots: Roots | None = None) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"}
     async with (
-        httpx2.AsyncClient(headers=headers) as http,
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,  # generous: CI shares 2 cores
         Client(
             streamable_http_client(url + "/mcp", http_client=http),
             list_roots_callback=roots,

@@ -85,7 +85,7 @@ def open_page(browser: Any, inspector: Inspector) -> Iterator[Any]:
     """A fresh tab that records script errors, CSP violations and JS dialogs."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # a loaded 2-core machine can take seconds per page
     page.on("pageerror", lambda exc: inspector.errors.append(str(exc)))
     page.on(
         "console",
