@@ -127,7 +127,7 @@ def sparse_candidates(
     lo, hi = float(top_values.min()), float(top_values.max())
     if hi - lo <= 1e-12:
         return None
-    dense_rows = top[top_values > lo]
+    dense_rows = top[top_values > lo]  # (the same rows as ``top[above]`` below)
     lex_rows, lex_values = lexical.sparse_scores(text, n, timeline.prev, timeline.next)
     inside = mask[lex_rows]
     lex_rows, lex_values = lex_rows[inside], lex_values[inside]
@@ -142,9 +142,14 @@ def sparse_candidates(
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
     lex_raw = np.zeros(scored.size, dtype=np.float64)
     lex_raw[np.searchsorted(scored, lex_rows)] = lex_values
-    dense_raw = dense.of(scored).astype(np.float64)
+    # a row outside the dense top has a cosine <= lo, which scales to 0: only the top's
+    # cosines are read (a common query term can put a third of the project in ``scored``)
+    above = top_values > lo
+    dense_scaled = np.zeros(scored.size, dtype=np.float64)
+    dense_scaled[np.searchsorted(scored, dense_rows)] = np.clip(
+        (top_values[above] - lo) / (hi - lo), 0.0, None
+    )
     lex_scaled = lex_raw / top_lex if top_lex > 0 else lex_raw * 0.0
-    dense_scaled = np.clip((dense_raw - lo) / (hi - lo), 0.0, None)
     time_match = in_spans(times[scored], spans).astype(np.float64) if spans else lex_raw * 0.0
     # the weights are read from ``hybrid`` at each call (the benchmarks' ablations set them)
     w_lexical, w_dense, w_time, w_episode = (
