@@ -131,14 +131,9 @@ class AuditLog:
         # Core inserts, not the unit of work: the row is written as built, and the ORM's
         # flush bookkeeping for one row cost more than the statement itself
         session.execute(_EVENTS.insert(), {c: getattr(row, c) for c in _EVENT_COLUMNS})
-        refs = list(dict.fromkeys([*row.target_ids, *row.returned_ids]))
-        for start in range(0, len(refs), REFS_PER_STATEMENT):
-            # one multi-row VALUES statement, not executemany: on PostgreSQL that is a
-            # statement per row in the server (a pipeline), here one round trip
-            rows = [
-                {"seq": row.seq, "memory_id": m} for m in refs[start : start + REFS_PER_STATEMENT]
-            ]
-            session.execute(_REFS.insert().values(rows))
+        refs = dict.fromkeys([*row.target_ids, *row.returned_ids])
+        if refs:  # one statement: a batch write can touch a thousand memories
+            session.execute(_REFS.insert(), [{"seq": row.seq, "memory_id": m} for m in refs])
         if self.checkpoints is not None:
             self.checkpoints.on_event(session, chain)
         return row
@@ -186,10 +181,6 @@ class AuditLog:
         cursor = encode_cursor(before=rows[-1].seq) if more and rows else None
         return AuditPage(events=[to_event(r) for r in rows], next_cursor=cursor)
 
-
-REFS_PER_STATEMENT = 500
-"""Memory references per INSERT: a batch write's thousand stay far below SQLite's and
-PostgreSQL's limits on bound parameters (two per reference), in two statements."""
 
 _EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
 _REFS = AuditRefRow.__table__  # type: ignore[attr-defined]
