@@ -180,11 +180,13 @@ def worker(data: Path, project: str, queries: int) -> None:
     actor = Actor.local(Channel.CLI)
     real = Calls._record_alone
     audit: list[float] = []
+    audit_cpu: list[float] = []
 
     def timed(self: Calls, call: Any, outcome: Any, *, strict: bool) -> None:
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.thread_time()
         real(self, call, outcome, strict=strict)
         audit.append(time.perf_counter() - begin)
+        audit_cpu.append(time.thread_time() - begin_cpu)
 
     Calls._record_alone = timed  # type: ignore[method-assign]
     settings = Settings(data_dir=data, background=False, embedder="minilm")
@@ -198,12 +200,14 @@ def worker(data: Path, project: str, queries: int) -> None:
             first, count = map(int, line.split())
             wall, cpu = [], []
             audit.clear()
+            audit_cpu.clear()
             for i in range(first, first + count):
                 begin, begin_cpu = time.perf_counter(), time.thread_time()
                 svc.search_memories(actor, project, SearchQuery(query=texts[i % len(texts)]))
                 wall.append(time.perf_counter() - begin)
                 cpu.append(time.thread_time() - begin_cpu)
-            print(json.dumps({"wall": wall, "cpu": cpu, "audit": audit}), flush=True)
+            reply = {"wall": wall, "cpu": cpu, "audit": audit, "audit_cpu": audit_cpu}
+            print(json.dumps(reply), flush=True)
 
 
 def _ms(values: list[float]) -> str:
@@ -318,7 +322,7 @@ def compare(args: argparse.Namespace) -> str:
             ready = json.loads(proc.stdout.readline())
             assert ready["ready"], name
         got: dict[str, dict[str, list[float]]] = {
-            n: {"wall": [], "cpu": [], "audit": []} for n in procs
+            n: {"wall": [], "cpu": [], "audit": [], "audit_cpu": []} for n in procs
         }
         order = list(procs)
         for r in range(args.rounds):
@@ -342,6 +346,7 @@ def compare(args: argparse.Namespace) -> str:
         "wall": "search_memories, wall",
         "cpu": "search_memories, CPU (calling thread)",
         "audit": "of which the audit write (`_record_alone`), wall",
+        "audit_cpu": "of which the audit write, CPU",
     }
     for key, label in labels.items():
         lines.append(f"| {label} | {_range(got['before'][key])} | {_range(got['after'][key])} |")
