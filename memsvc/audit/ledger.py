@@ -11,7 +11,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, not_
+from sqlalchemy import and_, bindparam, func, not_
 from sqlmodel import Session, col, select
 
 from memsvc.audit.verifier import GENESIS, event_hash
@@ -106,11 +106,12 @@ class AuditLog:
         no gap.
         """
         chain = project or ""
+        session.flush()  # the caller's own changes first: the ledger lock's holder only appends
         ledger_lock(session)
         session.info[AUDITED] = True  # this transaction may commit (Database.write)
-        last = _head_hash(session, chain)
+        last, top = session.execute(_HEAD_AND_TOP, {"chain": chain}).one()
         row = AuditEventRow(
-            seq=_next_seq(session),
+            seq=int(top or 0) + 1,
             chain=chain,
             project_id=project,
             ts=utcnow(),
@@ -127,13 +128,12 @@ class AuditLog:
             hash="",
         )
         row.hash = event_hash(row.prev_hash, _fields(row))
-        session.add(row)
+        # Core inserts, not the unit of work: the row is written as built, and the ORM's
+        # flush bookkeeping for one row cost more than the statement itself
+        session.execute(_EVENTS.insert(), {c: getattr(row, c) for c in _EVENT_COLUMNS})
         refs = dict.fromkeys([*row.target_ids, *row.returned_ids])
-        session.flush()
         if refs:  # one statement: a batch write can touch a thousand memories
-            session.execute(
-                insert(AuditRefRow), [{"seq": row.seq, "memory_id": mid} for mid in refs]
-            )
+            session.execute(_REFS.insert(), [{"seq": row.seq, "memory_id": m} for m in refs])
         if self.checkpoints is not None:
             self.checkpoints.on_event(session, chain)
         return row
@@ -182,25 +182,29 @@ class AuditLog:
         return AuditPage(events=[to_event(r) for r in rows], next_cursor=cursor)
 
 
-def _next_seq(session: Session) -> int:
-    """The next event number: the database's highest seq plus one, read under the ledger
-    lock (``ledger_lock`` / SQLite's write lock), so no other writer can draw the same
-    number, and gap-free, which the verifier relies on (a PostgreSQL sequence would leave a
-    gap at every rolled-back transaction). The append-only triggers mean the highest seq
-    is never deleted and reused.
-    """
-    top = session.exec(select(func.max(AuditEventRow.seq))).one()
-    return int(top or 0) + 1
+_EVENTS = AuditEventRow.__table__  # type: ignore[attr-defined]
+_REFS = AuditRefRow.__table__  # type: ignore[attr-defined]
+_EVENT_COLUMNS = tuple(c.name for c in _EVENTS.columns)
 
+_HEAD_AND_TOP = select(
+    select(AuditEventRow.hash)
+    .where(AuditEventRow.chain == bindparam("chain"))
+    .order_by(col(AuditEventRow.seq).desc())
+    .limit(1)
+    .scalar_subquery(),
+    select(func.max(AuditEventRow.seq)).scalar_subquery(),
+)
+"""The chain's head hash and the ledger's highest ``seq``, in one statement: what the
+next event links to and the number it takes (the highest plus one).
 
-def _head_hash(session: Session, chain: str) -> str | None:
-    """The hash of the chain's newest event (call it holding ``ledger_lock``)."""
-    return session.exec(
-        select(AuditEventRow.hash)
-        .where(AuditEventRow.chain == chain)
-        .order_by(col(AuditEventRow.seq).desc())
-        .limit(1)
-    ).first()
+Read holding ``ledger_lock`` (SQLite: its write lock), so no other writer can draw the
+same number or link to the same head, and gap-free, which the verifier relies on (a
+PostgreSQL sequence would leave a gap at every rolled-back transaction). The append-only
+triggers mean the highest seq is never deleted and reused. The lock is a statement of its
+own, before this one: PostgreSQL takes a READ COMMITTED statement's snapshot when the
+statement starts, so a read in the locking statement could see a head that a writer
+holding the lock is about to replace.
+"""
 
 
 def to_event(row: AuditEventRow) -> AuditEvent:

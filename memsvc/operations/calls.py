@@ -195,25 +195,28 @@ class Calls:
         if call.wrote and call.kinds and call.project is not None:
             self.events.publish(call.project, call.kinds)
 
-    def record(self, session: Session, call: Call, outcome: Outcome) -> None:
+    def record(
+        self, session: Session, call: Call, outcome: Outcome, *, alone: bool = False
+    ) -> None:
         """Append the call's event in ``session`` (and mark the project active on success).
 
         The activity rows are written first and the event last: appending takes the
-        ledger lock (held to commit), and a holder must not wait on any row lock."""
+        ledger lock (held to commit), and a holder must not wait on any row lock.
+
+        ``alone``: the event has a transaction of its own, after the call, so the project
+        may have been deleted since the call read it; the event then names no project
+        (the id goes into ``detail``). A successful call learns that from the activity
+        update itself (it matched no row), so no statement re-reads the project row the
+        call already read."""
         if outcome is Outcome.OK and call.project is not None and call.touches:
             now = utcnow()
             rules = call.wrote and Kind.RULE in call.kinds
-            proj_store.touch_activity(session, call.project, now, rules)
-            if rules:
-                self.events.will_tell(call.project, now)
-            actor = call.actor
-            if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
-                context = call.action in WORK_READS
-                fleet_store.touch_agent(
-                    session, call.project, actor.principal, actor.identity, now, context
-                )
-                if context:
-                    self.news.loaded(actor, call.project, now)
+            if proj_store.touch_activity(session, call.project, now, rules) or not alone:
+                self._touch(session, call, now, rules)
+            else:
+                self._unknown_project(call)
+        elif alone and call.project is not None and not proj_store.exists(session, call.project):
+            self._unknown_project(call)
         self.audit.record(
             session,
             actor=call.actor,
@@ -228,6 +231,27 @@ class Calls:
         if self.metrics is not None:
             self.metrics.audit_events.labels(outcome.value).inc()
 
+    def _touch(self, session: Session, call: Call, now: datetime, rules: bool) -> None:
+        """The rest of marking a call's project active: the rules hint, the agent's place."""
+        if rules:
+            assert call.project is not None
+            self.events.will_tell(call.project, now)
+        actor = call.actor
+        if actor.channel is not Channel.WEB and (call.wrote or call.action in WORK_READS):
+            assert call.project is not None
+            context = call.action in WORK_READS
+            fleet_store.touch_agent(
+                session, call.project, actor.principal, actor.identity, now, context
+            )
+            if context:
+                self.news.loaded(actor, call.project, now)
+
+    @staticmethod
+    def _unknown_project(call: Call) -> None:
+        assert call.project is not None
+        call.detail["project"] = call.project[:100]
+        call.project = None
+
     def record_denial(self, call: Call) -> None:
         """Record a refused call that ran outside ``call`` (authentication)."""
         self._record_alone(call, Outcome.DENIED, strict=False)
@@ -237,10 +261,7 @@ class Calls:
         written fails (``strict``); a failed call's own error is raised either way."""
         try:
             with self.db.write() as s:
-                if call.project is not None and s.get(ProjectRow, call.project) is None:
-                    call.detail["project"] = call.project[:100]
-                    call.project = None
-                self.record(s, call, outcome)
+                self.record(s, call, outcome, alone=True)
             call.recorded = True
         except Exception as exc:
             log.exception("could not record the audit event of %s", call.action)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from memsvc.clock import as_utc
@@ -58,21 +58,29 @@ def touch_agent(
     """Mark ``agent`` of ``principal`` as having worked in ``project`` now, and as having
     loaded its context when ``context`` (plain statements: this runs inside the audited
     transaction of every counted call)."""
-    values: dict[str, Any] = {"last_active_at": when}
-    if context:
-        values["context_at"] = when
-    done = session.execute(
-        update(AgentActivityRow)
-        .where(
-            col(AgentActivityRow.principal) == principal,
-            col(AgentActivityRow.agent) == agent,
-            col(AgentActivityRow.project_id) == project,
-        )
-        .values(**values)
-    )
+    params = {"who": principal, "which": agent, "where": project, "when": when}
+    done = session.execute(_TOUCH_CONTEXT if context else _TOUCH, params)
     if not getattr(done, "rowcount", 0):
         keys = {"principal": principal, "agent": agent, "project_id": project}
+        values: dict[str, Any] = {"last_active_at": when}
+        if context:
+            values["context_at"] = when
         insert_or_touch(session, AgentActivityRow, keys, values)
+
+
+# Core statements on the table, built once (as ``projects.touch_activity``'s): the ORM's
+# UPDATE would also work out which loaded objects to synchronise, on every counted call.
+_AGENTS = AgentActivityRow.__table__  # type: ignore[attr-defined]
+_TOUCH = (
+    update(_AGENTS)
+    .where(
+        _AGENTS.c.principal == bindparam("who"),
+        _AGENTS.c.agent == bindparam("which"),
+        _AGENTS.c.project_id == bindparam("where"),
+    )
+    .values(last_active_at=bindparam("when", type_=_AGENTS.c.last_active_at.type))
+)
+_TOUCH_CONTEXT = _TOUCH.values(context_at=bindparam("when", type_=_AGENTS.c.context_at.type))
 
 
 def context_loaded_at(

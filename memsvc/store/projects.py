@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
@@ -27,6 +27,7 @@ from memsvc.store.models import (
 __all__ = [
     "active_counts",
     "archived_ids",
+    "exists",
     "get_project_row",
     "insert_or_touch",
     "list_project_rows",
@@ -90,14 +91,34 @@ def archived_ids(session: Session) -> set[str]:
     return set(session.exec(stmt))
 
 
-def touch_activity(session: Session, project: str, when: datetime, rules: bool = False) -> None:
+def touch_activity(session: Session, project: str, when: datetime, rules: bool = False) -> bool:
     """Mark the project active now, for the most-recently-active-first project list, and
-    with ``rules`` its rules changed now (``rules_changed_at``, the "rules changed" hint).
-    Runs on every operation, so a plain statement rather than loading and flushing a row."""
-    values: dict[str, datetime] = {"last_active_at": when}
-    if rules:
-        values["rules_changed_at"] = when
-    session.execute(update(ProjectRow).where(col(ProjectRow.id) == project).values(**values))
+    with ``rules`` its rules changed now (``rules_changed_at``, the "rules changed" hint);
+    False if there is no such project (any more). Runs on every operation, so a plain
+    statement rather than loading and flushing a row, and its row count answers whether
+    the project exists, which a read's audit event would otherwise ask separately."""
+    stmt = _TOUCH_RULES if rules else _TOUCH
+    done = session.execute(stmt, {"project": project, "when": when})
+    return bool(getattr(done, "rowcount", 0))
+
+
+# Core statements on the table, built once: the ORM's UPDATE would also work out which
+# loaded objects to synchronise, several times the cost of the statement on every call.
+_PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
+_TOUCH = (
+    update(_PROJECTS)
+    .where(_PROJECTS.c.id == bindparam("project"))
+    .values(last_active_at=bindparam("when", type_=_PROJECTS.c.last_active_at.type))
+)
+_TOUCH_RULES = _TOUCH.values(
+    rules_changed_at=bindparam("when", type_=_PROJECTS.c.rules_changed_at.type)
+)
+
+
+def exists(session: Session, project: str) -> bool:
+    """Whether the project exists (its id only: no row is loaded)."""
+    stmt = select(ProjectRow.id).where(col(ProjectRow.id) == project)
+    return session.exec(stmt).first() is not None
 
 
 def newest_rules_mark(session: Session) -> datetime | None:
