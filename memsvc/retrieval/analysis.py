@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 __all__ = ["STOP_WORDS", "Analysed", "analyze", "analyze_batch", "analyze_many"]
@@ -269,16 +269,23 @@ def _tokens(text: str) -> list[Token]:
 
 @dataclass(frozen=True)
 class Analysed:
-    """Many texts analysed at once: each text's tokens in order, and the terms of each
-    distinct token (``analyze``'s terms of a text are its tokens' terms, concatenated)."""
+    """Many texts analysed at once: their tokens in order, how many each text has, and
+    the terms of each distinct token (``analyze``'s terms of a text are its tokens' terms,
+    concatenated). The tokens are one flat list, not a list per text: each such list is
+    an object the garbage collector tracks that lives to the end of the batch, so a
+    batch's lists set collections off and are walked by them (with a server's heap
+    around, torch's objects included, that made ``analyze_batch`` up to twice as slow:
+    ``benchmarks/results/lexical_load.md``)."""
 
-    tokens: list[list[Token]]
+    tokens: list[Token]
+    counts: list[int]
     terms: dict[Token, tuple[str, ...]]
     """In the order the tokens first occur over the texts."""
 
-    def of(self, at: int) -> list[str]:
-        """``analyze(texts[at])``."""
-        return list(chain.from_iterable(map(self.terms.__getitem__, self.tokens[at])))
+    def each(self) -> list[list[str]]:
+        """``[analyze(t) for t in texts]``."""
+        of, at = self.terms.__getitem__, iter(self.tokens)
+        return [list(chain.from_iterable(map(of, islice(at, k)))) for k in self.counts]
 
 
 def analyze_batch(texts: Iterable[str]) -> Analysed:
@@ -290,8 +297,13 @@ def analyze_batch(texts: Iterable[str]) -> Analysed:
     distinct, and past ~10k words PyStemmer's cache made ``stemWords`` slower."""
     import Stemmer
 
-    tokens = list(map(_tokens, texts))
-    distinct = list(dict.fromkeys(chain.from_iterable(tokens)))
+    tokens: list[Token] = []
+    counts = []
+    for text in texts:
+        found = _tokens(text)
+        tokens += found
+        counts.append(len(found))
+    distinct = list(dict.fromkeys(tokens))
     unstemmed = [_unstemmed(token) for token in distinct]
     words = list(dict.fromkeys(chain.from_iterable(w for w in unstemmed if w)))
     stem = dict(zip(words, Stemmer.Stemmer("english", 0).stemWords(words), strict=True))
@@ -299,7 +311,7 @@ def analyze_batch(texts: Iterable[str]) -> Analysed:
         token: tuple(map(stem.__getitem__, found)) if found is not None else _symbol_terms(token)
         for token, found in zip(distinct, unstemmed, strict=True)
     }
-    return Analysed(tokens, terms)
+    return Analysed(tokens, counts, terms)
 
 
 def _unstemmed(token: Token) -> list[str] | None:
@@ -316,5 +328,4 @@ def _symbol_terms(token: Token) -> tuple[str, ...]:
 
 def analyze_many(texts: Iterable[str]) -> list[list[str]]:
     """``[analyze(t) for t in texts]``, faster (``analyze_batch``)."""
-    done = analyze_batch(texts)
-    return [done.of(at) for at in range(len(done.tokens))]
+    return analyze_batch(texts).each()

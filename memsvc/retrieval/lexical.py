@@ -21,7 +21,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import chain, islice, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -155,8 +155,9 @@ class LexicalIndex:
         lengths = self._lengths
         of = ids.__getitem__
         tids, at_rows, tfs = array("I"), array("I"), array("I")
-        for row, tokens in zip(rows, done.tokens, strict=True):
-            terms = list(chain.from_iterable(map(of, tokens)))
+        at = iter(done.tokens)
+        for row, count in zip(rows, done.counts, strict=True):
+            terms = list(chain.from_iterable(map(of, islice(at, count))))
             counts = dict.fromkeys(terms, 1)  # most rows repeat no term: no Counter for them
             if len(counts) < len(terms):
                 counts = Counter(terms)
