@@ -18,6 +18,7 @@ Writes ``benchmarks/results/lexical_load.md``.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -58,6 +59,11 @@ def build_new(texts: list[str]) -> None:
 
 
 def timed(fn: Callable[[], Any]) -> float:
+    """Seconds of one call, after a full collection: the collector's count of objects
+    promoted since the last one carries over between calls, and without it whichever
+    variant happens to run when it passes a threshold pays a full collection of the heap
+    (torch's objects included: 0.4-0.5 s here) for what the others allocated."""
+    gc.collect()
     begin = time.perf_counter()
     fn()
     return time.perf_counter() - begin
@@ -81,7 +87,8 @@ def build_section(sizes: list[int], reps: int) -> list[str]:
     lines = [
         "## Build of the keyword index from N texts",
         "",
-        "Milliseconds, median (min-max) over the repetitions; the variants alternate.",
+        "Milliseconds, median (min-max) over the repetitions; the variants alternate, each "
+        "after a full garbage collection (`timed`).",
         "",
         "| N | one by one, cold stem cache | one by one, warm stem cache | put_many "
         "| speed-up vs cold | vs warm |",
@@ -278,7 +285,7 @@ def load_section(rows: int, reps: int, root: Path | None) -> list[str]:
         "",
         f"Data dir `{data}` (filled through the service with `bench_scale.fill_dir`, hash "
         f"vectors, {filled:.0f} s incl. compaction; reused when it exists). Milliseconds, "
-        "median (min-max); the three alternate.",
+        "median (min-max); the three alternate, each after a full garbage collection.",
         "",
         "| | ms |",
         "|---|---|",
