@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain, islice
 from typing import Any
 
-__all__ = ["STOP_WORDS", "analyze"]
+__all__ = ["STOP_WORDS", "Analysed", "analyze", "analyze_batch", "analyze_many"]
 
 # Scripts written without spaces between words: Han (with extensions and compatibility
 # ideographs), Hiragana, Katakana (full and half width) and Hangul.
@@ -211,6 +214,22 @@ def _cjk_terms(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def _emoji_terms(token: str) -> list[str]:
+    # text and emoji presentation (U+FE0E/U+FE0F) are the same symbol to a reader
+    term = token.replace("\ufe0f", "").replace("\ufe0e", "")[:MAX_WORD_CHARS]
+    if len(term) > 1 and not _is_flag(term):
+        return [term, term[0]]  # 👍🏽 is also found by 👍, a family by its first member
+    return [term]
+
+
+def _word_terms(token: str) -> list[str]:
+    """A word's terms before stemming: identifiers count whole and by their parts
+    (`user_id` also matches "user id"), stop words dropped, each cut to ``MAX_WORD_CHARS``."""
+    core = token.strip("_")
+    parts = [p for p in core.split("_") if p] if "_" in core else []
+    return [term[:MAX_WORD_CHARS] for term in (core, *parts) if term and term not in STOP_WORDS]
+
+
 def analyze(text: str) -> list[str]:
     """The index terms of ``text``, in order, repeats kept (they are term frequencies)."""
     _stemmer_instance()
@@ -219,18 +238,94 @@ def analyze(text: str) -> list[str]:
         kind, token = m.lastgroup, m.group()
         if kind == "cjk":
             out.extend(_cjk_terms(token))
-            continue
-        if kind == "emoji":
-            # text and emoji presentation (U+FE0E/U+FE0F) are the same symbol to a reader
-            term = token.replace("\ufe0f", "").replace("\ufe0e", "")[:MAX_WORD_CHARS]
-            out.append(term)
-            if len(term) > 1 and not _is_flag(term):
-                out.append(term[0])  # 👍🏽 is also found by 👍, a family by its first member
-            continue
-        core = token.strip("_")
-        # identifiers count whole and by their parts: `user_id` also matches "user id"
-        parts = [p for p in core.split("_") if p] if "_" in core else []
-        for term in (core, *parts):
-            if term and term not in STOP_WORDS:
-                out.append(_stem(term[:MAX_WORD_CHARS]))
+        elif kind == "emoji":
+            out.extend(_emoji_terms(token))
+        else:
+            out.extend(map(_stem, _word_terms(token)))
     return out
+
+
+Token = str | tuple[str, str, str]
+"""A token of ``analyze_batch``: a word as itself, or ``_TOKEN``'s (cjk, emoji, word) groups
+(the word group set for a word of a text that is not all ASCII)."""
+
+_NOT_WORD = bytes(c for c in range(128) if not (chr(c).isalnum() or chr(c) == "_"))
+_ASCII_WORDS = bytes.maketrans(
+    _NOT_WORD + b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    b" " * len(_NOT_WORD) + b"abcdefghijklmnopqrstuvwxyz",
+)
+"""Lower-cases ASCII and blanks every ASCII character ``\\w`` does not match."""
+
+
+def _tokens(text: str) -> list[Token]:
+    """``_TOKEN``'s matches in lower-cased ``text``. An ASCII text holds neither CJK nor
+    emoji, so its tokens are its runs of ``[0-9A-Za-z_]``, lower-cased: one
+    ``bytes.translate`` and a split, several times faster than the regex, whose every
+    position first tries the CJK and emoji classes (``benchmarks/results/lexical_load.md``)."""
+    if not text.isascii():
+        return _TOKEN.findall(text.lower())
+    return text.encode().translate(_ASCII_WORDS).decode().split()  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """Many texts analysed at once: their tokens in order, how many each text has, and
+    the terms of each distinct token (``analyze``'s terms of a text are its tokens' terms,
+    concatenated). The tokens are one flat list, not a list per text: each such list is
+    an object the garbage collector tracks that lives to the end of the batch, so a
+    batch's lists set collections off and are walked by them (with a server's heap
+    around, torch's objects included, that made ``analyze_batch`` up to twice as slow:
+    ``benchmarks/results/lexical_load.md``)."""
+
+    tokens: list[Token]
+    counts: list[int]
+    terms: dict[Token, tuple[str, ...]]
+    """In the order the tokens first occur over the texts."""
+
+    def each(self) -> list[list[str]]:
+        """``[analyze(t) for t in texts]``."""
+        of, at = self.terms.__getitem__, iter(self.tokens)
+        return [list(chain.from_iterable(map(of, islice(at, k)))) for k in self.counts]
+
+
+def analyze_batch(texts: Iterable[str]) -> Analysed:
+    """``analyze`` of many texts (a project's rows on load): the same terms, but each
+    distinct token is analysed once per batch, and the distinct words are stemmed in one
+    ``stemWords`` call of a stemmer of this call's own, so no lock is taken (a PyStemmer
+    object is not safe to share across threads) and searches analysing their queries
+    meanwhile never wait for a bulk load. Its cache is off: the words are already
+    distinct, and past ~10k words PyStemmer's cache made ``stemWords`` slower."""
+    import Stemmer
+
+    tokens: list[Token] = []
+    counts = []
+    for text in texts:
+        found = _tokens(text)
+        tokens += found
+        counts.append(len(found))
+    distinct = list(dict.fromkeys(tokens))
+    unstemmed = [_unstemmed(token) for token in distinct]
+    words = list(dict.fromkeys(chain.from_iterable(w for w in unstemmed if w)))
+    stem = dict(zip(words, Stemmer.Stemmer("english", 0).stemWords(words), strict=True))
+    terms = {
+        token: tuple(map(stem.__getitem__, found)) if found is not None else _symbol_terms(token)
+        for token, found in zip(distinct, unstemmed, strict=True)
+    }
+    return Analysed(tokens, counts, terms)
+
+
+def _unstemmed(token: Token) -> list[str] | None:
+    """A word token's terms before stemming; None for CJK and emoji, which are not stemmed."""
+    if isinstance(token, str):
+        return _word_terms(token)
+    return _word_terms(token[2]) if token[2] else None
+
+
+def _symbol_terms(token: Token) -> tuple[str, ...]:
+    cjk, emoji = token[0], token[1]
+    return tuple(_cjk_terms(cjk) if cjk else _emoji_terms(emoji))
+
+
+def analyze_many(texts: Iterable[str]) -> list[list[str]]:
+    """``[analyze(t) for t in texts]``, faster (``analyze_batch``)."""
+    return analyze_batch(texts).each()

@@ -236,8 +236,7 @@ class ProjectCache:
         entry.n = len(entry.ids)
         entry.times = list(snap.times)
         entry.written = list(snap.written)
-        for at, text in enumerate(snap.texts):
-            entry.lexical.put(at, text)
+        entry.lexical.put_many(range(len(snap.texts)), snap.texts)
         return entry
 
     def entry(self, project: str, generation: int) -> CachedProject:

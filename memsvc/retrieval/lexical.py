@@ -20,16 +20,19 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
+from collections.abc import Sequence
+from itertools import chain, islice, repeat
 
 import numpy as np
 import numpy.typing as npt
 
-from memsvc.retrieval.analysis import analyze
+from memsvc.retrieval.analysis import analyze, analyze_batch
 from memsvc.retrieval.relevance import coverage
 
 __all__ = [
     "BM25_B",
     "BM25_K1",
+    "BULK_ROWS",
     "FEEDBACK_TERMS",
     "FEEDBACK_WEIGHT",
     "NEIGHBOUR_WEIGHT",
@@ -52,6 +55,11 @@ FEEDBACK_WEIGHT = 0.5
 """Pseudo-relevance feedback from the top episode (``feedback_terms``): how many of its
 strongest new terms are added and the weight of the strongest (RM3's textbook 10 terms,
 half weight; not searched)."""
+
+BULK_ROWS = 8192
+"""``put_many`` analyses and indexes this many rows at a time: a batch's tokens are held
+as Python strings until its rows are indexed, so a million-row load in one batch would
+hold tens of millions of them at once."""
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -112,6 +120,75 @@ class LexicalIndex:
         half = len(entry) // 2
         for tid, tf in zip(entry[:half], entry[half:], strict=True):
             self._postings[tid].extend((row, tf))
+
+    def put_many(self, rows: Sequence[int], texts: Sequence[str]) -> None:
+        """``put(rows[i], texts[i])`` for each i, in order, into the same index (the same
+        term ids, row entries, lengths and postings; the postings of a term some replaced
+        row held may be in another order, which no score depends on), several times
+        faster: see ``_put_batch``."""
+        if len(rows) != len(texts):
+            raise ValueError(f"{len(rows)} rows but {len(texts)} texts")
+        start, seen = 0, set[int]()
+        for at, row in enumerate(rows):
+            if row in seen or at - start == BULK_ROWS:  # a row put twice: its first put first
+                self._put_batch(rows[start:at], texts[start:at])
+                start, seen = at, set[int]()
+            seen.add(row)
+        if start < len(rows):
+            self._put_batch(rows[start:], texts[start:])
+
+    def _put_batch(self, rows: Sequence[int], texts: Sequence[str]) -> None:
+        """Put distinct ``rows``: their texts analysed together (``analyze_batch``), each
+        distinct token mapped to its term ids once, each row's term frequencies counted
+        from those ids, and the postings appended per term rather than per (row, term)."""
+        held = self._rows
+        for row in rows:
+            if row < len(held) and held[row] is not None:
+                self.clear(row)
+        self._version += 1
+        done = analyze_batch(texts)
+        ids = {token: tuple(map(self._term_id, terms)) for token, terms in done.terms.items()}
+        top = max(rows) + 1
+        self._ensure(top)
+        if top > len(held):
+            held.extend([None] * (top - len(held)))
+        lengths = self._lengths
+        of = ids.__getitem__
+        tids, at_rows, tfs = array("I"), array("I"), array("I")
+        at = iter(done.tokens)
+        for row, count in zip(rows, done.counts, strict=True):
+            terms = list(chain.from_iterable(map(of, islice(at, count))))
+            counts = dict.fromkeys(terms, 1)  # most rows repeat no term: no Counter for them
+            if len(counts) < len(terms):
+                counts = Counter(terms)
+            entry = array("I", counts)
+            entry.extend(counts.values())
+            held[row] = entry
+            lengths[row] = float(len(terms))
+            tids.extend(counts)
+            at_rows.extend(repeat(row, len(counts)))
+            tfs.extend(counts.values())
+        self._docs += len(rows)
+        self._append_postings(tids, at_rows, tfs)
+
+    def _append_postings(self, tids: array[int], rows: array[int], tfs: array[int]) -> None:
+        """Append each (row, tf) to its term's postings, in the given order within a term
+        (the order ``put`` would append them in): one stable sort by term, then one
+        ``frombytes`` per term."""
+        by_term = np.frombuffer(tids, dtype=np.uint32)
+        order = np.argsort(by_term, kind="stable")
+        pairs = np.empty((order.size, 2), dtype=np.uint32)
+        pairs[:, 0] = np.frombuffer(rows, dtype=np.uint32)[order]
+        pairs[:, 1] = np.frombuffer(tfs, dtype=np.uint32)[order]
+        sorted_terms = by_term[order]
+        starts = np.flatnonzero(np.diff(sorted_terms, prepend=-1))
+        ends = np.append(starts[1:], order.size)
+        flat = pairs.data.cast("B")
+        postings = self._postings
+        for tid, start, end in zip(
+            sorted_terms[starts].tolist(), (starts * 8).tolist(), (ends * 8).tolist(), strict=True
+        ):
+            postings[tid].frombytes(flat[start:end])
 
     def _term_id(self, term: str) -> int:
         tid = self._ids.get(term)
