@@ -12,6 +12,10 @@ is faster than an unindexed LanceDB query (measured: 6 ms vs 158 ms at 100k rows
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -30,6 +34,8 @@ from memsvc.retrieval.timeline import Timeline, build_timeline
 from memsvc.store.index import IndexRow, LanceIndex
 
 __all__ = ["CATCH_UP_MAX_ROWS", "Changes", "ProjectCache"]
+
+log = logging.getLogger(__name__)
 
 Vector = npt.NDArray[np.float32]
 Changes = Callable[[str, int, int, int], "list[str] | None"]
@@ -192,6 +198,25 @@ class CachedProject:
             self.changed()
 
 
+TRIM_MIN_ROWS = 20_000
+"""After a full load of at least this many rows, freed memory is handed back to the OS."""
+
+
+def release_freed_memory() -> None:
+    """Give the memory a big load's transients freed (the table's Arrow snapshot, the
+    analysis' temporaries) back to the OS: Arrow's pool keeps freed blocks and glibc's
+    heap does not shrink on its own, so without this the process keeps its peak (a 1M-row
+    load: 6.5 GB of RSS for ~2.5 GB held)."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # best effort: only the RSS is at stake
+        log.debug("Arrow's pool could not release memory", exc_info=True)
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
 ROW_BYTES = 1100
 """Approximate memory of one held memory beyond its vector: keyword postings, term
 counts, id, kind, status and times (tracemalloc over ``ProjectCache._load``: 0.8 KB for
@@ -257,6 +282,8 @@ class ProjectCache:
             return current
         fresh = self._load(project, generation)
         self.loads += 1
+        if fresh.n >= TRIM_MIN_ROWS:
+            release_freed_memory()
         with self._guard:
             self._entries[project] = fresh
             self._entries.move_to_end(project)
