@@ -64,7 +64,7 @@ class CachedProject:
     _timeline: Timeline | None = None
     _timeline_stale: bool = False
     """A row the timeline holds moved in time or changed liveness: the next ``timeline()``
-    builds it again from every row (rows added since it was built are merged in)."""
+    builds it again from every live row."""
     _masks: dict[MaskKey, npt.NDArray[np.bool_]] = field(default_factory=dict)
     _mask_stale: dict[MaskKey, set[int]] = field(default_factory=dict)
     """Per held mask, the rows whose status or kind changed since it was computed."""
@@ -225,8 +225,11 @@ class CachedProject:
         was_live, is_live = self.statuses[at] != "deleted", status != "deleted"
         in_timeline = self._timeline is not None and at < self._timeline.prev.size
         if kind != self.kinds[at] or status != self.statuses[at]:
-            for stale in self._mask_stale.values():
+            for key, stale in list(self._mask_stale.items()):
                 stale.add(at)
+                if len(stale) > max(1024, self.n // 4):  # cheaper computed again, if asked
+                    self._masks.pop(key, None)
+                    del self._mask_stale[key]
         if was_live != is_live:
             self._live_stale.add(at)
             self._timeline_stale |= in_timeline

@@ -206,3 +206,13 @@ def test_ids_are_ranked_as_python_orders_them() -> None:
     for batch in (["b"], ["a\0", "a"], ["é", "~"], ["a\0\0", ""], ["zz", "c"], ["d"]):
         grown += batch
         _same_order(held.update(grown), id_ranks(grown))
+
+
+def test_a_mask_with_many_rows_changed_since_it_was_computed_is_computed_again() -> None:
+    entry = CachedProject(generation=0, dim=4)
+    entry.matrix = np.zeros((0, 4), dtype=np.float32)
+    _appended(entry, 3000, 1.7e9)
+    _check(entry)
+    for i in range(0, 2400, 2):  # 1,200 status changes: more than the patching keeps
+        entry.set_meta(f"b{i:05d}", "rule", "active" if i % 4 else "archived")
+    _check(entry)
