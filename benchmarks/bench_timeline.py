@@ -4,7 +4,9 @@ rebuilt from every row (the code before, kept here verbatim as ``Rebuilt``), in 
 
 One project of ``--sizes`` synthetic memories (``benchmarks.common``: engineering notes,
 ULIDs, a few archived and deleted, notes 30 s apart with an occasional gap of more than an
-episode) is held in a ``CachedProject`` with hash vectors (``HashEmbedder``, 64 dims, of
+episode) is held in a ``CachedProject``, in shuffled row order (a table read back from
+storage is not in time order; ``--in-time-order`` holds them sorted, which makes sorting
+them again nearly free), with hash vectors (``HashEmbedder``, 64 dims, of
 each note's template). Two entries share its rows (lists, matrix, keyword index); each
 write goes into the kept one and the other is told to forget its derived state, as every
 write did before. Each repetition, for both entries in alternating order:
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shlex
 import statistics
 import sys
@@ -172,12 +175,15 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.median(ms):.1f} ({min(ms):.1f} to {max(ms):.1f})"
 
 
-def run(size: int, batch: int, reps: int) -> list[str]:
+def run(size: int, batch: int, reps: int, shuffle: bool) -> list[str]:
     notes = Notes()
     start = time.perf_counter()
     kept = CachedProject(generation=0, dim=DIM)
     kept.matrix = np.zeros((0, DIM), dtype=np.float32)
-    for row in notes.rows(size):
+    held = notes.rows(size)
+    if shuffle:  # a table's storage order is not its time order (imports, valid_from, compaction)
+        random.Random(5).shuffle(held)
+    for row in held:
         kept.put(row)
     shared = ("ids", "pos", "kinds", "statuses", "times", "written", "lexical", "matrix")
     old = Rebuilt(generation=0, dim=DIM, **{name: getattr(kept, name) for name in shared})
@@ -232,7 +238,8 @@ def run(size: int, batch: int, reps: int) -> list[str]:
     builds = kept.timeline_builds
 
     lines = [
-        f"### {size:,} rows (+{batch} per write, {reps} repetitions; set up in {built:.0f} s)",
+        f"### {size:,} rows (+{batch} per write, {reps} repetitions; "
+        f"{'shuffled' if shuffle else 'in time order'}; set up in {built:.0f} s)",
         "",
         "| ms, median (range) | kept across writes | rebuilt after every write |",
         "|---|---:|---:|",
@@ -268,13 +275,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument(
+        "--in-time-order",
+        action="store_true",
+        help="hold the rows in time order (by default they are shuffled: sorting them is then "
+        "real work, as for a table read back from storage)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "timeline.md")
     args = parser.parse_args()
     command = "python benchmarks/bench_timeline.py " + shlex.join(sys.argv[1:])
     lines = header("Search state after a write: kept across writes vs rebuilt", command)
     lines += [f"- load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", ""]
     for size in (int(s) for s in args.sizes.split(",")):
-        lines += run(size, args.batch, args.reps)
+        lines += run(size, args.batch, args.reps, not args.in_time_order)
     lines += [f"- load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

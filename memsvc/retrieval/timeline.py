@@ -137,7 +137,10 @@ def id_keys(ids: list[str]) -> npt.NDArray[np.bytes_]:
     their ids do, except that ids differing only in trailing NULs come out equal: callers
     treat equal keys as "rank these as Python objects"."""
     try:
-        return np.array(ids, dtype=np.bytes_)  # ASCII ids (ULIDs): no per-id encoding
+        lengths = set(map(len, ids))
+        if len(lengths) == 1 and 0 not in lengths:  # ULIDs: one encode, no per-id objects
+            return np.frombuffer("".join(ids).encode("ascii"), dtype=f"S{lengths.pop()}")
+        return np.array(ids, dtype=np.bytes_)
     except UnicodeEncodeError:
         return np.array([i.encode("utf-8", "surrogatepass") for i in ids], dtype=np.bytes_)
 
