@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +31,7 @@ from memsvc.retrieval.coarse import CoarseIndex
 from memsvc.retrieval.healing import IndexHealth
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.sparse import episode_counts
-from memsvc.retrieval.timeline import Timeline, build_timeline
+from memsvc.retrieval.timeline import IdOrder, Timeline, build_timeline, extend_timeline
 from memsvc.store.index import IndexRow, LanceIndex
 
 __all__ = ["CATCH_UP_MAX_ROWS", "Changes", "ProjectCache"]
@@ -38,6 +39,8 @@ __all__ = ["CATCH_UP_MAX_ROWS", "Changes", "ProjectCache"]
 log = logging.getLogger(__name__)
 
 Vector = npt.NDArray[np.float32]
+MaskKey = tuple[frozenset[str], frozenset[str] | None]
+_Array = TypeVar("_Array", npt.NDArray[np.bool_], npt.NDArray[np.float64])
 Changes = Callable[[str, int, int, int], "list[str] | None"]
 """``(project, have, want, limit)`` → the memories changed in generations ``(have, want]``,
 or None when the gap cannot be read incrementally (``outbox.changes_since``)."""
@@ -65,13 +68,24 @@ class CachedProject:
     written: list[float] = field(default_factory=list)
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     _timeline: Timeline | None = None
-    _masks: dict[tuple[frozenset[str], frozenset[str] | None], npt.NDArray[np.bool_]] = field(
-        default_factory=dict
-    )
+    _timeline_stale: bool = False
+    """A row the timeline holds moved in time or changed liveness: the next ``timeline()``
+    builds it again from every live row."""
+    _masks: dict[MaskKey, npt.NDArray[np.bool_]] = field(default_factory=dict)
+    _mask_stale: dict[MaskKey, set[int]] = field(default_factory=dict)
+    """Per held mask, the rows whose status or kind changed since it was computed."""
+    _live: npt.NDArray[np.bool_] | None = None
+    _live_stale: set[int] = field(default_factory=set)
     _times: npt.NDArray[np.float64] | None = None
-    _counts: dict[int, tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]] = field(
+    _written: npt.NDArray[np.float64] | None = None
+    _times_stale: set[int] = field(default_factory=set)
+    """Rows whose time or written changed since ``_times``/``_written`` were computed."""
+    _ids: IdOrder = field(default_factory=IdOrder)
+    _counts: dict[int, tuple[npt.NDArray[np.bool_], Timeline, npt.NDArray[np.int64]]] = field(
         default_factory=dict
     )
+    timeline_builds: int = 0
+    """How often ``timeline()`` ordered every live row again (rather than appending)."""
     coarse: CoarseIndex | None = None
     """The coarse quantizer over ``matrix`` (``retrieval/coarse.py``) once one was trained:
     the dense candidates of big projects' searches and their write-time checks."""
@@ -101,54 +115,133 @@ class CachedProject:
             return coarse
 
     def changed(self) -> None:
-        """Forget what is derived from the rows (after any change to them)."""
-        self._timeline, self._times = None, None
+        """Forget everything derived from the rows (the next searches compute it again
+        from every row). Writes do not call it: they record which rows they touched and
+        the derived state is patched (``mask``, ``times_array``) or extended
+        (``timeline``), so the first search after a write into a big project does not pay
+        for all of it (at 1M rows rebuilding took ~6 s)."""
+        self._timeline, self._timeline_stale = None, False
         self._masks.clear()
+        self._mask_stale.clear()
+        self._live, self._times, self._written = None, None, None
+        self._live_stale.clear()
+        self._times_stale.clear()
+        self._ids = IdOrder()
         self._counts.clear()
+
+    def derived_bytes(self) -> int:
+        """Memory of the derived state: the ids' order, timeline, masks and times."""
+        arrays: list[npt.NDArray[np.generic] | None] = [self._live, self._times, self._written]
+        arrays.extend(tuple(self._masks.values()))  # one C-level copy: no lock is held here
+        held = self._timeline
+        if held is not None:
+            arrays.extend((held.prev, held.next, held.episode, held.order, held.id_rank))
+        return self._ids.nbytes + sum(int(a.nbytes) for a in arrays if a is not None)
 
     def episode_counts(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         """How many rows of ``mask`` (one of ``mask()``'s) each episode of ``timeline()``
-        holds, kept until the rows change. Hold ``lock``."""
+        holds, kept while both stay the same. Hold ``lock``."""
+        timeline = self.timeline()
         held = self._counts.get(id(mask))
-        if held is None or held[0] is not mask:
-            held = self._counts[id(mask)] = (mask, episode_counts(self.timeline(), mask))
-        return held[1]
+        if held is None or held[0] is not mask or held[1] is not timeline:
+            held = self._counts[id(mask)] = (mask, timeline, episode_counts(timeline, mask))
+        return held[2]
 
     def mask(
         self, statuses: AbstractSet[str], kinds: AbstractSet[str] | None
     ) -> npt.NDArray[np.bool_]:
-        """Rows of these statuses (and kinds), kept until the rows change. Hold ``lock``."""
+        """Rows of these statuses (and kinds), patched for the rows written since it was
+        computed (a new array then: searches read it after letting go of ``lock``).
+        Hold ``lock``."""
         key = (frozenset(statuses), frozenset(kinds) if kinds is not None else None)
-        cached = self._masks.get(key)
-        if cached is None or cached.size != self.n:
-            cached = np.fromiter(
+        status, kind = self.statuses, self.kinds
+
+        def flags(lo: int, hi: int) -> npt.NDArray[np.bool_]:
+            return np.fromiter(
                 (
                     s in statuses and (kinds is None or k in kinds)
-                    for s, k in zip(self.statuses[: self.n], self.kinds[: self.n], strict=True)
+                    for s, k in zip(status[lo:hi], kind[lo:hi], strict=True)
                 ),
                 dtype=bool,
-                count=self.n,
+                count=hi - lo,
             )
-            self._masks[key] = cached
-        return cached
+
+        held = self._masks.get(key)
+        stale = self._mask_stale.setdefault(key, set())
+        patched = _patched(held, self.n, stale, flags)
+        if patched is not held:
+            self._masks[key] = patched
+            stale.clear()
+        return patched
+
+    def live(self) -> npt.NDArray[np.bool_]:
+        """Rows that are not deleted (patched like ``mask``). Hold ``lock``."""
+        status = self.statuses
+
+        def flags(lo: int, hi: int) -> npt.NDArray[np.bool_]:
+            return np.fromiter((s != "deleted" for s in status[lo:hi]), dtype=bool, count=hi - lo)
+
+        self._live = _patched(self._live, self.n, self._live_stale, flags)
+        self._live_stale.clear()
+        return self._live
 
     def times_array(self) -> npt.NDArray[np.float64]:
-        """Each row's time as an array, kept until the rows change. Hold ``lock``."""
-        if self._times is None or self._times.size != self.n:
-            self._times = np.array(self.times[: self.n], dtype=np.float64)
+        """Each row's time as an array (patched like ``mask``). Hold ``lock``."""
+        self._times_arrays()
+        assert self._times is not None
         return self._times
 
+    def _times_arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        times, written = self.times, self.written
+
+        def of_times(lo: int, hi: int) -> npt.NDArray[np.float64]:
+            return np.array(times[lo:hi], dtype=np.float64)
+
+        def of_written(lo: int, hi: int) -> npt.NDArray[np.float64]:
+            return np.array(written[lo:hi], dtype=np.float64)
+
+        self._times = _patched(self._times, self.n, self._times_stale, of_times)
+        self._written = _patched(self._written, self.n, self._times_stale, of_written)
+        self._times_stale.clear()
+        return self._times, self._written
+
     def timeline(self) -> Timeline:
-        """Neighbours in time among the live rows (rebuilt after any change). Hold ``lock``."""
-        if self._timeline is None or self._timeline.prev.size != self.n:
-            live = np.array([s != "deleted" for s in self.statuses[: self.n]], dtype=bool)
-            self._timeline = build_timeline(
-                np.array(self.times[: self.n], dtype=np.float64),
-                np.array(self.written[: self.n], dtype=np.float64),
-                self.ids[: self.n],
-                live,
-            )
-        return self._timeline
+        """Neighbours in time among the live rows. Rows added since it was built that
+        come after every live row in time are appended to it; other changes to where a
+        row is in time, or to whether it is live, build it again (without comparing
+        strings: the ids' order is kept in ``IdOrder``). Hold ``lock``."""
+        held, n = self._timeline, self.n
+        if held is not None and held.prev.size == n and not self._timeline_stale:
+            return held
+        times, written = self._times_arrays()
+        live = self.live()
+        ranks = self._ids.update(self.ids if len(self.ids) == n else self.ids[:n])
+        grown = None
+        if held is not None and not self._timeline_stale and held.prev.size < n:
+            grown = extend_timeline(held, times, written, live, ranks)
+        if grown is None:
+            grown = build_timeline(times, written, self.ids[:n], live, ranks)
+            self.timeline_builds += 1
+        self._timeline, self._timeline_stale = grown, False
+        self._counts.clear()
+        return grown
+
+    def _touch(self, at: int, kind: str, status: str, time: float, written: float) -> None:
+        """Note what changing held row ``at`` to these values makes stale (call before)."""
+        was_live, is_live = self.statuses[at] != "deleted", status != "deleted"
+        in_timeline = self._timeline is not None and at < self._timeline.prev.size
+        if kind != self.kinds[at] or status != self.statuses[at]:
+            for key, stale in list(self._mask_stale.items()):
+                stale.add(at)
+                if len(stale) > max(1024, self.n // 4):  # cheaper computed again, if asked
+                    self._masks.pop(key, None)
+                    del self._mask_stale[key]
+        if was_live != is_live:
+            self._live_stale.add(at)
+            self._timeline_stale |= in_timeline
+        if time != self.times[at] or written != self.written[at]:
+            self._times_stale.add(at)
+            self._timeline_stale |= in_timeline and (was_live or is_live)
 
     def _grow(self, need: int) -> None:
         if need <= self.matrix.shape[0]:
@@ -171,31 +264,51 @@ class CachedProject:
             self.times.append(row.time)
             self.written.append(row.written)
             self.pos[row.id] = at
-        elif self.coarse is not None and not np.array_equal(self.matrix[at], row.vector):
-            with self.coarse.lock:
-                self.coarse.moved(at)
+        else:
+            self._touch(at, row.kind, row.status, row.time, row.written)
+            if self.coarse is not None and not np.array_equal(self.matrix[at], row.vector):
+                with self.coarse.lock:
+                    self.coarse.moved(at)
         self.matrix[at] = row.vector
         self.kinds[at] = row.kind
         self.statuses[at] = row.status
         self.times[at], self.written[at] = row.time, row.written
         self.lexical.put(at, row.text)
-        self.changed()
 
     def set_meta(self, memory_id: str, kind: str, status: str) -> None:
         """Change a cached memory's kind and status without touching its vector."""
         at = self.pos.get(memory_id)
         if at is not None:
+            self._touch(at, kind, status, self.times[at], self.written[at])
             self.kinds[at] = kind
             self.statuses[at] = status
-            self.changed()
 
     def remove(self, memory_id: str) -> None:
         """Mark a memory deleted and drop its keywords (the slot stays, unused)."""
         at = self.pos.get(memory_id)
         if at is not None:
+            self._touch(at, self.kinds[at], "deleted", self.times[at], self.written[at])
             self.statuses[at] = "deleted"
             self.lexical.clear(at)
-            self.changed()
+
+
+def _patched(
+    held: _Array | None, n: int, stale: set[int], compute: Callable[[int, int], _Array]
+) -> _Array:
+    """``compute(0, n)``, from ``held`` (``compute`` of fewer rows, ``stale`` ones changed
+    since) when that is cheaper: the new rows and the stale ones computed, the rest
+    copied into a new array. ``held`` itself when nothing changed."""
+    if held is not None and held.size == n and not stale:
+        return held
+    if held is None or held.size > n or len(stale) > n // 4:
+        return compute(0, n)
+    out = np.empty(n, dtype=held.dtype)
+    out[: held.size] = held
+    out[held.size :] = compute(held.size, n)
+    for row in stale:
+        if row < held.size:
+            out[row] = compute(row, row + 1)[0]
+    return out
 
 
 TRIM_MIN_ROWS = 20_000
@@ -431,7 +544,7 @@ class ProjectCache:
 
 def _estimate(entry: CachedProject) -> int:
     coarse = entry.coarse.nbytes() if entry.coarse is not None else 0
-    return int(entry.matrix.nbytes) + entry.n * ROW_BYTES + coarse
+    return int(entry.matrix.nbytes) + entry.n * ROW_BYTES + coarse + entry.derived_bytes()
 
 
 def _key(kinds: set[str] | None) -> frozenset[str] | None:
