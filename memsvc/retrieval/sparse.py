@@ -79,19 +79,53 @@ def episode_counts(timeline: Timeline, mask: Mask) -> Rows:
 def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]:
     """(episodes, mean of their best ``EPISODE_TOP`` bases) over the scored rows, the sums
     taken best first like ``hybrid._episode_means`` (unscored rows add 0.0), divided by
-    min(``EPISODE_TOP``, the episode's masked rows)."""
+    min(``EPISODE_TOP``, the episode's masked rows).
+
+    Without sorting the scored rows (a common query term scores a third of a project):
+    the best value of each episode, then the best below it, and so on ``EPISODE_TOP``
+    times, each with how many rows hold it, so ties count as often as a sort would keep
+    them; the values are added best first, as ``np.bincount`` over sorted rows adds them."""
     live = np.flatnonzero(episode >= 0)
     if live.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    order = live[np.lexsort((-base[live], episode[live]))]
-    eps = episode[order]
-    starts = np.flatnonzero(np.r_[True, eps[1:] != eps[:-1]])
-    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
-    keep = order[rank < hybrid.EPISODE_TOP]
-    names, inverse = np.unique(episode[keep], return_inverse=True)
-    sums = np.bincount(inverse, weights=base[keep], minlength=names.size)
-    kept = np.minimum(counts[names], hybrid.EPISODE_TOP)
-    return names, sums / np.maximum(kept, 1)
+    b, e = base[live], episode[live]
+    size = int(e.max()) + 1
+    top = hybrid.EPISODE_TOP
+    sums = np.zeros(size, dtype=np.float64)
+    taken = np.zeros(size, dtype=np.int64)
+    rest = np.ones(b.size, dtype=bool)
+    for _ in range(top):
+        if not rest.any():
+            break
+        best = np.full(size, -np.inf)
+        np.maximum.at(best, e[rest], b[rest])
+        hit = rest & (b == best[e])
+        held = np.bincount(e[hit], minlength=size)
+        for _ in range(top):  # add the level's value once per row holding it, up to top
+            add = (held > 0) & (taken < top)
+            if not add.any():
+                break
+            sums[add] += best[add]
+            taken[add] += 1
+            held[add] -= 1
+        rest &= ~hit
+    names = np.flatnonzero(taken > 0).astype(np.int64)
+    kept = np.minimum(counts[names], top)
+    return names, sums[names] / np.maximum(kept, 1)
+
+
+def _kth_weighted(values: Floats, weights: Rows, k: int) -> float:
+    """The value at which the weights of ``values``, best first, first reach ``k``: from
+    the best ``k`` entries of positive weight (each counts at least once), not a sort of
+    every entry."""
+    held = np.flatnonzero(weights > 0)
+    vals, wts = values[held], weights[held]
+    if vals.size > k:
+        pick = np.argpartition(-vals, k - 1)[:k]
+        vals, wts = vals[pick], wts[pick]
+    order = np.argsort(-vals, kind="stable")
+    reached = np.cumsum(wts[order])
+    return float(vals[order[int(np.searchsorted(reached, k))]])
 
 
 def sparse_candidates(
@@ -174,11 +208,7 @@ def sparse_candidates(
     positive = (fused > 0).astype(np.int64)
     if int(positive.sum()) + int(others.sum()) < k:
         return None  # rows at 0, which are not enumerated here, would make up the depth
-    values = np.concatenate((fused, shared))
-    weights = np.concatenate((positive, others))
-    order = np.argsort(-values, kind="stable")
-    reached = np.cumsum(weights[order])
-    kth = float(values[order[int(np.searchsorted(reached, k))]])
+    kth = _kth_weighted(np.concatenate((fused, shared)), np.concatenate((positive, others)), k)
 
     chosen = [scored[fused > kth]]
     tied = [scored[fused == kth]]

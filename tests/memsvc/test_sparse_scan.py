@@ -204,3 +204,36 @@ def test_switched_off_signals_switch_off_in_the_sparse_scoring_too(
             AT,
         )
         assert got is None or _explained(got) == _explained(want)
+
+
+def _top_means_by_sorting(base: np.ndarray, episode: np.ndarray, counts: np.ndarray) -> tuple:
+    """The per-episode means as first written: a sort of every scored row."""
+    live = np.flatnonzero(episode >= 0)
+    order = live[np.lexsort((-base[live], episode[live]))]
+    eps = episode[order]
+    starts = np.flatnonzero(np.r_[True, eps[1:] != eps[:-1]])
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    keep = order[rank < hybrid.EPISODE_TOP]
+    names, inverse = np.unique(episode[keep], return_inverse=True)
+    sums = np.bincount(inverse, weights=base[keep], minlength=names.size)
+    kept = np.minimum(counts[names], hybrid.EPISODE_TOP)
+    return names, sums / np.maximum(kept, 1)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_episode_means_without_a_sort_are_the_sorted_ones_bit_for_bit(seed: int) -> None:
+    from memsvc.retrieval.sparse import _top_means
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    base = rng.random(n) * 1.3
+    if seed % 2:  # many ties, zeros among them
+        base = np.round(base, 1)
+    episode = rng.integers(-1, max(2, n // 5), n)
+    counts = np.bincount(episode[episode >= 0], minlength=int(episode.max()) + 1) + rng.integers(
+        0, 3, int(episode.max()) + 1
+    )
+    names, means = _top_means(base, episode, counts)
+    want_names, want_means = _top_means_by_sorting(base, episode, counts)
+    assert names.tolist() == want_names.tolist()
+    assert means.tolist() == want_means.tolist()
