@@ -4,8 +4,8 @@ computed only for the rows that can score (``sparse``). A project of at most
 ``exact_scan_max_rows`` rows takes its dense part from every row's cosine. A bigger one
 (``ann="coarse"``, the default) takes the best cosines from the coarse quantizer held
 beside its vectors (``coarse``, trained in the background on the first search; until
-then every row's cosine is computed) and computes the cosine of every other row it
-scores exactly, so only the dense top can differ from the exact scan's. With
+then every row's cosine is computed); the cosines the ranking reports are exact, so only
+the dense top can differ from the exact scan's. With
 ``ann="lance"`` a bigger project, once its LanceDB vector index is built, is ranked over
 a candidate pool (``pool``) whose dense hits come from that index."""
 
@@ -37,9 +37,6 @@ MAX_TERMS = 64
 ACTIVE = "active"
 UNFILTERED_SLACK = 2
 ANN_KINDS = ("coarse", "lance")
-FULL_PRODUCT_SHARE = 0.25
-"""A coarse search that needs the cosines of more than this share of the rows computes
-every row's at once (one streamed product beats gathering that many rows)."""
 EPISODE_FEEDBACK = False
 """Pseudo-relevance feedback limited to the top episode: expand the query with the
 strongest terms of the best-ranked memory's episode and score once more (in-memory path).
@@ -236,8 +233,8 @@ class CandidateSource:
 
 class CoarseDense(DenseSource):
     """A query's cosines for the sparse scoring of a big project: the best rows from the
-    coarse quantizer, any other row's computed when asked (all of them at once when many
-    are). Hold the entry's lock while it is used."""
+    coarse quantizer, the few others it asks for (the chosen rows') computed from the held
+    vectors. Hold the entry's lock while it is used."""
 
     def __init__(self, coarse: CoarseIndex, matrix: npt.NDArray[np.float32], query: Cosines):
         self.coarse, self.matrix, self.query = coarse, matrix, query
@@ -249,11 +246,7 @@ class CoarseDense(DenseSource):
         return rows if rows.size >= m else None
 
     def of(self, rows: Rows) -> Cosines:
-        if self._all is None and rows.size > FULL_PRODUCT_SHARE * self.matrix.shape[0]:
-            self._all = self.matrix @ self.query
-        if self._all is not None:
-            return self._all[rows]
-        return self.matrix[rows] @ self.query
+        return self._all[rows] if self._all is not None else self.matrix[rows] @ self.query
 
     def every_row(self) -> Cosines:
         """Every row's cosine (when only scoring every row can answer)."""

@@ -64,6 +64,24 @@ def _full(entry: CachedProject, q: np.ndarray, text: str, mask: np.ndarray, dept
     return hybrid.candidates_from(scores, entry.ids[:n], mask, depth)
 
 
+def _sparse(
+    entry: CachedProject, q: np.ndarray, text: str, mask: np.ndarray, counts: np.ndarray, depth: int
+) -> list[Candidate] | None:
+    """``sparse_candidates`` over the entry's every-row cosines to ``q``."""
+    return sparse_candidates(
+        text,
+        entry.matrix[: entry.n] @ q,
+        entry.lexical,
+        entry.timeline(),
+        mask,
+        counts,
+        entry.times_array(),
+        entry.ids,
+        depth,
+        AT,
+    )
+
+
 def _explained(found: list[Candidate]) -> list[tuple]:
     return [(c.id, c.fused, c.dense_score, c.lexical_score, c.signals) for c in found]
 
@@ -88,18 +106,7 @@ def test_sparse_scoring_gives_every_rows_scoring_candidates(seed: int) -> None:
         for text in queries:
             for depth in (50, 120):
                 want = _full(entry, q, text, mask, depth)
-                got = sparse_candidates(
-                    text,
-                    entry.matrix[: entry.n] @ q,
-                    entry.lexical,
-                    entry.timeline(),
-                    mask,
-                    counts,
-                    entry.times_array(),
-                    entry.ids,
-                    depth,
-                    AT,
-                )
+                got = _sparse(entry, q, text, mask, counts, depth)
                 if got is None:
                     continue
                 compared += 1
@@ -191,18 +198,7 @@ def test_switched_off_signals_switch_off_in_the_sparse_scoring_too(
         counts = entry.episode_counts(mask)
     for text in ("alpha beta", "config deploy in march 2024"):
         want = _full(entry, q, text, mask, 50)
-        got = sparse_candidates(
-            text,
-            entry.matrix[: entry.n] @ q,
-            entry.lexical,
-            entry.timeline(),
-            mask,
-            counts,
-            entry.times_array(),
-            entry.ids,
-            50,
-            AT,
-        )
+        got = _sparse(entry, q, text, mask, counts, 50)
         assert got is None or _explained(got) == _explained(want)
 
 
