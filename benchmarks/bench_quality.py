@@ -55,7 +55,7 @@ from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.candidates import query_terms
 from memsvc.retrieval.embedder import Embedder, MiniLMEmbedder
 from memsvc.retrieval.ranking import fuse
-from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, Calibration
+from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, Calibration, Evidence
 from memsvc.retrieval.search import Searcher
 
 RETRIEVE = 50
@@ -284,7 +284,7 @@ def run_padding(parts: Components, loaded: Loaded, run: Run) -> None:
                     run.padding.setdefault(key, Scores()).add(q, ranked_turns(target, ids))
 
 
-def _no_evidence(*_: Any) -> dict[str, tuple[float, float]]:
+def _no_evidence(*_: Any) -> dict[str, Evidence]:
     return {}
 
 

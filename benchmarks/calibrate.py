@@ -5,8 +5,8 @@ Every query of every project is asked in its own project and in each other proje
 the corpus (limit 10, ``min_relevance=0``). A hit is a positive when it is one of the
 query's answers in its own project, else a negative (its unrelated near misses in the own
 project, everything in a foreign one). A logistic regression of the label on the hit's
-``cosine`` and ``coverage`` parts, with the two classes weighted equally (an even prior),
-gives the three constants.
+``cosine``, ``coverage_undated`` and ``unknown`` parts (``relevance.DEFAULT_CALIBRATION``),
+with the two classes weighted equally (an even prior), gives the four constants.
 
 The hand-written projects hold 11-16 memories; real ones hold hundreds, where a query's
 best hit is the best of many draws and an unrelated near miss is far likelier. So the fit
@@ -25,6 +25,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,7 +52,7 @@ PAD_SLICE = 800
 class Observed:
     """What a corpus run saw: every hit's signals and label, and per query outcomes."""
 
-    features: list[tuple[float, float]] = field(default_factory=list)
+    features: list[tuple[float, float, float]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     own_best: list[float] = field(default_factory=list)
     """Per query in its own project: the best relevance among its answers (0: not found)."""
@@ -59,6 +60,15 @@ class Observed:
     """Per query in a foreign project: its top hit's relevance."""
     own_found_at_default: list[bool] = field(default_factory=list)
     foreign_empty_at_default: list[bool] = field(default_factory=list)
+
+
+def features(parts: dict[str, Any]) -> tuple[float, float, float]:
+    """A hit's calibration features: cosine, ``coverage_undated`` and ``unknown``."""
+    return (
+        float(parts["cosine"] or 0),
+        float(parts["coverage_undated"] or 0),
+        float(parts["unknown"] or 0),
+    )
 
 
 def padded(corpus: list[CorpusProject], pad: int) -> list[CorpusProject]:
@@ -102,9 +112,7 @@ def observe(corpus: list[CorpusProject], embedder: Embedder, pad: int = 0) -> Ob
                         hits = svc.search_memories(ACTOR, other.name, q)
                         own = other.name == p.name
                         for h in hits:
-                            out.features.append(
-                                (float(h.parts["cosine"] or 0), float(h.parts["coverage"] or 0))
-                            )
+                            out.features.append(features(h.parts))
                             out.labels.append(int(own and h.memory.id in wanted))
                         passing = [h for h in hits if h.relevance >= DEFAULT_MIN_RELEVANCE]
                         if own:
@@ -174,7 +182,10 @@ def main() -> None:
     fit = merged(list(runs.values()))
     beta = fit_logistic(np.array(fit.features), np.array(fit.labels, dtype=np.float64))
     print(f"fitted on {len(fit.labels)} hits ({sum(fit.labels)} positive), pads {FIT_PADS}:")
-    print(f"  bias={beta[0]:.3f} w_cosine={beta[1]:.3f} w_coverage={beta[2]:.3f}")
+    print(
+        f"  bias={beta[0]:.3f} w_cosine={beta[1]:.3f} w_coverage={beta[2]:.3f}"
+        f" w_unknown={beta[3]:.3f}"
+    )
     print("with the constants in memsvc/retrieval/relevance.py:")
     for pad in FIT_PADS:
         print(" ", summary(f"fit +{pad}", runs[pad]))

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from memsvc.retrieval.analysis import analyze, analyze_batch
 from memsvc.retrieval.relevance import coverage
+from memsvc.retrieval.temporal import date_phrases
 
 __all__ = [
     "BM25_B",
@@ -363,15 +364,34 @@ class LexicalIndex:
     def coverage(self, query: str, rows: list[int], prev: list[int]) -> list[float]:
         """For each of ``rows`` (``prev``: its predecessor row or -1), the IDF-weighted
         share of the query's terms it holds, its predecessor's at ``NEIGHBOUR_WEIGHT``."""
+        return self.evidence(query, rows, prev)[0]
+
+    def evidence(
+        self, query: str, rows: list[int], prev: list[int]
+    ) -> tuple[list[float], list[float], float]:
+        """The word evidence of relevance (``relevance``'s module docstring): each row's
+        ``coverage`` and ``coverage_undated`` (the words of an absolute date the query
+        names count only where the row or its predecessor holds them), and the query's
+        ``unknown`` share: of its terms outside such dates, the IDF-weighted share no row
+        of the index holds. O(query terms) per row."""
         terms = list(dict.fromkeys(analyze(query)))
+        dated = set(analyze(" ".join(date_phrases(query)))) if terms else set()
+        optional = [t in dated for t in terms]
         weights = [self.idf(t) for t in terms]
         tids = [self._ids.get(t, -1) for t in terms]
-        out = []
+        unseen = [tid < 0 or not self._postings[tid] for tid in tids]
+        undated = sum(w for w, d in zip(weights, optional, strict=True) if not d)
+        missing = sum(w for w, d, u in zip(weights, optional, unseen, strict=True) if u and not d)
+        unknown = missing / undated if undated > 0.0 else 0.0
+        covers, covers_undated = [], []
         for row, before in zip(rows, prev, strict=True):
             own, nb = self._row_terms(row), self._row_terms(before)
             held, lent = [t in own for t in tids], [t in nb for t in tids]
-            out.append(coverage(weights, held, lent, NEIGHBOUR_WEIGHT))
-        return out
+            covers.append(coverage(weights, held, lent, NEIGHBOUR_WEIGHT))
+            covers_undated.append(
+                coverage(weights, held, lent, NEIGHBOUR_WEIGHT, optional) if dated else covers[-1]
+            )
+        return covers, covers_undated, unknown
 
 
 def _drop_row(posting: array[int], row: int) -> None:

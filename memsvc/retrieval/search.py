@@ -18,7 +18,7 @@ from memsvc.retrieval.cache import ProjectCache
 from memsvc.retrieval.candidates import CandidateSource
 from memsvc.retrieval.filters import visible
 from memsvc.retrieval.ranking import Candidate, adjust_fields, drop_near_duplicates
-from memsvc.retrieval.relevance import calibration_for, with_maxsim
+from memsvc.retrieval.relevance import Evidence, calibration_for, with_maxsim
 from memsvc.retrieval.rerank import TokenEmbedder, maxsim, reranked_finals
 from memsvc.store import memories as mem_store
 from memsvc.store.database import Database
@@ -26,6 +26,8 @@ from memsvc.store.models import MemoryRow
 from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["Searcher"]
+
+_NO_EVIDENCE = Evidence(0.0, 0.0, 0.0, 0.0)
 
 Scored = tuple[float, str, Any, Candidate]
 """(final score, id, the row's ``RANK_COLUMNS``, candidate)."""
@@ -158,15 +160,21 @@ class Searcher:
             mid, c = t[1], t[3]
             if mid not in keep:
                 continue
-            cosine, cover = evidence.get(mid, (0.0, 0.0))
+            ev = evidence.get(mid, _NO_EVIDENCE)
             sim = c.parts.get("maxsim")
             if sim is not None and self.rerank_calibration is not None:
-                relevance = self.rerank_calibration.relevance(cosine, cover, float(sim))
+                relevance = self.rerank_calibration.of(ev, float(sim))
             else:
-                relevance = self.calibration.relevance(cosine, cover)
+                relevance = self.calibration.of(ev)
             if relevance < floor:
                 continue
-            parts = {**c.parts, "cosine": round(cosine, 6), "coverage": round(cover, 6)}
+            parts = {
+                **c.parts,
+                "cosine": round(ev.cosine, 6),
+                "coverage": round(ev.coverage, 6),
+                "coverage_undated": round(ev.coverage_undated, 6),
+                "unknown": round(ev.unknown, 6),
+            }
             hits.append((t, parts, relevance))
             if len(hits) >= query.limit:
                 break
@@ -179,20 +187,22 @@ class Searcher:
         text: str,
         ids: list[str],
         vectors: dict[str, npt.NDArray[np.float32]],
-    ) -> dict[str, tuple[float, float]]:
-        """(cosine, coverage) of each id: the absolute signals relevance is computed from."""
+    ) -> dict[str, Evidence]:
+        """The ``Evidence`` of each id: the absolute signals relevance is computed from."""
         qvec = self.source.embed_query(text)
         entry = self.cache.entry(project, generation)
         with entry.lock:
             prev = entry.timeline().prev
             known = [i for i in ids if i in entry.pos]
             rows = [entry.pos[i] for i in known]
-            covers = entry.lexical.coverage(text, rows, [int(prev[r]) for r in rows])
-        out: dict[str, tuple[float, float]] = {}
-        for mid, cover in zip(known, covers, strict=True):
+            covers, undated, unknown = entry.lexical.evidence(
+                text, rows, [int(prev[r]) for r in rows]
+            )
+        out: dict[str, Evidence] = {}
+        for mid, cover, cover_undated in zip(known, covers, undated, strict=True):
             vec = vectors.get(mid)
             cosine = float(vec @ qvec) if vec is not None else 0.0
-            out[mid] = (cosine, cover)
+            out[mid] = Evidence(cosine, cover, cover_undated, unknown)
         return out
 
 

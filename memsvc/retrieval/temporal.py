@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TIME_TOLERANCE", "Span", "in_spans", "query_spans"]
+__all__ = ["TIME_TOLERANCE", "Span", "date_phrases", "in_spans", "query_spans"]
 
 TIME_TOLERANCE = timedelta(days=7)
 """A named day or month also matches memories up to a week either side of it (people
@@ -60,6 +60,19 @@ def _against(
     read: Callable[[re.Match[str], datetime], Span | None], ref: datetime
 ) -> Callable[[re.Match[str]], Span | None]:
     return lambda m: read(m, ref)
+
+
+def date_phrases(text: str) -> list[str]:
+    """The absolute dates named in ``text`` as written ("9 November, 2022", "August 2023",
+    "2022"): the parts of it that ``query_spans`` reads without a reference time."""
+    taken: list[tuple[int, int]] = []
+    for pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            if _span(m.groupdict()) is not None:
+                taken.append((m.start(), m.end()))
+    return [text[a:b] for a, b in sorted(taken)]
 
 
 def query_spans(text: str, at: datetime | None = None) -> list[Span]:
