@@ -14,14 +14,19 @@ from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.relevance import (
     DEFAULT_CALIBRATION,
     LEXICAL_ONLY,
+    NOTES_V2,
+    WITH_MAXSIM,
+    Evidence,
     calibration_for,
     coverage,
+    with_maxsim,
 )
+from memsvc.retrieval.temporal import date_phrases
 
 GRID = [x / 10 for x in range(-10, 11)]
 
 
-@pytest.mark.parametrize("cal", [DEFAULT_CALIBRATION, LEXICAL_ONLY])
+@pytest.mark.parametrize("cal", [DEFAULT_CALIBRATION, NOTES_V2, WITH_MAXSIM, LEXICAL_ONLY])
 def test_relevance_stays_in_bounds_and_rises_with_each_signal(cal: object) -> None:
     rel = cal.relevance  # type: ignore[attr-defined]
     for cosine, cover in itertools.product(GRID, [c / 10 for c in range(11)]):
@@ -53,6 +58,67 @@ def test_coverage_weighs_terms_by_idf_and_neighbours_at_their_weight() -> None:
     assert index.coverage("kubernetes helm", [0, 1, 2], [-1, -1, -1]) == [0.0, 0.0, 0.0]
 
 
+def test_optional_terms_count_only_where_a_memory_holds_them() -> None:
+    # term 1 (weight 3) optional: missing, it leaves the total; held or lent, it counts
+    assert coverage([1.0, 3.0], [True, False], [False, False], 0.5, [False, True]) == 1.0
+    assert coverage([1.0, 3.0], [False, True], [False, False], 0.5, [False, True]) == 0.75
+    assert coverage([1.0, 3.0], [True, False], [False, True], 0.5, [False, True]) == 0.625
+    assert coverage([3.0], [False], [False], 0.5, [True]) == 0.0  # a date alone, not held
+    # without optional terms it is the plain coverage
+    assert coverage([1.0, 3.0], [True, False], [False, False], 0.5, [False, False]) == 0.25
+
+
+def test_date_phrases_are_the_absolute_dates_as_written() -> None:
+    text = "What did Maria plan on the evening of 7 July, 2023 and in August 2023?"
+    assert date_phrases(text) == ["7 July, 2023", "August 2023"]
+    assert date_phrases("What did we ship in 2022?") == ["2022"]
+    # relative dates need a reference time and are words a memory may well hold
+    assert date_phrases("what happened last week, in March?") == []
+
+
+def test_coverage_undated_leaves_out_the_dates_a_memory_does_not_spell() -> None:
+    index = LexicalIndex()
+    texts = ["Maria started a pottery class", "Maria went hiking", "the pottery kiln broke"]
+    for row, text in enumerate(texts):
+        index.put(row, text)
+    query = "What class did Maria start on 3 June, 2023?"
+    covers, undated, unknown = index.evidence(query, [0, 1], [-1, -1])
+    assert covers == index.coverage(query, [0, 1], [-1, -1])
+    # row 0 holds every undated term: the date's words, which no row holds, do not count
+    assert undated[0] == pytest.approx(1.0) and covers[0] < 0.5
+    assert 0.0 < undated[1] < undated[0]
+    assert unknown == 0.0  # every word outside the date is known to the project
+    # a memory that spells the date gets credit for it like for any other word
+    index.put(3, "On 3 June 2023 Maria started a pottery class")
+    _, held, _ = index.evidence(query, [3], [-1])
+    assert held == [pytest.approx(1.0)]
+
+
+def test_unknown_is_the_share_of_the_query_the_project_never_saw() -> None:
+    index = LexicalIndex()
+    for row, text in enumerate(["John adopted a dog", "John likes hiking", "a long walk"]):
+        index.put(row, text)
+    assert index.evidence("What dog did John adopt?", [0], [-1])[2] == 0.0
+    _, _, unknown = index.evidence("What dog did Nate adopt?", [0], [-1])
+    assert 0.0 < unknown < 1.0  # "nate" (never seen: the highest IDF) of dog, nate, adopt
+    assert index.evidence("kubernetes helm", [0], [-1])[2] == 1.0
+    assert index.evidence("kubernetes in May 2022", [0], [-1])[2] == 1.0  # dates left out
+    assert index.evidence("the", [0], [-1]) == ([0.0], [0.0], 0.0)  # no terms at all
+    index.clear(0)  # a term whose postings emptied is unknown again
+    assert index.evidence("adopted", [1], [-1])[2] == 1.0
+
+
+def test_v3_reads_undated_coverage_and_falls_with_the_unknown_share() -> None:
+    cal = DEFAULT_CALIBRATION
+    assert cal.name == "minilm-fit-notes-v3" and cal.undated and cal.w_unknown < 0.0
+    ev = Evidence(cosine=0.4, coverage=0.2, coverage_undated=0.6, unknown=0.0)
+    assert cal.of(ev) == cal.relevance(0.4, 0.6)
+    assert cal.of(ev._replace(unknown=0.5)) < cal.of(ev)
+    assert NOTES_V2.of(ev) == NOTES_V2.relevance(0.4, 0.2)  # v2 reads the plain coverage
+    assert WITH_MAXSIM.of(ev, 0.5) == WITH_MAXSIM.relevance(0.4, 0.2, 0.5)
+    assert with_maxsim(DEFAULT_CALIBRATION) is WITH_MAXSIM and with_maxsim(LEXICAL_ONLY) is None
+
+
 @pytest.fixture
 def shop(service: MemoryService, actor: Actor) -> MemoryService:
     service.create_project(actor, ProjectCreate(id="shop"))
@@ -75,7 +141,8 @@ def test_every_hit_carries_relevance_beside_score_and_parts(
     assert hits and hits[0].memory.content.startswith("orders are stored in postgres")
     for h in hits:
         assert 0.0 <= h.relevance <= 1.0 and h.relevance >= DEFAULT_MIN_RELEVANCE
-        assert {"cosine", "coverage", "final"} <= set(h.parts)
+        assert {"cosine", "coverage", "coverage_undated", "unknown", "final"} <= set(h.parts)
+        assert h.parts["unknown"] == 0.0  # every word of the query is in the project
 
 
 def test_unrelated_query_returns_nothing_at_the_default_and_everything_at_zero(
