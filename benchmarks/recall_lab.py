@@ -6,7 +6,8 @@ question of categories 1-4 in its own conversation's project and in the next one
 hits at ``min_relevance=0``) and over the hand-written corpora ``FIT`` and ``CHECK`` at
 the calibration's three sizes (every query in every project of its corpus, 10 hits, as
 ``calibrate.py`` asks). Each hit keeps its score, relevance and parts; each project its
-ids, texts and vectors. Written to ``benchmarks/.cache/recall_lab.pkl`` (git ignored).
+ids, texts, vectors and episode predecessors. Written to
+``benchmarks/.cache/recall_lab.pkl`` (git ignored).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Project:
     vectors: npt.NDArray[np.float32]
     turns: dict[str, TurnId] = field(default_factory=dict)
     """LoCoMo only: memory id -> its (first) turn."""
+    prev: list[int] = field(default_factory=list)
+    """Each row's predecessor in its episode (the timeline's), or -1."""
 
 
 @dataclass
@@ -93,10 +96,12 @@ def _hits(parts: Components, project: str, text: str, limit: int) -> list[Hit]:
 def _project(parts: Components, name: str, turns: dict[str, TurnId] | None = None) -> Project:
     entry = parts.cache.entry(name, 0)
     ids = list(entry.ids[: entry.n])
+    with entry.lock:
+        prev = [int(r) for r in entry.timeline().prev[: entry.n]]
     vecs = parts.cache.vectors_of(name, entry.generation, ids)
     texts = [m.content for m in (parts.service.get_memory(ACTOR, name, i) for i in ids)]
     matrix = np.stack([vecs[i] for i in ids]).astype(np.float32)
-    return Project(name, ids, texts, matrix, turns or {})
+    return Project(name, ids, texts, matrix, turns or {}, prev)
 
 
 def collect_locomo(data: Path, embedder: CachedEmbedder, lab: Lab) -> None:
