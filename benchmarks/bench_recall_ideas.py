@@ -32,6 +32,7 @@ from benchmarks.recall_features import Lexicon, reproduced, variants
 from benchmarks.recall_lab import LAB, Asked, Hit, Lab, Project  # noqa: F401 (unpickling)
 from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, NOTES_V2, WITH_MAXSIM, Evidence
 from memsvc.retrieval.rerank import reranked_finals
+from memsvc.retrieval.temporal import date_phrases
 
 THRESHOLD = 0.5
 RANK_METRICS = ["any@1", "any@5", "any@10", "turn@10", "NDCG@10"]
@@ -558,13 +559,15 @@ ABSTENTION_READING = [
 ]
 
 
-def worst_cases(lab: Lab, n: int = 8) -> list[str]:
-    """The foreign asks with the highest passing relevance and the own asks whose evidence
-    (in the first 10 without a threshold) the service's relevance drops, worst first."""
+def failures(
+    lab: Lab, rel: Callable[[Asked], np.ndarray]
+) -> tuple[list[tuple[float, Asked, int]], list[tuple[float, Asked, int]]]:
+    """The foreign asks with a hit passing (its relevance, the ask, the hit) and the own
+    asks whose evidence in the first 10 none passes (the first evidence hit), worst first."""
     passes: list[tuple[float, Asked, int]] = []
     misses: list[tuple[float, Asked, int]] = []
     for a in lab.locomo:
-        r = served(a)
+        r = rel(a)
         if not r.size:
             continue
         if not a.own:
@@ -578,6 +581,14 @@ def worst_cases(lab: Lab, n: int = 8) -> list[str]:
             misses.append((float(r[ev[0]]), a, ev[0]))
     passes.sort(key=lambda t: -t[0])
     misses.sort(key=lambda t: t[0])
+    return passes, misses
+
+
+def worst_cases(lab: Lab, n: int = 8) -> list[str]:
+    """What the service's relevance lets through and drops (``failures``), and how often
+    v2 did."""
+    passes, misses = failures(lab, served)
+    old_passes, old_misses = failures(lab, v2)
     text_of = {k: dict(zip(p.ids, p.texts, strict=True)) for k, p in lab.projects.items()}
 
     def line(v: float, a: Asked, i: int) -> str:
@@ -592,7 +603,9 @@ def worst_cases(lab: Lab, n: int = 8) -> list[str]:
     return [
         "",
         f"The service (v3) at {THRESHOLD}: {len(passes)} foreign asks pass, {len(misses)} own"
-        " asks lose their evidence. The worst of each:",
+        f" asks lose their evidence (v2: {len(old_passes)} and {len(old_misses)}; of v2's own"
+        f" losses, {sum(bool(date_phrases(a.text)) for _, a, _ in old_misses)} name an absolute"
+        " date). The worst of each under v3:",
         "",
         head,
         "|---|---|---|---|---|---|",
