@@ -55,7 +55,7 @@ from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.candidates import query_terms
 from memsvc.retrieval.embedder import Embedder, MiniLMEmbedder
 from memsvc.retrieval.ranking import fuse
-from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, Calibration, Evidence
+from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, NOTES_V2, Calibration, Evidence
 from memsvc.retrieval.search import Searcher
 
 RETRIEVE = 50
@@ -64,11 +64,9 @@ HEADLINE = (1, 2, 3, 4)
 ACTOR = Actor.local(Channel.REST)
 PADDING = 2400
 """Unrelated notes (``synthetic_memories``) added to a copy of the first conversation."""
-PREVIOUS_CALIBRATION = Calibration(
-    bias=-3.653, w_cosine=9.281, w_coverage=5.457, name="minilm-fit-notes-v1"
-)
-"""The calibration before the size-aware refit (fitted on the unpadded FIT corpus), for
-the comparison in the same run."""
+PREVIOUS_CALIBRATION = NOTES_V2
+"""The calibration before v3 (cosine and ``coverage`` alone), for the comparison in the
+same run."""
 
 # name -> (module, constant, value): each switches one signal of the hybrid off.
 ABLATIONS: dict[str, list[tuple[Any, str, float]]] = {
@@ -248,12 +246,17 @@ def run_memsvc(parts: Components, loaded: Loaded, foreign: Loaded, run: Run) -> 
 
 def _passing(hits: list[SearchHit], cal: Calibration) -> list[str]:
     """Ids of the hits whose relevance under ``cal`` reaches the default threshold."""
-    return [
-        h.memory.id
-        for h in hits
-        if cal.relevance(float(h.parts["cosine"] or 0), float(h.parts["coverage"] or 0))
-        >= DEFAULT_MIN_RELEVANCE
-    ]
+    return [h.memory.id for h in hits if cal.of(_evidence_of(h)) >= DEFAULT_MIN_RELEVANCE]
+
+
+def _evidence_of(h: SearchHit) -> Evidence:
+    p = h.parts
+    return Evidence(
+        float(p["cosine"] or 0),
+        float(p["coverage"] or 0),
+        float(p["coverage_undated"] or 0),
+        float(p["unknown"] or 0),
+    )
 
 
 def run_padding(parts: Components, loaded: Loaded, run: Run) -> None:
@@ -470,9 +473,10 @@ def abstention_lines(run: Run) -> list[str]:
     lines = [
         "## Relevance and abstention",
         "",
-        f"Calibration `{cal.name}` (bias {cal.bias}, cosine {cal.w_cosine}, coverage "
-        f"{cal.w_coverage}), fitted by `benchmarks/calibrate.py` on the hand-written `FIT` "
-        f"corpus only; default `min_relevance` {DEFAULT_MIN_RELEVANCE}. Each question "
+        f"Calibration `{cal.name}` (bias {cal.bias}, cosine {cal.w_cosine}, coverage_undated "
+        f"{cal.w_coverage}, unknown {cal.w_unknown}), fitted by `benchmarks/calibrate.py` on "
+        f"the hand-written `FIT` corpus only; default `min_relevance` {DEFAULT_MIN_RELEVANCE}. "
+        "Each question "
         f"(categories 1-4, {len(ab.own_best)}) asked in its own conversation's project and "
         "in the next conversation's project; a query's relevance is its best hit's.",
         "",
@@ -487,7 +491,7 @@ def abstention_lines(run: Run) -> list[str]:
         "",
         f"The same hits under the previous calibration `{PREVIOUS_CALIBRATION.name}` (bias "
         f"{PREVIOUS_CALIBRATION.bias}, cosine {PREVIOUS_CALIBRATION.w_cosine}, coverage "
-        f"{PREVIOUS_CALIBRATION.w_coverage}; fitted on the unpadded FIT corpus): foreign "
+        f"{PREVIOUS_CALIBRATION.w_coverage}; fitted on the same FIT hits): foreign "
         f"queries returning nothing {_mean(ab.previous_foreign_empty):.3f}, own queries with "
         f"an evidence turn in the top 10 at the default {old_after:.3f} (ratio "
         f"{old_after / before if before else float('nan'):.3f}).",
