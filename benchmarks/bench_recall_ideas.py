@@ -515,16 +515,21 @@ def abstention_lines(lab: Lab, tokens: dict[str, np.ndarray]) -> list[str]:
         fixed[name] = gated(lab, v3_feats, how)
     for name, (weights, rel) in fixed.items():
         lines.append(_abstention_row(lab, name, weights, rel))
+    with_ms = with_maxsim_feature(lab, tokens)
     fitted: dict[str, Features | None] = {
         "cosine, coverage, refitted here": base_features,
         "+ the query's best cosine and coverage in its first 10 hits": with_query_best,
         "cosine minus the project's null cosine (20 generic questions), coverage": with_null(
             null_cosine(lab, refs)
         ),
-        "cosine, coverage, MaxSim of every hit (`relevance.WITH_MAXSIM`)": with_maxsim_feature(
-            lab, tokens
-        ),
+        "cosine, coverage, MaxSim of every hit (`relevance.WITH_MAXSIM`)": with_ms,
         **variants(lex),
+        "v3 + MaxSim of every hit (a refit of `WITH_MAXSIM` on v3's features; not shipped)": (
+            lambda a, i: [
+                *v3_feats(a, i),
+                with_ms(a, i)[2],
+            ]
+        ),
     }
     for name, feats in fitted.items():
         assert feats is not None
