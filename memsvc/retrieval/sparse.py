@@ -89,6 +89,8 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
     if live.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     b, e = base[live], episode[live]
+    if e.size == 1 or bool(np.all(e[1:] >= e[:-1])):
+        return _top_means_in_runs(b, e, counts)
     size = int(e.max()) + 1
     top = hybrid.EPISODE_TOP
     sums = np.zeros(size, dtype=np.float64)
@@ -112,6 +114,38 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
     names = np.flatnonzero(taken > 0).astype(np.int64)
     kept = np.minimum(counts[names], top)
     return names, sums[names] / np.maximum(kept, 1)
+
+
+def _top_means_in_runs(b: Floats, e: Rows, counts: Rows) -> tuple[Rows, Floats]:
+    """``_top_means`` of rows whose episodes do not decrease (the scored rows of a project
+    written in time order, as most are): each episode is one run, so the levels are
+    segment reductions (``reduceat``) instead of scattered ``np.maximum.at`` updates, in
+    the same order, giving the same sums bit for bit."""
+    top = hybrid.EPISODE_TOP
+    starts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
+    lengths = np.diff(np.append(starts, e.size))
+    names = e[starts].astype(np.int64)
+    sums = np.zeros(names.size, dtype=np.float64)
+    taken = np.zeros(names.size, dtype=np.int64)
+    rest = b.astype(np.float64, copy=True)  # a row taken at a level: -inf
+    for level in range(top):
+        best = np.maximum.reduceat(rest, starts)
+        open_ = best > -np.inf
+        if not open_.any():
+            break
+        hit = (rest == np.repeat(best, lengths)) & (rest > -np.inf)
+        held = np.add.reduceat(hit.astype(np.int64), starts)
+        for _ in range(top):  # add the level's value once per row holding it, up to top
+            add = (held > 0) & (taken < top)
+            if not add.any():
+                break
+            sums[add] += best[add]
+            taken[add] += 1
+            held[add] -= 1
+        if level + 1 < top:
+            rest[hit] = -np.inf
+    kept = np.minimum(counts[names], top)
+    return names, sums / np.maximum(kept, 1)
 
 
 def _kth_weighted(values: Floats, weights: Rows, k: int) -> float:
