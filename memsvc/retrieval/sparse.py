@@ -209,7 +209,7 @@ def sparse_candidates(
 
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
     lex_raw = np.zeros(scored.size, dtype=np.float64)
-    lex_raw[np.searchsorted(scored, lex_rows)] = lex_values
+    lex_raw[_places(scored, lex_rows, in_pool, dense_rows, time_rows)] = lex_values
     # a row outside the dense top has a cosine <= lo, which scales to 0: only the top's
     # cosines are read (a common query term can put a third of the project in ``scored``)
     above = top_values > lo
@@ -229,7 +229,11 @@ def sparse_candidates(
     base = w_lexical * lex_scaled + w_dense * dense_scaled + w_time * time_match
     episode = timeline.episode[scored]
     names, means = _top_means(base, episode, counts)
-    at_episode = np.minimum(np.searchsorted(names, episode), max(names.size - 1, 0))
+    # each scored row's place in ``names`` (a live row's episode is always there; a dead
+    # row's place is 0, as a search of -1 gives): a lookup by episode number
+    slot = np.zeros(max(counts.size, 1), dtype=np.int64)
+    slot[names] = np.arange(names.size)
+    at_episode = slot[np.maximum(episode, 0)]
     own_mean = base * 0.0
     if names.size:
         own_mean = np.where(episode >= 0, means[at_episode], 0.0)
@@ -273,6 +277,25 @@ def sparse_candidates(
     )
     everyone = np.ones(rows.size, dtype=bool)
     return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
+
+
+def _places(
+    scored: Rows, lex_rows: Rows, in_pool: Mask, dense_rows: Rows, time_rows: Rows
+) -> Rows:
+    """``np.searchsorted(scored, lex_rows)`` (``scored``: the sorted union of the three row
+    sets, ``in_pool`` its marks) without a binary search of every lexical row through the
+    whole union (a third of a project, for a common term): the union is the lexical rows
+    and the few others, so a lexical row's place is its own index plus how many others
+    come before it."""
+    if lex_rows.size == 0:
+        return lex_rows
+    if dense_rows.size + time_rows.size == 0:
+        return np.arange(lex_rows.size, dtype=np.int64)
+    lexical = np.zeros(in_pool.size, dtype=bool)
+    lexical[lex_rows] = True
+    others = np.unique(np.concatenate((dense_rows, time_rows)))
+    others = others[~lexical[others]]
+    return np.arange(lex_rows.size, dtype=np.int64) + np.searchsorted(others, lex_rows)
 
 
 def _smallest_ids(rows: Rows, count: int, id_rank: Rows | None, ids: list[str]) -> Rows:
