@@ -279,9 +279,7 @@ def sparse_candidates(
     return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
 
 
-def _places(
-    scored: Rows, lex_rows: Rows, in_pool: Mask, dense_rows: Rows, time_rows: Rows
-) -> Rows:
+def _places(scored: Rows, lex_rows: Rows, in_pool: Mask, dense_rows: Rows, time_rows: Rows) -> Rows:
     """``np.searchsorted(scored, lex_rows)`` (``scored``: the sorted union of the three row
     sets, ``in_pool`` its marks) without a binary search of every lexical row through the
     whole union (a third of a project, for a common term): the union is the lexical rows
