@@ -103,17 +103,23 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
         np.maximum.at(best, e[rest], b[rest])
         hit = rest & (b == best[e])
         held = np.bincount(e[hit], minlength=size)
-        for _ in range(top):  # add the level's value once per row holding it, up to top
-            add = (held > 0) & (taken < top)
-            if not add.any():
-                break
-            sums[add] += best[add]
-            taken[add] += 1
-            held[add] -= 1
+        _add_level(sums, taken, held, best, top)
         rest &= ~hit
     names = np.flatnonzero(taken > 0).astype(np.int64)
     kept = np.minimum(counts[names], top)
     return names, sums[names] / np.maximum(kept, 1)
+
+
+def _add_level(sums: Floats, taken: Rows, held: Rows, best: Floats, top: int) -> None:
+    """Add each episode's value of this level to its sum once per row holding it (``held``,
+    consumed), until the episode has ``top`` values."""
+    for _ in range(top):
+        add = (held > 0) & (taken < top)
+        if not add.any():
+            break
+        sums[add] += best[add]
+        taken[add] += 1
+        held[add] -= 1
 
 
 def _top_means_in_runs(b: Floats, e: Rows, counts: Rows) -> tuple[Rows, Floats]:
@@ -130,18 +136,11 @@ def _top_means_in_runs(b: Floats, e: Rows, counts: Rows) -> tuple[Rows, Floats]:
     rest = b.astype(np.float64, copy=True)  # a row taken at a level: -inf
     for level in range(top):
         best = np.maximum.reduceat(rest, starts)
-        open_ = best > -np.inf
-        if not open_.any():
+        if not bool((best > -np.inf).any()):
             break
         hit = (rest == np.repeat(best, lengths)) & (rest > -np.inf)
         held = np.add.reduceat(hit.astype(np.int64), starts)
-        for _ in range(top):  # add the level's value once per row holding it, up to top
-            add = (held > 0) & (taken < top)
-            if not add.any():
-                break
-            sums[add] += best[add]
-            taken[add] += 1
-            held[add] -= 1
+        _add_level(sums, taken, held, best, top)
         if level + 1 < top:
             rest[hit] = -np.inf
     kept = np.minimum(counts[names], top)
