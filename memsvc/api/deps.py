@@ -56,7 +56,8 @@ def bearer_actor(request: Request, channel: Channel) -> Actor:
     )
 
 
-def _service(request: Request) -> MemoryService:
+async def _service(request: Request) -> MemoryService:
+    # async: a sync dependency would cost a worker-thread round trip per request
     service: MemoryService = request.app.state.service
     return service
 

@@ -110,7 +110,9 @@ class Recall:
                 limit=query.limit,
                 min_relevance=query.min_relevance,  # an empty answer is then explained
             )
-            hits = self.searcher.search(project, self._generation(call), query)
+            with self.db.read() as s:  # one read: the project row, then the hits' rows
+                generation = call.project_row(s).index_generation
+                hits = self.searcher.search(project, generation, query, s)
             call.returned = [h.memory.id for h in hits]
             return hits
 

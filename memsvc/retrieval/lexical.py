@@ -81,6 +81,9 @@ def query_collection(found: list[tuple[Floats, int]]) -> int:
     return int(hit.sum())
 
 
+_QUERY_COLLECTION = query_collection
+
+
 class LexicalIndex:
     """Postings by row number (the row numbering of the project's dense matrix).
 
@@ -293,22 +296,25 @@ class LexicalIndex:
         hit = np.zeros(n, dtype=bool)
         for held_rows, _, _ in postings:
             hit[held_rows] = True
+        # the N of the IDF (``query_collection``): the rows holding a term, counted before
+        # their successors (which score through the neighbour field alone) are added
+        holding = int(np.count_nonzero(hit))
         after = nxt[:n][hit]
         hit[after[after >= 0]] = True
         rows = np.flatnonzero(hit)
         norm = self._norm(n, prev)[rows]
         before = prev[:n][rows]
-        has_prev = before >= 0
-        before = np.where(has_prev, before, 0)
-        scratch = np.zeros(n, dtype=np.float64)
+        before = np.where(before >= 0, before, n)  # row n of the scratch holds 0.0
+        scratch = np.zeros(n + 1, dtype=np.float64)
         own: list[tuple[Floats, Floats]] = []  # each term's tf at ``rows`` and before them
         for held_rows, tfs, _ in postings:
             scratch[held_rows] = tfs
-            own.append((scratch[rows], np.where(has_prev, scratch[before], 0.0)))
+            own.append((scratch[rows], scratch[before]))
             scratch[held_rows] = 0.0
         dfs = [held_rows.size for held_rows, _, _ in postings]
-        # every row holding a term is in ``rows``: the same N as over every row
-        docs = query_collection([(tf, df) for (tf, _), df in zip(own, dfs, strict=True)])
+        docs = holding
+        if query_collection is not _QUERY_COLLECTION:  # a benchmark's ablation replaced it
+            docs = query_collection([(tf, df) for (tf, _), df in zip(own, dfs, strict=True)])
         idfs = [math.log(1.0 + (docs - df + 0.5) / (df + 0.5)) for df in dfs]
         weights = [w for _, _, w in postings]
         if QUERY_IDF_WEIGHTING:

@@ -6,6 +6,7 @@ is returned, so the derived index can never leak a deleted or foreign memory.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -55,14 +56,26 @@ class Searcher:
         self.calibration = calibration_for(source.embedder.identity)
         self.rerank_calibration = with_maxsim(self.calibration)
 
-    def search(self, project: str, generation: int, query: SearchQuery) -> list[SearchHit]:
+    def search(
+        self,
+        project: str,
+        generation: int,
+        query: SearchQuery,
+        session: Session | None = None,
+    ) -> list[SearchHit]:
         """Up to ``query.limit`` hits, best first, one per group of near-duplicates, each
         with a calibrated ``relevance``; hits below ``query.min_relevance`` are left out
-        (so a query about nothing the project holds gets an empty list)."""
-        return self.ranked(project, generation, query, query.min_relevance)
+        (so a query about nothing the project holds gets an empty list). ``session``: a
+        read transaction of the caller's to read the rows in (else one of its own)."""
+        return self.ranked(project, generation, query, query.min_relevance, session)
 
     def ranked(
-        self, project: str, generation: int, query: SearchQuery, floor: float
+        self,
+        project: str,
+        generation: int,
+        query: SearchQuery,
+        floor: float,
+        session: Session | None = None,
     ) -> list[SearchHit]:
         """Like ``search`` with ``floor`` as the relevance threshold (0: keep all)."""
         statuses = [s.value for s in query.status or [Status.ACTIVE]]
@@ -77,7 +90,7 @@ class Searcher:
             candidates = self.source.candidates(
                 project, generation, query.query, depth, statuses, kinds, at
             )
-        with self.db.read() as s:
+        with nullcontext(session) if session is not None else self.db.read() as s:
             with self.metrics.stage("hydrate"):
                 rows = mem_store.get_rank_fields(s, project, [c.id for c in candidates])
             with self.metrics.stage("rank"):

@@ -89,6 +89,8 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
     if live.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
     b, e = base[live], episode[live]
+    if e.size == 1 or bool(np.all(e[1:] >= e[:-1])):
+        return _top_means_in_runs(b, e, counts)
     size = int(e.max()) + 1
     top = hybrid.EPISODE_TOP
     sums = np.zeros(size, dtype=np.float64)
@@ -101,17 +103,48 @@ def _top_means(base: Floats, episode: Rows, counts: Rows) -> tuple[Rows, Floats]
         np.maximum.at(best, e[rest], b[rest])
         hit = rest & (b == best[e])
         held = np.bincount(e[hit], minlength=size)
-        for _ in range(top):  # add the level's value once per row holding it, up to top
-            add = (held > 0) & (taken < top)
-            if not add.any():
-                break
-            sums[add] += best[add]
-            taken[add] += 1
-            held[add] -= 1
+        _add_level(sums, taken, held, best, top)
         rest &= ~hit
     names = np.flatnonzero(taken > 0).astype(np.int64)
     kept = np.minimum(counts[names], top)
     return names, sums[names] / np.maximum(kept, 1)
+
+
+def _add_level(sums: Floats, taken: Rows, held: Rows, best: Floats, top: int) -> None:
+    """Add each episode's value of this level to its sum once per row holding it (``held``,
+    consumed), until the episode has ``top`` values."""
+    for _ in range(top):
+        add = (held > 0) & (taken < top)
+        if not add.any():
+            break
+        sums[add] += best[add]
+        taken[add] += 1
+        held[add] -= 1
+
+
+def _top_means_in_runs(b: Floats, e: Rows, counts: Rows) -> tuple[Rows, Floats]:
+    """``_top_means`` of rows whose episodes do not decrease (the scored rows of a project
+    written in time order, as most are): each episode is one run, so the levels are
+    segment reductions (``reduceat``) instead of scattered ``np.maximum.at`` updates, in
+    the same order, giving the same sums bit for bit."""
+    top = hybrid.EPISODE_TOP
+    starts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
+    lengths = np.diff(np.append(starts, e.size))
+    names = e[starts].astype(np.int64)
+    sums = np.zeros(names.size, dtype=np.float64)
+    taken = np.zeros(names.size, dtype=np.int64)
+    rest = b.astype(np.float64, copy=True)  # a row taken at a level: -inf
+    for level in range(top):
+        best = np.maximum.reduceat(rest, starts)
+        if not bool((best > -np.inf).any()):
+            break
+        hit = (rest == np.repeat(best, lengths)) & (rest > -np.inf)
+        held = np.add.reduceat(hit.astype(np.int64), starts)
+        _add_level(sums, taken, held, best, top)
+        if level + 1 < top:
+            rest[hit] = -np.inf
+    kept = np.minimum(counts[names], top)
+    return names, sums / np.maximum(kept, 1)
 
 
 def _kth_weighted(values: Floats, weights: Rows, k: int) -> float:
@@ -175,7 +208,7 @@ def sparse_candidates(
 
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
     lex_raw = np.zeros(scored.size, dtype=np.float64)
-    lex_raw[np.searchsorted(scored, lex_rows)] = lex_values
+    lex_raw[_places(scored, lex_rows, in_pool, dense_rows, time_rows)] = lex_values
     # a row outside the dense top has a cosine <= lo, which scales to 0: only the top's
     # cosines are read (a common query term can put a third of the project in ``scored``)
     above = top_values > lo
@@ -195,7 +228,11 @@ def sparse_candidates(
     base = w_lexical * lex_scaled + w_dense * dense_scaled + w_time * time_match
     episode = timeline.episode[scored]
     names, means = _top_means(base, episode, counts)
-    at_episode = np.minimum(np.searchsorted(names, episode), max(names.size - 1, 0))
+    # each scored row's place in ``names`` (a live row's episode is always there; a dead
+    # row's place is 0, as a search of -1 gives): a lookup by episode number
+    slot = np.zeros(max(counts.size, 1), dtype=np.int64)
+    slot[names] = np.arange(names.size)
+    at_episode = slot[np.maximum(episode, 0)]
     own_mean = base * 0.0
     if names.size:
         own_mean = np.where(episode >= 0, means[at_episode], 0.0)
@@ -239,6 +276,23 @@ def sparse_candidates(
     )
     everyone = np.ones(rows.size, dtype=bool)
     return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
+
+
+def _places(scored: Rows, lex_rows: Rows, in_pool: Mask, dense_rows: Rows, time_rows: Rows) -> Rows:
+    """``np.searchsorted(scored, lex_rows)`` (``scored``: the sorted union of the three row
+    sets, ``in_pool`` its marks) without a binary search of every lexical row through the
+    whole union (a third of a project, for a common term): the union is the lexical rows
+    and the few others, so a lexical row's place is its own index plus how many others
+    come before it."""
+    if lex_rows.size == 0:
+        return lex_rows
+    if dense_rows.size + time_rows.size == 0:
+        return np.arange(lex_rows.size, dtype=np.int64)
+    lexical = np.zeros(in_pool.size, dtype=bool)
+    lexical[lex_rows] = True
+    others = np.unique(np.concatenate((dense_rows, time_rows)))
+    others = others[~lexical[others]]
+    return np.arange(lex_rows.size, dtype=np.int64) + np.searchsorted(others, lex_rows)
 
 
 def _smallest_ids(rows: Rows, count: int, id_rank: Rows | None, ids: list[str]) -> Rows:
