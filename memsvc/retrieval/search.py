@@ -167,13 +167,16 @@ class Searcher:
         ids = [t[1] for t in scored]
         vectors = self.cache.vectors_of(project, generation, ids)
         keep = set(drop_near_duplicates(ids, vectors, self.near_cosine))
-        evidence = self._evidence(project, generation, query.query, ids, vectors)
+        kept = [t for t in scored if t[1] in keep]
         hits: list[tuple[Scored, dict[str, Any], float]] = []
-        for t in scored:
+        evidence: dict[str, Evidence] = {}
+        for at, t in enumerate(kept):
             mid, c = t[1], t[3]
-            if mid not in keep:
-                continue
-            ev = evidence.get(mid, _NO_EVIDENCE)
+            if mid not in evidence:  # the evidence of the next ``limit`` hits, as needed
+                chunk = [k[1] for k in kept[at : at + query.limit]]
+                evidence = self._evidence(project, generation, query.query, chunk, vectors)
+                evidence.update((k, _NO_EVIDENCE) for k in chunk if k not in evidence)
+            ev = evidence[mid]
             sim = c.parts.get("maxsim")
             if sim is not None and self.rerank_calibration is not None:
                 relevance = self.rerank_calibration.of(ev, float(sim))
