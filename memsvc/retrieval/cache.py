@@ -376,7 +376,7 @@ class ProjectCache:
     def _load(self, project: str, generation: int) -> CachedProject:
         snap = self._index.snapshot(project)
         entry = CachedProject(generation=generation, dim=self._dim)
-        entry.matrix = snap.vectors.copy() if snap.vectors.size else entry.matrix
+        entry.matrix = snap.vectors if snap.vectors.size else entry.matrix  # its own array
         if entry.matrix.shape[1] != self._dim:
             entry.matrix = np.zeros((0, self._dim), dtype=np.float32)
         entry.ids = list(snap.ids)

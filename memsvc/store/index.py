@@ -155,6 +155,10 @@ def _where_ids(ids: list[str], columns: list[str]) -> Callable[[Any], Any]:
     return lambda t: t.search().where(where, prefilter=True).select(columns).limit(limit).to_arrow()
 
 
+SNAPSHOT_BATCH = 8192
+"""Rows per batch when a project's table is read whole into the cache."""
+
+
 class LanceIndex:
     """The LanceDB index: one table per project and embedder identity, built only from validated
     ids."""
@@ -349,20 +353,38 @@ class LanceIndex:
         if table is None:
             empty = np.zeros((0, self._dim), dtype=np.float32)
             return IndexSnapshot([], [], [], [], empty, [], [], [])
-        columns = ["id", "kind", "status", "content_hash", "vector", "text", "time", "written"]
-        data = _read(table, lambda t: t.to_arrow().select(columns))
-        n = data.num_rows
-        flat = data.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        vectors = np.ascontiguousarray(flat, dtype=np.float32).reshape(n, self._dim)
+        return _read(table, self._streamed_snapshot)
+
+    def _streamed_snapshot(self, table: Any) -> IndexSnapshot:
+        """``snapshot`` read in batches of ``SNAPSHOT_BATCH`` rows into one matrix sized from
+        the row count: the whole table as Arrow, its combined vector column and a copy of
+        it were each a copy of every vector at once (a 1M-row load peaked at 6.7 GB of RSS
+        for 3.2 GB held after it)."""
+        columns = ["id", "kind", "status", "content_hash", "text", "time", "written"]
+        vectors = np.empty((table.count_rows(), self._dim), dtype=np.float32)
+        lists: dict[str, list[Any]] = {c: [] for c in columns}
+        n = 0
+        reader = table.search().select([*columns, "vector"]).limit(None)
+        for batch in reader.to_batches(SNAPSHOT_BATCH):
+            k = batch.num_rows
+            if n + k > len(vectors):  # rows added since the count
+                grown = np.empty((max(n + k, 2 * len(vectors)), self._dim), dtype=np.float32)
+                grown[:n] = vectors[:n]
+                vectors = grown
+            flat = batch.column("vector").flatten().to_numpy(zero_copy_only=False)
+            vectors[n : n + k] = flat.reshape(k, self._dim)
+            for c, out in lists.items():
+                out.extend(batch.column(c).to_pylist())
+            n += k
         return IndexSnapshot(
-            ids=data.column("id").to_pylist(),
-            kinds=data.column("kind").to_pylist(),
-            statuses=data.column("status").to_pylist(),
-            hashes=data.column("content_hash").to_pylist(),
-            vectors=vectors,
-            texts=data.column("text").to_pylist(),
-            times=data.column("time").to_pylist(),
-            written=data.column("written").to_pylist(),
+            ids=lists["id"],
+            kinds=lists["kind"],
+            statuses=lists["status"],
+            hashes=lists["content_hash"],
+            vectors=vectors if n == len(vectors) else vectors[:n].copy(),
+            texts=lists["text"],
+            times=lists["time"],
+            written=lists["written"],
         )
 
     def keys_of(self, project: str, ids: list[str]) -> dict[str, tuple[str, str, str, int]]:
