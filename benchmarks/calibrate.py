@@ -16,6 +16,7 @@ a different slice per project; every note is a negative). Sizes chosen a priori 
 a small and a LoCoMo-like project (~400 memories), not searched.
 
     python benchmarks/calibrate.py            # prints the fitted constants and checks
+    python benchmarks/calibrate.py --named    # the same with the NAMED_* additions (tried)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 from benchmarks.common import synthetic_memories
-from benchmarks.corpora import CHECK, FIT, CorpusProject
+from benchmarks.corpora import CHECK, FIT, NAMED_CHECK, NAMED_FIT, CorpusProject, with_named
 from benchmarks.embed_cache import CachedEmbedder
 from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Settings
 from memsvc.bootstrap import build_components
@@ -177,8 +178,11 @@ def summary(name: str, obs: Observed) -> dict[str, float | str]:
 
 
 def main() -> None:
+    named = "--named" in sys.argv[1:]
+    fit_corpus = with_named(FIT, NAMED_FIT) if named else FIT
+    check_corpus = with_named(CHECK, NAMED_CHECK) if named else CHECK
     embedder = CachedEmbedder()
-    runs = {pad: observe(FIT, embedder, pad) for pad in FIT_PADS}
+    runs = {pad: observe(fit_corpus, embedder, pad) for pad in FIT_PADS}
     fit = merged(list(runs.values()))
     beta = fit_logistic(np.array(fit.features), np.array(fit.labels, dtype=np.float64))
     print(f"fitted on {len(fit.labels)} hits ({sum(fit.labels)} positive), pads {FIT_PADS}:")
@@ -189,7 +193,7 @@ def main() -> None:
     print("with the constants in memsvc/retrieval/relevance.py:")
     for pad in FIT_PADS:
         print(" ", summary(f"fit +{pad}", runs[pad]))
-        print(" ", summary(f"check +{pad}", observe(CHECK, embedder, pad)))
+        print(" ", summary(f"check +{pad}", observe(check_corpus, embedder, pad)))
     embedder.save()
 
 

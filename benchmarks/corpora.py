@@ -6,13 +6,21 @@ facts, preferences and code conventions of software projects, a few long documen
 ``CHECK`` is a different set of projects, used only to check the calibration and the
 abstention (``bench_quality.py``). Each query names the memories that answer it; asked in
 another project of the same corpus it has no answer there (the "foreign" case).
+
+``NAMED_FIT`` and ``NAMED_CHECK`` are additions to those projects (``with_named`` merges
+them): questions that name a person, service, library or file that the own project's
+notes hold and the other projects never mention, the case of LoCoMo's worst foreign
+passes ("What is Nate's favorite genre of movies?"). They were tried as fit data for the
+``unknown`` part and did not make a better calibration (``results/recall_ideas.md``), so
+``FIT`` and ``CHECK``, which the shipped calibration is fitted and checked on, leave them
+out; ``calibrate.py --named`` and ``recall_lab.py --named`` use them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CHECK", "FIT", "CorpusProject"]
+__all__ = ["CHECK", "FIT", "NAMED_CHECK", "NAMED_FIT", "CorpusProject", "with_named"]
 
 
 @dataclass
@@ -327,6 +335,162 @@ CHECK: list[CorpusProject] = [
             ("when are grant reports due", [7]),
             ("who approves expensive orders", [8]),
             ("what goes at the top of a notebook", [9]),
+        ],
+    ),
+]
+
+
+def with_named(corpus: list[CorpusProject], named: list[CorpusProject]) -> list[CorpusProject]:
+    """``corpus`` with each project's additions from ``named`` (same name) appended: its
+    memories after the project's own, its queries' answer indices shifted to match."""
+    extra = {p.name: p for p in named}
+    out = []
+    for p in corpus:
+        e = extra.get(p.name)
+        if e is None:
+            out.append(p)
+            continue
+        n = len(p.memories)
+        queries = [(q, [n + i for i in a]) for q, a in e.queries]
+        out.append(CorpusProject(p.name, [*p.memories, *e.memories], [*p.queries, *queries]))
+    return out
+
+
+NAMED_FIT: list[CorpusProject] = [
+    CorpusProject(
+        "shop-backend",
+        [
+            (
+                "decision",
+                "Priya set the payment retry budget to 3 attempts with exponential backoff from 2 seconds.",
+            ),
+            (
+                "decision",
+                "We dropped redis-om in March: its models leaked connections under load, so the cart uses plain redis-py.",
+            ),
+            ("fact", "Tomasz owns shippo_client.py; ask him before changing its timeouts."),
+            (
+                "fact",
+                "Sift scores every order before capture; orders scored above 80 wait for manual review.",
+            ),
+            (
+                "decision",
+                "Marco moved the invoice PDFs from wkhtmltopdf to WeasyPrint because wkhtmltopdf is unmaintained.",
+            ),
+        ],
+        [
+            ("What did Priya decide about the retry budget?", [0]),
+            ("Why did we drop redis-om?", [1]),
+            ("who should I ask before editing shippo_client.py", [2]),
+            ("what happens when Sift flags an order", [3]),
+            ("Why did Marco replace wkhtmltopdf?", [4]),
+        ],
+    ),
+    CorpusProject(
+        "data-pipeline",
+        [
+            (
+                "decision",
+                "Aisha decided a failing DAG run retries twice and then pages the data on-call.",
+            ),
+            (
+                "fact",
+                "The Fivetran connector for Zendesk syncs tickets every 6 hours into raw.zendesk.",
+            ),
+            (
+                "decision",
+                "dedupe_events.py was moved from pandas to Polars, which cut its runtime from 40 to 9 minutes.",
+            ),
+            (
+                "fact",
+                "Henrik is the contact for the Salesforce export; its API quota is 100k calls a day.",
+            ),
+            (
+                "rule",
+                "Changes to dbt_project.yml need a review from Lena, who owns the marts layer.",
+            ),
+        ],
+        [
+            ("What did Aisha decide about failing DAG runs?", [0]),
+            ("how often does the Zendesk connector sync", [1]),
+            ("Why does dedupe_events.py use Polars?", [2]),
+            ("who do I ask about the Salesforce export", [3]),
+            ("Who has to review a change to dbt_project.yml?", [4]),
+        ],
+    ),
+    CorpusProject(
+        "ml-platform",
+        [
+            (
+                "decision",
+                "Ravi chose LightGBM over XGBoost for the fraud model: it trains three times faster on the same features.",
+            ),
+            ("fact", "serve_ranker.py loads the model once at start and reloads it on SIGHUP."),
+            (
+                "decision",
+                "We left Kubeflow Pipelines in May because its upgrades kept breaking; Argo Workflows runs training now.",
+            ),
+            ("fact", "Sofia keeps the labelling guidelines for the fraud dataset in Label Studio."),
+            (
+                "fact",
+                "Triton Inference Server hosts the image models on the T4 nodes with dynamic batching.",
+            ),
+        ],
+        [
+            ("Why did Ravi pick LightGBM?", [0]),
+            ("how does serve_ranker.py pick up a new model", [1]),
+            ("Why did we stop using Kubeflow?", [2]),
+            ("Where does Sofia keep the labelling guidelines?", [3]),
+            ("what runs on Triton", [4]),
+        ],
+    ),
+]
+
+
+NAMED_CHECK: list[CorpusProject] = [
+    CorpusProject(
+        "mobile-app",
+        [
+            (
+                "decision",
+                "Keiko dropped Realm for SQLDelight after the Realm Kotlin SDK lagged behind new Kotlin releases.",
+            ),
+            (
+                "fact",
+                "DeepLinkRouter.kt maps every deep link to a screen; a new route needs a test there.",
+            ),
+        ],
+        [("Why did Keiko drop Realm?", [0]), ("what does DeepLinkRouter.kt do", [1])],
+    ),
+    CorpusProject(
+        "infra-ops",
+        [
+            (
+                "decision",
+                "Omar limited Atlantis to one apply at a time per workspace after two applies raced.",
+            ),
+            (
+                "fact",
+                "Grafana dashboards are provisioned from the grafana-dashboards repository; edits in the UI are overwritten.",
+            ),
+        ],
+        [
+            ("What did Omar change in Atlantis?", [0]),
+            ("can I edit a Grafana dashboard in the UI", [1]),
+        ],
+    ),
+    CorpusProject(
+        "research-notes",
+        [
+            ("fact", "Dr. Weber keeps the antibody stock list; ask her before ordering anti-GFAP."),
+            (
+                "decision",
+                "Jonas moved spike sorting from MountainSort to Kilosort 4 because it handles probe drift better.",
+            ),
+        ],
+        [
+            ("who do I ask before ordering anti-GFAP", [0]),
+            ("Why did Jonas switch to Kilosort?", [1]),
         ],
     ),
 ]

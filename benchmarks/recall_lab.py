@@ -7,7 +7,10 @@ hits at ``min_relevance=0``) and over the hand-written corpora ``FIT`` and ``CHE
 the calibration's three sizes (every query in every project of its corpus, 10 hits, as
 ``calibrate.py`` asks). Each hit keeps its score, relevance and parts; each project its
 ids, texts, vectors and episode predecessors. Written to
-``benchmarks/.cache/recall_lab.pkl`` (git ignored).
+``benchmarks/.cache/recall_lab.pkl`` (git ignored). With ``--named`` the corpora are
+``FIT`` and ``CHECK`` with their ``NAMED_*`` additions (``corpora.with_named``).
+
+    python benchmarks/recall_lab.py [LOCOMO_JSON] [--named]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy.typing as npt
 
 from benchmarks.bench_quality import HEADLINE, Loaded, ingest
 from benchmarks.calibrate import FIT_PADS, KINDS, padded
-from benchmarks.corpora import CHECK, FIT, CorpusProject
+from benchmarks.corpora import CHECK, FIT, NAMED_CHECK, NAMED_FIT, CorpusProject, with_named
 from benchmarks.embed_cache import CachedEmbedder
 from benchmarks.locomo import TurnId, load_locomo
 from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Settings
@@ -158,13 +161,17 @@ def collect_corpus(
 
 
 def main() -> None:
-    data = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/bench/locomo_dev.json")
+    args = [a for a in sys.argv[1:] if a != "--named"]
+    named = "--named" in sys.argv[1:]
+    fit = with_named(FIT, NAMED_FIT) if named else FIT
+    check = with_named(CHECK, NAMED_CHECK) if named else CHECK
+    data = Path(args[0] if args else "../shared/bench/locomo_dev.json")
     embedder = CachedEmbedder()
     lab = Lab()
     collect_locomo(data, embedder, lab)
     for pad in FIT_PADS:
-        collect_corpus("fit", FIT, pad, embedder, lab)
-        collect_corpus("check", CHECK, pad, embedder, lab)
+        collect_corpus("fit", fit, pad, embedder, lab)
+        collect_corpus("check", check, pad, embedder, lab)
     embedder.save()
     LAB.parent.mkdir(parents=True, exist_ok=True)
     LAB.write_bytes(pickle.dumps(lab))
