@@ -21,7 +21,7 @@ changed in place (an update) stays in its old list until the index is rebuilt, a
 scored exactly by every search meanwhile (``moved``).
 
 Each list keeps its rows' vectors beside their positions, quantized to one byte per
-dimension with one scale per row (``CODE_BYTES``), so a search scans its lists as a few
+dimension with one scale per row, so a search scans its lists as a few
 contiguous blocks: gathering 8,192 scattered rows of the held float matrix took ~3 ms of
 a ~4 ms scan on this machine, the blocks' products ~0.8 ms. The quantized cosines only
 choose the ``RESCORE`` x m best of the scanned rows; those are scored exactly from the
@@ -38,7 +38,6 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "CODE_BYTES",
     "LIST_ROWS",
     "PROBES",
     "RESCORE",
@@ -77,8 +76,6 @@ RESCORE = 2
 """A search scores exactly this many times (plus ``RESCORE_SLACK``) the rows it was asked
 for, chosen by their quantized cosines."""
 RESCORE_SLACK = 64
-CODE_BYTES = 1
-"""Bytes per dimension of a list's copy of its rows (int8, plus a float32 scale per row)."""
 
 
 class CoarseIndex:

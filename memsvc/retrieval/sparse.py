@@ -208,7 +208,7 @@ def sparse_candidates(
 
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
     lex_raw = np.zeros(scored.size, dtype=np.float64)
-    lex_raw[_places(scored, lex_rows, in_pool, dense_rows, time_rows)] = lex_values
+    lex_raw[_places(lex_rows, np.concatenate((dense_rows, time_rows)))] = lex_values
     # a row outside the dense top has a cosine <= lo, which scales to 0: only the top's
     # cosines are read (a common query term can put a third of the project in ``scored``)
     above = top_values > lo
@@ -278,20 +278,17 @@ def sparse_candidates(
     return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
 
 
-def _places(scored: Rows, lex_rows: Rows, in_pool: Mask, dense_rows: Rows, time_rows: Rows) -> Rows:
-    """``np.searchsorted(scored, lex_rows)`` (``scored``: the sorted union of the three row
-    sets, ``in_pool`` its marks) without a binary search of every lexical row through the
-    whole union (a third of a project, for a common term): the union is the lexical rows
-    and the few others, so a lexical row's place is its own index plus how many others
-    come before it."""
+def _places(lex_rows: Rows, others: Rows) -> Rows:
+    """Where each of ``lex_rows`` (sorted) stands in the sorted union of them and ``others``
+    (``np.searchsorted(union, lex_rows)``) without a binary search of every lexical row
+    through the whole union (a third of a project, for a common term): the few other rows
+    are told apart from the lexical ones, and a lexical row's place is its own index plus
+    how many of them come before it."""
     if lex_rows.size == 0:
         return lex_rows
-    if dense_rows.size + time_rows.size == 0:
-        return np.arange(lex_rows.size, dtype=np.int64)
-    lexical = np.zeros(in_pool.size, dtype=bool)
-    lexical[lex_rows] = True
-    others = np.unique(np.concatenate((dense_rows, time_rows)))
-    others = others[~lexical[others]]
+    others = np.unique(others)
+    near = np.minimum(np.searchsorted(lex_rows, others), lex_rows.size - 1)
+    others = others[lex_rows[near] != others]
     return np.arange(lex_rows.size, dtype=np.int64) + np.searchsorted(others, lex_rows)
 
 
