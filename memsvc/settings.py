@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     names none; otherwise the client's ``clientInfo`` name is the identity."""
     host: str = "127.0.0.1"
     port: int = 8765
+    workers: int = Field(default=1, ge=1, le=64)
+    """``memsvc serve``: server processes sharing the address (``--workers``). One is
+    enough for a single agent; more add throughput on more cores. Each keeps its own
+    search state (``cache_mb`` is per process)."""
     allowed_hosts: list[str] = Field(default_factory=list)
     """Extra Host header values accepted besides loopback names."""
     allowed_origins: list[str] = Field(default_factory=list)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -73,7 +74,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from memsvc.retrieval.embedder import make_embedder
     from memsvc_cli.serving import serve
 
-    settings = _settings(args, host=args.host, port=args.port)
+    settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
+    if args.listen_fd is None and settings.workers > 1:
+        return _supervise(args, settings)
     embedder = make_embedder(
         settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
     )
@@ -81,23 +84,72 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # says "reconciling" and only projects with pending index work wait (503)
     with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
         if not settings.loopback_only and not service.tokens_configured():
-            print(
-                f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
-                "with access tokens configured (see `memsvc token create`)",
-                file=sys.stderr,
-            )
-            return 2
+            return _refuse_public(settings)
         app = http_app(service, settings)
         _warm_in_background(embedder)
-        print(f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})")
+        sockets = None
+        if args.listen_fd is not None:  # a worker of `--workers N`: the supervisor printed
+            sockets = [socket.socket(fileno=args.listen_fd)]
+        else:
+            print(
+                f"memsvc serving http://{settings.host}:{settings.port} (data: {settings.data_dir})"
+            )
         serve(
             app,
+            sockets=sockets,
             host=settings.host,
             port=settings.port,
             log_level=args.log_level or settings.log_level,
             log_config=None,  # our handler formats uvicorn's records too
         )
     return 0
+
+
+def _refuse_public(settings: Settings) -> int:
+    print(
+        f"refusing to bind {settings.host}: memsvc serves non-loopback addresses only "
+        "with access tokens configured (see `memsvc token create`)",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _supervise(args: argparse.Namespace, settings: Settings) -> int:
+    """``memsvc serve --workers N``: migrate once, bind once, keep N workers serving."""
+    from memsvc.access.tokens import tokens_configured
+    from memsvc.store.database import Database, upgrade
+    from memsvc_cli.workers import Supervisor, listen
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.sqlalchemy_url)  # once here, not raced by N workers
+    if not settings.loopback_only:  # refuse before binding, as one process does
+        db = Database(settings.sqlalchemy_url)
+        try:
+            with db.read() as s:
+                required = tokens_configured(s)
+        finally:
+            db.dispose()
+        if not required:
+            return _refuse_public(settings)
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        print(f"cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    passed = ["--host", settings.host, "--port", str(settings.port)]
+    for flag, value in (
+        ("--data-dir", args.data_dir),
+        ("--log-level", args.log_level),
+        ("--log-format", args.log_format),
+    ):
+        if value:
+            passed += [flag, str(value)]
+    print(
+        f"memsvc serving http://{settings.host}:{settings.port} "
+        f"(data: {settings.data_dir}, {settings.workers} workers)",
+        flush=True,
+    )
+    return Supervisor(settings.workers, sock, passed).run()
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -165,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve REST (/api/v1), MCP (/mcp) and the inspector")
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes sharing the address (default: $MEMSVC_WORKERS or 1)",
+    )
+    serve.add_argument("--listen-fd", type=int, default=None, help=argparse.SUPPRESS)
     data_dir(serve)
     serve.set_defaults(func=cmd_serve)
 

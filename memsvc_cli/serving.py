@@ -4,6 +4,7 @@ process before pending audit events are signed and background work is stopped.""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,7 @@ class GracefulServer(uvicorn.Server):
                 self._captured_signals.clear()
 
 
-def serve(app: Any, **config: Any) -> None:
-    """Serve ``app`` until a signal; then return so the caller's shutdown runs."""
-    GracefulServer(uvicorn.Config(app, **config)).run()
+def serve(app: Any, sockets: list[socket.socket] | None = None, **config: Any) -> None:
+    """Serve ``app`` until a signal; then return so the caller's shutdown runs.
+    ``sockets``: listen on these (a worker's inherited socket) instead of binding."""
+    GracefulServer(uvicorn.Config(app, **config)).run(sockets=sockets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from memsvc.retrieval.embedder import Embedder
@@ -28,6 +29,8 @@ class Maintenance:
             "status": "ok",
             "embedder": self.embedder_identity,
             "pending_index_writes": self.sync.pending_count(),
+            # which process answered: several share an address under `serve --workers`
+            "process": os.getpid(),
         }
 
     def readiness(self) -> dict[str, Any]:
