@@ -148,7 +148,11 @@ def _med(rows: list[dict[str, float]], key: str) -> str:
 def _commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, or_
+from sqlalchemy import String, and_, func, insert, or_, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -103,32 +104,74 @@ def get_rows(session: Session, project: str, ids: list[str]) -> dict[str, Memory
     return {r.id: r for r in rows if r.project_id == project}
 
 
-RANK_COLUMNS = (
-    "id",
-    "project_id",
-    "kind",
-    "status",
-    "tags",
-    "paths",
-    "pinned",
-    "importance",
-    "valid_from",
-    "valid_until",
-    "created_at",
-    "status_changed_at",
-)
-"""What a search needs of each candidate to filter and rank it (not its text, provenance
-or other parts, which only the hits it returns need)."""
+class RankRow(NamedTuple):
+    """What a search needs of each candidate to filter and rank it (not its text,
+    provenance or other parts, which only the hits it returns need)."""
+
+    id: str
+    project_id: str
+    kind: str
+    status: str
+    tags: list[str]
+    paths: list[str]
+    pinned: bool
+    importance: float
+    valid_from: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+    status_changed_at: datetime
 
 
-def get_rank_fields(session: Session, project: str, ids: list[str]) -> dict[str, Any]:
-    """``get_rows`` with only ``RANK_COLUMNS`` (as attributes of a plain row): a search
-    filters and ranks its ~50 candidates from these and loads whole rows for its hits."""
+RANK_COLUMNS = RankRow._fields
+
+
+def get_rank_fields(session: Session, project: str, ids: list[str]) -> dict[str, RankRow]:
+    """``get_rows`` with only ``RANK_COLUMNS``: a search filters and ranks its ~50-100
+    candidates from these and loads whole rows for its hits alone.
+
+    The columns are read as the driver gives them and decoded here: SQLAlchemy's SQLite
+    date and JSON processors (a regular expression per date) cost about as much as the
+    query itself (100 rows: ~1.4-2.3 ms against ~0.9 ms, measured at 100k memories).
+    SQLite gives ISO text, PostgreSQL's driver dates and lists already."""
     if not ids:
         return {}
     table = MemoryRow.__table__  # type: ignore[attr-defined]
-    stmt = sa_select(*(table.c[name] for name in RANK_COLUMNS)).where(table.c.id.in_(ids))
-    return {r.id: r for r in session.execute(stmt) if r.project_id == project}
+    stmt = sa_select(*(type_coerce(table.c[name], String) for name in RANK_COLUMNS)).where(
+        table.c.id.in_(ids)
+    )
+    out: dict[str, RankRow] = {}
+    for r in session.execute(stmt):
+        if r[1] != project:
+            continue
+        out[r[0]] = RankRow(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            _listed(r[4]),
+            _listed(r[5]),
+            bool(r[6]),
+            float(r[7]),
+            _dated(r[8]),
+            _dated(r[9]),
+            _dated(r[10]),  # type: ignore[arg-type]  # never NULL
+            _dated(r[11]),  # type: ignore[arg-type]
+        )
+    return out
+
+
+def _dated(value: Any) -> datetime | None:
+    """A stored moment as the ORM gives it: aware, in UTC (SQLite keeps naive UTC text)."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when is not None and when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when
+
+
+def _listed(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return list(json.loads(value))
+    return list(value or [])
 
 
 def find_exact_many(

@@ -9,6 +9,7 @@ import pytest
 from memsvc import Actor, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate, SearchQuery
 from memsvc.domain import Kind, Status
 from memsvc.errors import InvalidInput, ProjectNotFound
+from memsvc.settings import Settings
 
 
 @pytest.fixture
@@ -166,3 +167,44 @@ def test_near_duplicates_are_collapsed_in_results(service: MemoryService, actor:
     assert b.duplicate_of == a.id
     ids = [h.memory.id for h in service.search_memories(actor, "dup", q("cache ttl"))]
     assert len({a.id, b.id} & set(ids)) == 1
+
+
+def test_ranking_columns_read_as_the_whole_rows_give_them(settings: Settings, actor: Actor) -> None:
+    """A search ranks from a narrow read of each candidate (decoded by hand, not by the
+    ORM): every field must equal the whole row's, on SQLite and on PostgreSQL."""
+    from memsvc.bootstrap import build_components
+    from memsvc.retrieval.embedder import HashEmbedder
+    from memsvc.store import memories as mem_store
+
+    with build_components(settings, embedder=HashEmbedder(64)) as parts:
+        svc = parts.service
+        svc.create_project(actor, ProjectCreate(id="acme"))
+        svc.create_project(actor, ProjectCreate(id="globex"))
+        start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+        drafts = [
+            MemoryDraft(kind=Kind.FACT, content="plain fact"),
+            MemoryDraft(
+                kind=Kind.DECISION,
+                content="dated decision",
+                tags=["billing", "db"],
+                paths=["src/billing/"],
+                pinned=True,
+                importance=0.9,
+                valid_from=start,
+                valid_until=start + timedelta(days=30, microseconds=1),
+            ),
+            MemoryDraft(kind=Kind.RULE, content="a rule", valid_from=start),
+        ]
+        ids = [svc.add_memory(actor, "acme", d).memory.id for d in drafts]
+        svc.delete_memory(actor, "acme", ids[0])
+        foreign = svc.add_memory(actor, "globex", MemoryDraft(kind=Kind.FACT, content="x"))
+        with parts.db.read() as s:
+            asked = [*ids, foreign.memory.id, "01UNKNOWN"]
+            narrow = mem_store.get_rank_fields(s, "acme", asked)
+            whole = mem_store.get_rows(s, "acme", asked)
+        assert set(narrow) == set(whole) == set(ids)  # the foreign and unknown ids left out
+        for mid in ids:
+            for name in mem_store.RANK_COLUMNS:
+                have, want = getattr(narrow[mid], name), getattr(whole[mid], name)
+                assert have == want and type(have) is type(want), (name, have, want)
+        assert narrow[ids[1]].valid_from == start and narrow[ids[1]].pinned is True
