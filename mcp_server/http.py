@@ -152,7 +152,12 @@ async def _error(
 
 
 def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) -> McpHttp:
-    """Streamable HTTP for ``mcp``; browsers from a foreign Origin are refused (403)."""
+    """Streamable HTTP for ``mcp``; browsers from a foreign Origin are refused (403).
+
+    Under ``memsvc serve --workers N`` (N > 1) requests of one client may reach different
+    processes, and a session of a protocol revision before 2026-07-28 lives in the one
+    that opened it; those requests are then served statelessly (no ``Mcp-Session-Id``, each
+    request on its own), as 2026-07-28 requests always are."""
     hosts = allowed_hosts(settings)
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     security = TransportSecuritySettings(
@@ -165,6 +170,7 @@ def streamable_http(mcp: MCPServer, service: MemoryService, settings: Settings) 
         transport_security=security,
         max_request_body_size=settings.limits.request_bytes,
         host=settings.host,
+        stateless_http=settings.workers > 1,
     )
     manager = mcp.session_manager
 

@@ -137,6 +137,7 @@ def _supervise(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 1
     passed = ["--host", settings.host, "--port", str(settings.port)]
+    passed += ["--workers", str(settings.workers)]  # each worker knows it is one of several
     for flag, value in (
         ("--data-dir", args.data_dir),
         ("--log-level", args.log_level),

@@ -89,6 +89,7 @@ def test_workers_share_one_address_and_the_data(tmp_path: Path) -> None:
                 assert [h["memory"]["id"] for h in hits["hits"]] == [r.json()["id"]]
                 answered.add(int(c.get("/health").json()["process"]))
         assert answered <= workers
+        _legacy_mcp_calls_reach_any_worker(port)
 
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
@@ -112,6 +113,36 @@ def test_workers_share_one_address_and_the_data(tmp_path: Path) -> None:
     assert verify.returncode == 0, verify.stdout + verify.stderr
     unsigned = re.search(r"(\d+) events not yet signed", verify.stdout)
     assert unsigned is not None and unsigned.group(1) == "0", verify.stdout
+
+
+def _legacy_mcp_calls_reach_any_worker(port: int) -> None:
+    """A client of a protocol revision before 2026-07-28 opens a session and then calls on
+    new connections: with one process per address that works; with several, a session
+    held by one worker would answer 404 on the other, so such requests are stateless."""
+    url = f"http://127.0.0.1:{port}/mcp"
+    headers = {"Accept": "application/json, text/event-stream", "Connection": "close"}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "legacy", "version": "1"},
+        },
+    }
+    r = httpx.post(url, json=init, headers=headers, timeout=60)
+    assert r.status_code == 200 and "mcp-session-id" not in r.headers
+    headers["mcp-protocol-version"] = "2025-06-18"
+    for n in range(8):
+        call = {
+            "jsonrpc": "2.0",
+            "id": 10 + n,
+            "method": "tools/call",
+            "params": {"name": "list_projects", "arguments": {}},
+        }
+        r = httpx.post(url, json=call, headers=headers, timeout=60)
+        assert r.status_code == 200 and "acme" in r.text, r.text
 
 
 def _state(pid: int) -> str:
