@@ -35,7 +35,11 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     values: dict[str, object] = {k: v for k, v in extra.items() if v is not None}
     if getattr(args, "data_dir", None):
         values["data_dir"] = Path(args.data_dir).expanduser()
-    return Settings(**values)  # type: ignore[arg-type]
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValueError as exc:  # a bad flag (`--workers 0`): say which, no traceback
+        print(f"error: invalid settings: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def http_app(service: MemoryService, settings: Settings) -> FastAPI:

@@ -180,3 +180,17 @@ def test_a_public_address_without_tokens_is_refused_before_binding(tmp_path: Pat
     assert done.returncode == 2
     assert "refusing to bind 0.0.0.0" in done.stderr
     assert "serving" not in done.stdout
+
+
+@pytest.mark.parametrize("count", ["0", "65"])
+def test_a_worker_count_out_of_range_is_refused_in_one_line(tmp_path: Path, count: str) -> None:
+    done = subprocess.run(
+        [MEMSVC, "serve", "--port", str(free_port()), "--workers", count],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "invalid settings" in done.stderr and "workers" in done.stderr
+    assert "Traceback" not in done.stderr
