@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from memsvc_cli.workers import MAX_FAST_EXITS, Supervisor, listen
 from tests.conftest import free_port
 
 MEMSVC = str(Path(sys.executable).with_name("memsvc"))
@@ -194,3 +195,23 @@ def test_a_worker_count_out_of_range_is_refused_in_one_line(tmp_path: Path, coun
     assert done.returncode == 2
     assert "invalid settings" in done.stderr and "workers" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _supervisor_of(code: str) -> Supervisor:
+    """A supervisor whose workers run ``code`` instead of a server."""
+    sock = listen("127.0.0.1", 0)
+    supervisor = Supervisor(2, sock, [])
+    supervisor.argv = [sys.executable, "-c", code]
+    return supervisor
+
+
+def test_a_worker_refusing_its_configuration_stops_the_supervisor_with_status_2() -> None:
+    begin = time.monotonic()
+    assert _supervisor_of("raise SystemExit(2)").run() == 2
+    assert time.monotonic() - begin < 30  # at once, not after restarts
+
+
+def test_workers_dying_at_start_again_and_again_stop_the_supervisor() -> None:
+    supervisor = _supervisor_of("raise SystemExit(1)")
+    assert supervisor.run() == 1
+    assert max(w.fast_exits for w in supervisor.workers) == MAX_FAST_EXITS - 1
