@@ -180,6 +180,13 @@ def split_sizes(data: Path) -> tuple[int, int]:
 # -- the server ---------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) the process has used so far: on a shared
+    machine a steadier measure of a search's cost than its latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -355,6 +362,7 @@ class Served:
     throughput: float = 0.0
     concurrent: list[float] = field(default_factory=list)
     index_wait: float = 0.0
+    cpu_ms: float = 0.0
 
 
 def measure(data: Path, projects: list[str], rows_max: int, args: argparse.Namespace) -> Served:
@@ -384,8 +392,9 @@ def measure(data: Path, projects: list[str], rows_max: int, args: argparse.Names
             hot = projects[:: max(1, len(projects) // HOT_PROJECTS)][:HOT_PROJECTS]
             timed_searches(c, [(p, "warm up") for p in hot])
             out.hot = timed_searches(c, [(hot[i % len(hot)], q) for i, (_, q) in enumerate(pairs)])
-        before = stage_totals(c)
+        before, cpu_before = stage_totals(c), cpu_seconds(proc.pid)
         out.search = timed_searches(c, pairs[: args.queries])
+        out.cpu_ms = (cpu_seconds(proc.pid) - cpu_before) / max(1, args.queries) * 1000
         out.stages = stage_means(before, stage_totals(c))
         out.throughput, out.concurrent = concurrent(base, pairs[args.queries :], args.clients)
         out.rss = rss_bytes(proc.pid)
@@ -443,6 +452,7 @@ def row(
         f"hot projects ({HOT_PROJECTS}) search p50 / p95 (min-max), ms": ms(s.hot),
         "first search of a project, p50 / p95, ms": ms(s.first_touch),
         "stages, mean ms": ", ".join(f"{k} {v:.1f}" for k, v in sorted(s.stages.items())),
+        "server CPU per sequential search (all its threads), ms": f"{s.cpu_ms:.1f}",
         "4 clients: searches/s (p50 / p95 ms)": f"{s.throughput:.1f} ({ms(s.concurrent)})",
         "ingest/s per add_memories call (batches of <= 500): median (range)": (
             f"{statistics.median(batches):.0f} ({min(batches):.0f}-{max(batches):.0f})"

@@ -24,6 +24,7 @@ import httpx
 
 from benchmarks.bench_scale import (
     concurrent,
+    cpu_seconds,
     first_answer,
     loadavg,
     rss_bytes,
@@ -44,11 +45,7 @@ def tree(pid: int) -> list[int]:
 
 
 def cpu_s(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 def workers_up(base: str, want: int, timeout_s: float = 300) -> None:
