@@ -1,12 +1,18 @@
 """Dates named in a query as time spans, and which memories' times fall in them.
 
-Absolute dates ("on 9 November, 2022", "in August 2023", "in 2022") and relative ones
-read against the query's reference time (``as_of`` when given, else now): "today",
-"yesterday", "3 days ago", "last week", "two weeks ago", "last month", "last year",
-"last Tuesday", "in March" (the latest March not after the reference), "the past 10
-days", "since <any of these>" (from it to the reference). Weeks start on Monday; all
-calendar arithmetic is in UTC. A memory's time is when what it says happened
-(``valid_from``) or else when it was written."""
+Absolute dates ("on 9 November, 2022", "the 3rd of May 2023", "May 3-5, 2023", "in August
+2023", "in the summer of 2023", "in 2022"; a day without a year takes the year named after
+it, as in "August 11 and August 15, 2023") and relative ones read against the query's
+reference time (``as_of`` when given, else now): "today", "yesterday", "3 days ago", "last
+week", "two weeks ago", "last month", "last year", "last Tuesday", "last weekend", "in
+March" / "on May 3rd" / "last summer" (the latest one not after the reference), "the past
+10 days", "the week of <a day>" (the week holding it), "since <any of these>" (from it to
+the reference); a relative date followed by "before <an absolute date>" is read against
+that date. Weeks start on Monday; seasons are the northern meteorological ones
+(spring March-May, summer June-August, autumn September-November, winter December-February;
+"the winter of 2023" is that year's January, February and December); all calendar
+arithmetic is in UTC. A memory's time is when what it says happened (``valid_from``) or
+else when it was written."""
 
 from __future__ import annotations
 
@@ -31,48 +37,142 @@ _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _MON = r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_DAY2 = r"(?P<day2>\d{1,2})(?:st|nd|rd|th)?"
+_TO = r"\s*(?:-|\u2013|to|through|until|and|&)\s*"
+_OF = r"(?:the\s+)?" + _DAY + r"\s+of\s+" + _MON
+_SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+_SEASON = r"(?P<season>spring|summer|autumn|fall|winter)"
 _PATTERNS = [
+    re.compile(rf"\b{_MON}\s+{_DAY}{_TO}{_DAY2},?\s+{_YEAR}\b", re.I),  # May 3-5, 2023
+    re.compile(rf"\b{_DAY}{_TO}{_DAY2}\s+{_MON},?\s+{_YEAR}\b", re.I),  # 3 to 5 May 2023
+    re.compile(rf"\b{_OF},?\s+{_YEAR}\b", re.I),  # the 3rd of May, 2023
     re.compile(rf"\b{_DAY}\s+{_MON},?\s+{_YEAR}\b", re.I),
     re.compile(rf"\b{_MON}\s+{_DAY},?\s+{_YEAR}\b", re.I),
     re.compile(rf"\b{_YEAR}-(?P<monn>\d\d)-(?P<day>\d\d)\b"),
     re.compile(rf"\b{_MON},?\s+{_YEAR}\b", re.I),
+    re.compile(rf"\b(?:the\s+)?{_SEASON}\s+(?:of\s+)?{_YEAR}\b", re.I),
     re.compile(rf"\b{_YEAR}\b"),
 ]
+# A day with no year ("August 11", "the 3rd of May"): the year named after it in the query
+# ("August 11 and August 15, 2023"), else, against a reference, the latest such day not
+# after it. Not "may 3" in lower case (the verb), nor a day followed by a time or number.
+_YEARLESS = [
+    re.compile(rf"\b{_MON}\s+{_DAY}{_TO}{_DAY2}\b(?![:\d])", re.I),
+    re.compile(rf"\b{_OF}\b", re.I),
+    re.compile(rf"\b{_MON}\s+{_DAY}\b(?![:.,]?\d)", re.I),
+    re.compile(rf"\b{_DAY}\s+{_MON}\b", re.I),
+]
+_A_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_WEEK_OF = re.compile(r"\bweek\s+of\s+(?:the\s+)?$", re.I)
 
 
-def _span(fields: dict[str, str | None]) -> Span | None:
+def _season(year: int, season: str) -> list[Span]:
+    start = _SEASONS[season.lower()]
+    if start == 12:  # the calendar year's winter months: January, February and December
+        return [
+            (datetime(year, 1, 1, tzinfo=UTC), datetime(year, 3, 1, tzinfo=UTC)),
+            (datetime(year, 12, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)),
+        ]
+    return [(datetime(year, start, 1, tzinfo=UTC), datetime(year, start + 3, 1, tzinfo=UTC))]
+
+
+def _span(fields: dict[str, str | None]) -> list[Span]:
+    """The spans of an absolute date's fields ([] for one that is no date: "31 February")."""
     year = int(fields["year"] or 0)
     mon_name, mon_num, day = fields.get("mon"), fields.get("monn"), fields.get("day")
     month = _MONTHS[mon_name.lower()] if mon_name else int(mon_num) if mon_num else None
+    if fields.get("season"):
+        return _season(year, str(fields["season"]))
     try:
         if month and day:
-            start = datetime(year, month, int(day), tzinfo=UTC)
-            return start, start + timedelta(days=1)
+            first, last = int(day), int(fields.get("day2") or day)
+            if last < first:  # "May 5-3": not a range
+                return []
+            start = datetime(year, month, first, tzinfo=UTC)
+            return [(start, datetime(year, month, last, tzinfo=UTC) + timedelta(days=1))]
         if month:
             start = datetime(year, month, 1, tzinfo=UTC)
-            return start, datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-        return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+            return [(start, datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC))]
+        return [(datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))]
     except ValueError:  # "31 February"
+        return []
+
+
+def _yearless(m: re.Match[str], text: str, ref: datetime | None) -> list[Span]:
+    """A day with no year: in the year named after it in ``text``, else the latest such
+    day not after ``ref`` (none without one)."""
+    if m.group("mon") == "may":
+        return []  # "we may 2x it": the verb, not the month
+    fields = m.groupdict()
+    later = _A_YEAR.search(text, m.end())
+    if later is not None:
+        return _span({**fields, "year": later.group(0)})
+    if ref is None:
+        return []
+    spans = _span({**fields, "year": str(ref.year)})
+    if spans and spans[0][0] > ref:
+        spans = _span({**fields, "year": str(ref.year - 1)})
+    return spans
+
+
+_Reader = Callable[[re.Match[str], str, datetime | None], list[Span]]
+
+
+def _readings(text: str, at: datetime | None) -> list[tuple[int, int, list[Span], bool]]:
+    """(start, end, spans, absolute) of each date in ``text``, in the order of the
+    patterns (most specific first), none overlapping an earlier one; relative readings
+    only against ``at``. A day with no year is absolute when a year follows it."""
+    readers: list[tuple[re.Pattern[str], _Reader]] = [
+        (p, lambda m, _t, _r: _span(m.groupdict())) for p in _PATTERNS
+    ]
+    readers += [(p, _yearless) for p in _YEARLESS]
+    ref = at.astimezone(UTC) if at is not None else None
+    if ref is not None:
+        readers += [(p, _relative(f)) for p, f in _RELATIVE]
+    taken: list[tuple[int, int]] = []
+    found: list[tuple[int, int, list[Span], bool]] = []
+    for pattern, read in readers:
+        for m in pattern.finditer(text):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            spans = read(m, text, _anchor(text, m.end(), found) or ref)
+            if spans:
+                absolute = pattern in _PATTERNS or (
+                    pattern in _YEARLESS and _A_YEAR.search(text, m.end()) is not None
+                )
+                taken.append((m.start(), m.end()))
+                found.append((m.start(), m.end(), spans, absolute))
+    return found
+
+
+_BEFORE = re.compile(r"\s+(?:before|prior\s+to)\s+", re.I)
+
+
+def _anchor(text: str, end: int, found: list[tuple[int, int, list[Span], bool]]) -> datetime | None:
+    """The reference of a relative date followed by "before <an absolute date>" ("last
+    weekend before April 10, 2023"): that date's start."""
+    after = _BEFORE.match(text, end)
+    if after is None:
         return None
+    return next((spans[0][0] for a, _, spans, _ in found if a == after.end()), None)
 
 
-def _against(
-    read: Callable[[re.Match[str], datetime], Span | None], ref: datetime
-) -> Callable[[re.Match[str]], Span | None]:
-    return lambda m: read(m, ref)
+def _relative(
+    read: Callable[[re.Match[str], datetime], Span | list[Span] | None],
+) -> _Reader:
+    def reader(m: re.Match[str], _text: str, ref: datetime | None) -> list[Span]:
+        assert ref is not None
+        got = read(m, ref)
+        return [] if got is None else got if isinstance(got, list) else [got]
+
+    return reader
 
 
 def date_phrases(text: str) -> list[str]:
     """The absolute dates named in ``text`` as written ("9 November, 2022", "August 2023",
-    "2022"): the parts of it that ``query_spans`` reads without a reference time."""
-    taken: list[tuple[int, int]] = []
-    for pattern in _PATTERNS:
-        for m in pattern.finditer(text):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue
-            if _span(m.groupdict()) is not None:
-                taken.append((m.start(), m.end()))
-    return [text[a:b] for a, b in sorted(taken)]
+    "2022", "August 11" before a year): the parts of it that ``query_spans`` reads
+    without a reference time."""
+    return [text[a:b] for a, b, _, absolute in sorted(_readings(text, None)) if absolute]
 
 
 def query_spans(text: str, at: datetime | None = None) -> list[Span]:
@@ -80,27 +180,17 @@ def query_spans(text: str, at: datetime | None = None) -> list[Span]:
     against ``at``; without it, only absolute dates are read (a month with no year is
     then left out as ambiguous)."""
     spans: list[Span] = []
-    taken: list[tuple[int, int]] = []
-    found: list[tuple[int, int, Span]] = []
-    patterns: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Span | None]]] = [
-        (p, lambda m: _span(m.groupdict())) for p in _PATTERNS
-    ]
-    if at is not None:
-        ref = at.astimezone(UTC)
-        patterns += [(p, _against(f, ref)) for p, f in _RELATIVE]
-    for pattern, read in patterns:
-        for m in pattern.finditer(text):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue
-            span = read(m)
-            if span is not None:
-                taken.append((m.start(), m.end()))
-                found.append((m.start(), m.end(), span))
-    for start, end, span in found:
-        since = _SINCE.search(text[max(0, start - 12) : start]) or _SINCE_IN.match(text[start:end])
+    for start, end, found, _ in _readings(text, at):
+        before = text[max(0, start - 16) : start]
+        if _WEEK_OF.search(before):  # "the week of June 5th": the week holding that day
+            found = [
+                (_day(s) - timedelta(days=s.weekday()), _day(s) + timedelta(days=7 - s.weekday()))
+                for s, _ in found
+            ]
+        since = _SINCE.search(before) or _SINCE_IN.match(text[start:end])
         if since is not None and at is not None:
-            span = (span[0], max(span[1], at.astimezone(UTC)))
-        spans.append(span)
+            found = [(found[0][0], max(found[-1][1], at.astimezone(UTC)))]
+        spans.extend(found)
     return spans
 
 
@@ -191,8 +281,34 @@ def _bare_month(m: re.Match[str], ref: datetime) -> Span:
     return start, _month_start(year, month + 1)
 
 
+def _weekend(m: re.Match[str], ref: datetime) -> Span:
+    """The latest weekend (Saturday and Sunday) begun by the reference day; "last weekend"
+    said on a weekend is the one before."""
+    back = (ref.weekday() - 5) % 7
+    if m.group("which").lower() == "last" and back <= 1:
+        back += 7
+    start = _day(ref) - timedelta(days=back)
+    return start, start + timedelta(days=2)
+
+
+def _bare_season(m: re.Match[str], ref: datetime) -> list[Span]:
+    """A season with no year: the latest one begun by the reference ("last summer" said
+    in summer is the one before)."""
+    first = _SEASONS[m.group("season").lower()]
+    year = ref.year if (first, 1) <= (ref.month, ref.day) else ref.year - 1
+    if first == 12 and ref.month <= 2:
+        year = ref.year - 1
+    start = datetime(year, first, 1, tzinfo=UTC)
+    end = _month_start(year, first + 3)
+    if m.group("which").lower() == "last" and start <= ref < end:
+        start, end = start.replace(year=year - 1), end.replace(year=end.year - 1)
+    return [(start, end)]
+
+
 _UNIT = r"(?P<unit>days?|weeks?|months?|years?)"
-_RELATIVE: list[tuple[re.Pattern[str], Callable[[re.Match[str], datetime], Span | None]]] = [
+_RELATIVE: list[
+    tuple[re.Pattern[str], Callable[[re.Match[str], datetime], Span | list[Span] | None]]
+] = [
     (re.compile(rf"\b{_N}\s+{_UNIT}\s+ago\b", re.I), _ago),
     # "the past week", "the last 3 days" (but "last week" is the calendar week before)
     (
@@ -204,6 +320,16 @@ _RELATIVE: list[tuple[re.Pattern[str], Callable[[re.Match[str], datetime], Span 
         _past,
     ),
     (re.compile(rf"\b(?:last|this\s+past|on)\s+{_WD}\b", re.I), _weekday),
+    (re.compile(r"\b(?P<which>last|this|over\s+the|the)\s+weekend\b", re.I), _weekend),
+    # "last summer", "in the spring", but not "Spring Boot" nor "the fall of Rome"
+    (
+        re.compile(
+            r"\b(?P<which>in|during|over|last|this|since|through|until|before|after)\s+"
+            rf"(?:the\s+)?{_SEASON}\b(?!\s+(?:of\s+)?(?:19|20)\d\d)",
+            re.I,
+        ),
+        _bare_season,
+    ),
     (re.compile(r"\btoday\b", re.I), _named("day", 0)),
     (re.compile(r"\byesterday\b", re.I), _named("day", 1)),
     (re.compile(r"\bthis\s+week\b", re.I), _named("week", 0)),

@@ -9,7 +9,7 @@ import pytest
 from memsvc import Actor, MemoryDraft, MemoryService, ProjectCreate, SearchQuery
 from memsvc.clock import utcnow
 from memsvc.domain import Kind
-from memsvc.retrieval.temporal import query_spans
+from memsvc.retrieval.temporal import date_phrases, query_spans
 
 REF = datetime(2024, 3, 14, 15, 30, tzinfo=UTC)  # a Thursday
 
@@ -39,6 +39,16 @@ def d(y: int, m: int, day: int) -> datetime:
         ("since last week", (d(2024, 3, 4), REF)),
         ("in the past 10 days", (REF - timedelta(days=10), REF)),
         ("the last two weeks", (REF - timedelta(days=14), REF)),
+        ("on May 3rd", (d(2023, 5, 3), d(2023, 5, 4))),  # after the reference: last year's
+        ("the 3rd of March", (d(2024, 3, 3), d(2024, 3, 4))),
+        ("since March 3", (d(2024, 3, 3), REF)),
+        ("the week of March 6th", (d(2024, 3, 4), d(2024, 3, 11))),  # Monday to Monday
+        ("last weekend", (d(2024, 3, 9), d(2024, 3, 11))),
+        ("over the weekend", (d(2024, 3, 9), d(2024, 3, 11))),
+        ("last summer", (d(2023, 6, 1), d(2023, 9, 1))),
+        ("in the spring", (d(2024, 3, 1), d(2024, 6, 1))),  # begun on 1 March
+        ("last winter", (d(2023, 12, 1), d(2024, 3, 1))),  # the one that ended on 1 March
+        ("last spring", (d(2023, 3, 1), d(2023, 6, 1))),  # said in spring: the one before
     ],
 )
 def test_relative_dates_resolve_against_the_reference(text: str, span: tuple) -> None:  # type: ignore[type-arg]
@@ -52,8 +62,42 @@ def test_absolute_dates_are_unchanged_and_relative_ones_need_a_reference() -> No
     assert query_spans("in March") == []  # no reference: a month alone stays ambiguous
 
 
+def test_days_ranges_and_seasons_with_a_year_are_absolute() -> None:
+    assert query_spans("May 3-5, 2023") == [(d(2023, 5, 3), d(2023, 5, 6))]
+    assert query_spans("between 10 and 12 May 2023") == [(d(2023, 5, 10), d(2023, 5, 13))]
+    assert query_spans("on the 3rd of May 2023") == [(d(2023, 5, 3), d(2023, 5, 4))]
+    assert query_spans("in the summer of 2023") == [(d(2023, 6, 1), d(2023, 9, 1))]
+    assert query_spans("winter 2023") == [
+        (d(2023, 1, 1), d(2023, 3, 1)),
+        (d(2023, 12, 1), d(2024, 1, 1)),
+    ]
+    # a day without a year takes the year named after it, with or without a reference
+    both = [(d(2023, 8, 15), d(2023, 8, 16)), (d(2023, 8, 11), d(2023, 8, 12))]
+    assert query_spans("between August 11 and August 15 2023") == both
+    assert query_spans("between August 11 and August 15 2023", REF) == both
+    assert date_phrases("between August 11 and August 15 2023") == ["August 11", "August 15 2023"]
+    assert date_phrases("on May 3rd") == []  # needs a reference: not an absolute date
+    # "before <a date>" is the reference of the relative date in front of it
+    assert query_spans("last weekend before April 10, 2023", REF) == [
+        (d(2023, 4, 10), d(2023, 4, 11)),
+        (d(2023, 4, 8), d(2023, 4, 10)),
+    ]
+    # no such range, no such day: what is left of it is read
+    assert (d(2023, 5, 3), d(2023, 5, 6)) not in query_spans("May 5-3, 2023")
+    assert query_spans("31 February 2023") == [(d(2023, 2, 1), d(2023, 3, 1))]
+
+
 def test_words_that_only_look_like_dates_are_not_read() -> None:
-    for text in ["the last day of school", "march on", "may I deploy", "past tense"]:
+    for text in [
+        "the last day of school",
+        "march on",
+        "may I deploy",
+        "past tense",
+        "we may 3x it",
+        "Spring Boot config",
+        "the fall of the database",
+        "the March 10:30 call",
+    ]:
         assert query_spans(text, REF) == [], text
 
 
