@@ -16,7 +16,6 @@ from memsvc.domain import (
     Kind,
     Memory,
     Omitted,
-    SearchHit,
     SearchQuery,
     Status,
 )
@@ -32,6 +31,7 @@ __all__ = [
     "BLOCK_OVERHEAD_MIN",
     "LOW_RELEVANCE",
     "OVER_BUDGET",
+    "RANKED_BELOW",
     "RELEVANT_KINDS",
     "ContextBuilder",
     "PackPlan",
@@ -58,6 +58,9 @@ PROPOSED_HEADER = (
     "They are not rules; do not rely on them."
 )
 LOW_RELEVANCE = "below min_relevance for the task"
+RANKED_BELOW = "ranked below what the budget holds"
+"""Relevant, but it would not fit in the pack without the threshold either: memories
+ranked above it that are below ``min_relevance`` keep their places (see ``PackPlan.held``)."""
 OMITTED_LISTED = 50
 """At most this many left-out memories are listed in a pack; the rest are counted."""
 
@@ -99,6 +102,12 @@ class PackPlan:
     """Left out before packing (known not to fit without loading them)."""
     proposed: list[Memory] = field(default_factory=list)
     """Waiting for review: packed last, in their own labelled section."""
+    held: dict[str, float] = field(default_factory=dict)
+    """Memories of ``rest`` below the task's ``min_relevance`` (id -> relevance): not
+    packed, reported as ``LOW_RELEVANCE``, but each keeps its place in the budget, so that
+    the pack holds what it would hold without the threshold less these. Abstention only
+    takes out; it does not reach deeper into the ranking, whose hits there are mostly
+    about something else (``benchmarks/results/pack_precision.md``)."""
 
 
 def pack_context(
@@ -155,35 +164,42 @@ def _choose(
     chosen: list[tuple[Memory, str, int]] = []
     omitted: list[Omitted] = list(plan.omitted)
     used = frame_tokens
+    held = 0  # the tokens of the places kept by memories below min_relevance
     header_cost = counter.count(PROPOSED_HEADER) + 1
     for memory in [*plan.leading, *plan.rest, *plan.proposed]:
+        low = plan.held.get(memory.id)
         # the proposed section's header is paid for by its first memory
         header = memory.status is Status.PROPOSED and not any(_proposed(c) for c in chosen)
-        extra = header_cost if header else 0
+        extra = header_cost if header and low is None else 0
         if used + extra + memory.token_count + BLOCK_OVERHEAD_MIN > budget:
             # cannot fit whatever its block costs: skip rendering and counting it
             cost = memory.token_count + BLOCK_OVERHEAD_MIN
-            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
+            omitted.append(_left_out(memory, cost, low, used - held + extra + cost <= budget))
             continue
         block = render_memory(memory)
         cost = counter.count(block) + 1  # the joining newline
-        if used + extra + cost <= budget:
+        if low is not None:  # keeps its place in the budget, as if it were packed
+            if used + cost <= budget:
+                used += cost
+                held += cost
+            omitted.append(_left_out(memory, cost, low, False))
+        elif used + extra + cost <= budget:
             chosen.append((memory, block, cost + extra))
             used += cost + extra
         else:
-            omitted.append(Omitted(id=memory.id, kind=memory.kind, reason=OVER_BUDGET, tokens=cost))
+            omitted.append(_left_out(memory, cost, None, used - held + extra + cost <= budget))
     return chosen, omitted
 
 
-def _low(hit: SearchHit) -> Omitted:
-    memory = hit.memory
-    return Omitted(
-        id=memory.id,
-        kind=memory.kind,
-        reason=LOW_RELEVANCE,
-        tokens=memory.token_count + BLOCK_OVERHEAD_MIN,
-        relevance=hit.relevance,
-    )
+def _left_out(memory: Memory, cost: int, relevance: float | None, behind_held: bool) -> Omitted:
+    """Why ``memory`` is not packed: below min_relevance (``relevance`` given), behind
+    places kept by such memories (``behind_held``: it fits what the pack leaves free), or
+    over the budget."""
+    if relevance is not None:
+        reason = LOW_RELEVANCE
+    else:
+        reason = RANKED_BELOW if behind_held else OVER_BUDGET
+    return Omitted(id=memory.id, kind=memory.kind, reason=reason, tokens=cost, relevance=relevance)
 
 
 def _proposed(item: tuple[Memory, str, int]) -> bool:
@@ -239,20 +255,22 @@ class ContextBuilder:
                 top = ctx_store.top_memories(s, project, RELEVANT_KINDS, 200)
                 rest = [mem_store.to_memory(r) for r in top]
         floor: float | None = None
+        held: dict[str, float] = {}
         if request.task:
             floor = DEFAULT_MIN_RELEVANCE
             query = SearchQuery(
                 query=request.task[: self.query_chars], kinds=RELEVANT_KINDS, limit=50
             )
             hits = self.searcher.ranked(project, generation, query, 0.0)
-            rest = [h.memory for h in hits if h.relevance >= floor]
-            # reported, not packed: an irrelevant "fact" in a pack is a wrong answer waiting
-            skipped += [_low(h) for h in hits if h.relevance < floor]
+            rest = [h.memory for h in hits]
+            # reported, not packed: an irrelevant "fact" in a pack is a wrong answer waiting;
+            # its place in the budget is not given to the hits ranked below the budget
+            held = {h.memory.id: h.relevance for h in hits if h.relevance < floor}
             rest.sort(key=lambda m: not m.pinned)  # stable: pinned first, then rank
         leading = rules + ([mem_store.to_memory(handoff)] if handoff else [])
         return pack_context(
             project,
-            PackPlan(leading, rest, skipped, proposed),
+            PackPlan(leading, rest, skipped, proposed, held),
             request.budget_tokens,
             self.counter,
             floor,

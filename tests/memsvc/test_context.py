@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from memsvc import Actor, ContextRequest, MemoryDraft, MemoryService, ProjectCreate
-from memsvc.domain import Kind
+from memsvc import Actor, ContextRequest, MemoryDraft, MemoryService, ProjectCreate, SearchQuery
+from memsvc.domain import DEFAULT_MIN_RELEVANCE, Kind
 from memsvc.errors import InvalidInput
-from memsvc.retrieval.context import LOW_RELEVANCE, OMITTED_LISTED, OVER_BUDGET
+from memsvc.retrieval import context as context_module
+from memsvc.retrieval.context import LOW_RELEVANCE, OMITTED_LISTED, OVER_BUDGET, RANKED_BELOW
 from memsvc.retrieval.tokens import TokenCounter
 from memsvc.store.context import rule_stubs_query
 from memsvc.store.database import Database, upgrade
@@ -167,3 +169,74 @@ def test_rules_query_reads_the_projects_rules_by_index(tmp_path: Path) -> None:
     finally:
         db.dispose()
     assert "USING INDEX ix_memory_project_kind" in plan and "kind=?" in plan, plan
+
+
+@pytest.fixture
+def invoices(service: MemoryService, actor: Actor) -> str:
+    """One working session on the invoice export (a strong episode: its short replies
+    rank high through it, below the threshold), and a long, old, relevant memory that
+    ranks just below them (length, age and low importance weigh on its score only)."""
+    service.create_project(actor, ProjectCreate(id="inv"))
+    t0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    session = [
+        "the nightly invoice export writes the ledger file to the archive bucket",
+        "invoice export retries twice when the ledger file is locked",
+        "ok",
+        "great, see you tomorrow",
+        "thanks",
+    ]
+    for i, content in enumerate(session):
+        draft = MemoryDraft(kind=Kind.FACT, content=content, valid_from=t0 + timedelta(minutes=i))
+        service.add_memory(actor, "inv", draft)
+    minutes = (
+        "minutes of the planning meeting: the team talked about hiring, the office move, "
+        "the budget for next year, travel rules, the new laptops, the holiday calendar, "
+        "the on-call rota and, briefly, the invoice export and its ledger file"
+    )
+    old = MemoryDraft(
+        kind=Kind.FACT, content=minutes, importance=0.0, valid_from=t0 - timedelta(days=900)
+    )
+    service.add_memory(actor, "inv", old)
+    for i, content in enumerate(
+        ["the invoice template lives in the docs folder", "staging deploys run from main"]
+    ):
+        draft = MemoryDraft(kind=Kind.FACT, content=content, valid_from=t0 + timedelta(days=3 + i))
+        service.add_memory(actor, "inv", draft)
+    return "inv"
+
+
+def test_abstention_only_takes_out_of_the_pack_it_never_reaches_deeper(
+    service: MemoryService, actor: Actor, invoices: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At every budget the pack holds what it would hold without the threshold, less the
+    memories below it: their places are not given to hits ranked below the budget (which
+    are reported as such). Before, a dropped short reply let a lower-ranked memory in."""
+    task = "invoice export ledger file"
+    hits = service.search_memories(
+        actor, invoices, SearchQuery(query=task, min_relevance=0.0, limit=50)
+    )
+    relevance = {h.memory.id: h.relevance for h in hits}
+    order = [h.memory.content for h in hits]
+    # the setting: a short reply below the threshold ranks above a relevant memory
+    low = order.index("great, see you tomorrow")
+    assert relevance[hits[low].memory.id] < DEFAULT_MIN_RELEVANCE
+    deep = next(i for i, c in enumerate(order) if c.startswith("minutes of"))
+    assert low < deep and relevance[hits[deep].memory.id] >= DEFAULT_MIN_RELEVANCE
+    reached_deeper: list[int] = []
+    for budget in range(100, 700, 10):
+        request = ContextRequest(task=task, budget_tokens=budget)
+        pack = service.get_context(actor, invoices, request)
+        with monkeypatch.context() as m:
+            m.setattr(context_module, "DEFAULT_MIN_RELEVANCE", 0.0)
+            unfloored = service.get_context(actor, invoices, request)
+        kept = [x.id for x in unfloored.items if relevance[x.id] >= DEFAULT_MIN_RELEVANCE]
+        assert [x.id for x in pack.items] == kept, budget
+        assert pack.tokens <= budget
+        reasons = {o.id: o.reason for o in pack.omitted}
+        assert all(
+            reasons[i] == LOW_RELEVANCE for i in relevance if relevance[i] < DEFAULT_MIN_RELEVANCE
+        )
+        if reasons.get(hits[deep].memory.id) == RANKED_BELOW:
+            reached_deeper.append(budget)
+    # at some budgets the relevant memory would have taken the short reply's place
+    assert reached_deeper
