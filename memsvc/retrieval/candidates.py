@@ -26,6 +26,7 @@ from memsvc.retrieval.hybrid import candidates_from, score_rows
 from memsvc.retrieval.pool import pool_depth, pool_rows, pool_timeline
 from memsvc.retrieval.ranking import Candidate
 from memsvc.retrieval.sparse import Cosines, DenseSource, Mask, Rows, sparse_candidates
+from memsvc.retrieval.temporal import time_spans
 from memsvc.retrieval.timeline import Timeline
 from memsvc.store.index import LanceIndex
 
@@ -194,11 +195,12 @@ class CandidateSource:
                 dense32 = dense32.every_row()
             dense = dense32.astype(np.float64)
             lexical = entry.lexical.scores(text, n, timeline.prev)
+            spans = time_spans(text, at, entry.lexical.rows_holding, times, mask)
             ids = entry.ids[:n]
-        scores = score_rows(text, lexical, dense, times, timeline, mask, at)
+        scores = score_rows(text, lexical, dense, times, timeline, mask, at, spans)
         if EPISODE_FEEDBACK and mask.any():
             lexical = _fed_back(entry, text, n, scores.fused, timeline, mask)
-            scores = score_rows(text, lexical, dense, times, timeline, mask, at)
+            scores = score_rows(text, lexical, dense, times, timeline, mask, at, spans)
         return candidates_from(scores, ids, mask, depth)
 
     @staticmethod

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memsvc.retrieval.ranking import Candidate
-from memsvc.retrieval.temporal import in_spans, query_spans
+from memsvc.retrieval.temporal import Span, in_spans, query_spans
 from memsvc.retrieval.timeline import Timeline
 
 __all__ = ["RowScores", "candidates_from", "score_rows"]
@@ -87,12 +87,16 @@ def score_rows(
     timeline: Timeline,
     mask: Mask,
     at: datetime | None = None,
+    spans: list[Span] | None = None,
 ) -> RowScores:
-    """Combine the raw signals of the ``mask``-ed rows into ``fused`` (others get -inf)."""
+    """Combine the raw signals of the ``mask``-ed rows into ``fused`` (others get -inf);
+    ``spans``: the query's time spans when the caller read them (``temporal.time_spans``),
+    else its dates alone."""
     top_lex = float(lexical_raw[mask].max()) if mask.any() else 0.0
     lexical = np.where(mask, lexical_raw / top_lex, 0.0) if top_lex > 0 else lexical_raw * 0.0
     dense = _scale_top(dense_raw, mask, DENSE_SCALE_DEPTH)
-    spans = query_spans(query, at)
+    if spans is None:
+        spans = query_spans(query, at)
     time_match = in_spans(times, spans).astype(np.float64) if spans else np.zeros_like(times)
     base = W_LEXICAL * lexical + W_DENSE * dense + W_TIME * time_match
     episode = _episode_means(base, timeline.episode, mask)

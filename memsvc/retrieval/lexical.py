@@ -223,6 +223,17 @@ class LexicalIndex:
         tid = self._ids.get(term)
         return self._postings[tid] if tid is not None else None
 
+    def rows_holding(self, terms: list[str]) -> Ints:
+        """The rows (sorted) whose own text holds every one of the analysed ``terms``."""
+        rows: Ints | None = None
+        for term in terms:
+            posting = self._posting(term)
+            if not posting:
+                return np.zeros(0, dtype=np.int64)
+            these = np.frombuffer(posting, dtype=np.uint32)[0::2].astype(np.int64)
+            rows = these if rows is None else np.intersect1d(rows, these, assume_unique=True)
+        return np.sort(rows) if rows is not None else np.zeros(0, dtype=np.int64)
+
     def _term_freqs(self, term: str, n: int) -> tuple[Floats, int]:
         posting = self._posting(term)
         tf = np.zeros(n, dtype=np.float64)

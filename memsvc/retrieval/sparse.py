@@ -32,7 +32,7 @@ from memsvc.retrieval import hybrid
 from memsvc.retrieval.hybrid import RowScores, candidates_from
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.ranking import Candidate
-from memsvc.retrieval.temporal import in_spans, query_spans
+from memsvc.retrieval.temporal import in_spans, time_spans
 from memsvc.retrieval.timeline import Timeline
 
 __all__ = ["DenseSource", "ExactDense", "episode_counts", "sparse_candidates"]
@@ -198,7 +198,7 @@ def sparse_candidates(
     lex_rows, lex_values = lexical.sparse_scores(text, n, timeline.prev, timeline.next)
     inside = mask[lex_rows]
     lex_rows, lex_values = lex_rows[inside], lex_values[inside]
-    spans = query_spans(text, at)
+    spans = time_spans(text, at, lexical.rows_holding, times, mask)
     time_rows = np.flatnonzero(mask & in_spans(times, spans)) if spans else lex_rows[:0]
     in_pool = np.zeros(n, dtype=bool)
     in_pool[dense_rows] = True

@@ -8,7 +8,9 @@ week", "two weeks ago", "last month", "last year", "last Tuesday", "last weekend
 March" / "on May 3rd" / "last summer" (the latest one not after the reference), "the past
 10 days", "the week of <a day>" (the week holding it), "since <any of these>" (from it to
 the reference); a relative date followed by "before <an absolute date>" is read against
-that date. Weeks start on Monday; seasons are the northern meteorological ones
+that date. ``time_spans`` also reads events as anchors: "since the migration", "after our
+Postgres upgrade", "before the launch" (the time of the earliest memory holding the
+event's words, see there). Weeks start on Monday; seasons are the northern meteorological ones
 (spring March-May, summer June-August, autumn September-November, winter December-February;
 "the winter of 2023" is that year's January, February and December); all calendar
 arithmetic is in UTC. A memory's time is when what it says happened (``valid_from``) or
@@ -24,7 +26,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TIME_TOLERANCE", "Span", "date_phrases", "in_spans", "query_spans"]
+from memsvc.retrieval.analysis import STOP_WORDS, analyze
+
+__all__ = ["TIME_TOLERANCE", "Span", "date_phrases", "in_spans", "query_spans", "time_spans"]
 
 TIME_TOLERANCE = timedelta(days=7)
 """A named day or month also matches memories up to a week either side of it (people
@@ -357,3 +361,58 @@ def in_spans(times: npt.NDArray[np.float64], spans: list[Span]) -> npt.NDArray[n
     for start, end in spans:
         hit |= (times >= start.timestamp() - pad) & (times < end.timestamp() + pad)
     return hit
+
+
+_ANCHOR = re.compile(
+    r"\b(?P<dir>since|after|before)\s+(?:the|our|my|their|his|her|its|that|this)\s+"
+    r"(?P<words>[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*){0,2})",
+    re.I,
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Rows = npt.NDArray[np.int64]
+
+
+def time_spans(
+    text: str,
+    at: datetime | None,
+    holding: Callable[[list[str]], Rows],
+    times: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+) -> list[Span]:
+    """``query_spans`` plus events named as anchors, read against ``at``: "since / after
+    the <event>" is from the event to ``at``, "before the <event>" up to it. The event is
+    the words after the determiner up to the first stop word (at most three, "the Postgres
+    migration"); its time is the earliest time of the ``mask``-ed rows holding all of them
+    (``holding``: a keyword index's rows for analysed terms), dropping its last word until
+    some row holds them. Not read without ``at`` or when no row holds even the first word."""
+    spans = query_spans(text, at)
+    if at is None or not _ANCHOR.search(text):
+        return spans
+    dated = [(a, b) for a, b, _, _ in _readings(text, at)]
+    for m in _ANCHOR.finditer(text):
+        if any(a < m.end() and m.start("words") < b for a, b in dated):
+            continue  # "since the summer", "after the 3rd of May": dates, read above
+        words: list[str] = []
+        for word in m.group("words").split():
+            if word.lower() in STOP_WORDS:
+                break
+            words.append(word)
+        terms = analyze(" ".join(words))
+        rows = np.zeros(0, dtype=np.int64)
+        while terms:
+            rows = holding(terms)
+            rows = rows[rows < mask.size]
+            rows = rows[mask[rows]]
+            if rows.size:
+                break
+            terms = terms[:-1]
+        if not rows.size:
+            continue
+        event = datetime.fromtimestamp(float(times[rows].min()), UTC)
+        ref = at.astimezone(UTC)
+        if m.group("dir").lower() == "before":
+            spans.append((_EPOCH, event))
+        else:
+            spans.append((event, max(event, ref)))
+    return spans

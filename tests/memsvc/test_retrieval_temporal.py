@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from memsvc import Actor, MemoryDraft, MemoryService, ProjectCreate, SearchQuery
 from memsvc.clock import utcnow
 from memsvc.domain import Kind
-from memsvc.retrieval.temporal import date_phrases, query_spans
+from memsvc.retrieval.temporal import date_phrases, query_spans, time_spans
 
 REF = datetime(2024, 3, 14, 15, 30, tzinfo=UTC)  # a Thursday
 
@@ -141,3 +142,53 @@ def test_relative_time_without_as_of_is_read_against_now(
         actor, "p", SearchQuery(query="which import failed yesterday", min_relevance=0)
     )
     assert "invoices" in hits[0].memory.content and hits[0].parts["time_match"] == 1.0
+
+
+def test_an_event_named_after_since_or_before_anchors_a_span() -> None:
+    times = np.array(
+        [d(2024, 1, 5).timestamp(), d(2024, 2, 1).timestamp(), d(2024, 3, 1).timestamp()]
+    )
+    mask = np.ones(3, dtype=bool)
+    held = {"postgr": [0, 1], "migrat": [1, 2], "launch": [2]}
+
+    def holding(terms: list[str]) -> np.ndarray:  # type: ignore[type-arg]
+        sets = [set(held.get(t, [])) for t in terms]
+        return np.array(sorted(set.intersection(*sets)), dtype=np.int64)
+
+    # the earliest row holding every word of the event; its last words dropped if none does
+    assert time_spans("what broke since the Postgres migration?", REF, holding, times, mask) == [
+        (d(2024, 2, 1), REF)
+    ]
+    assert time_spans("since the migration of the web app", REF, holding, times, mask) == [
+        (d(2024, 2, 1), REF)
+    ]
+    assert time_spans("decisions before the launch", REF, holding, times, mask) == [
+        (datetime(1970, 1, 1, tzinfo=UTC), d(2024, 3, 1))
+    ]
+    # masked rows do not anchor; nor do events no row holds; dates are read as dates
+    assert time_spans("since the launch", REF, holding, times, np.array([1, 1, 0], bool)) == []
+    assert time_spans("since the outage", REF, holding, times, mask) == []
+    assert time_spans("since the summer", REF, holding, times, mask) == [(d(2023, 6, 1), REF)]
+    assert time_spans("since the launch", None, holding, times, mask) == []
+
+
+def test_since_an_event_ranks_what_came_after_it(service: MemoryService, actor: Actor) -> None:
+    now = utcnow()
+    service.create_project(actor, ProjectCreate(id="p"))
+    for days, text in [
+        (60, "the checkout page timed out under load"),
+        (40, "we finished the Postgres migration of the orders database"),
+        (10, "the checkout page timed out under load again"),
+        *((200 + i, f"lunch menu item {i} was soup") for i in range(3)),
+    ]:
+        when = now - timedelta(days=days)
+        service.add_memory(actor, "p", MemoryDraft(kind=Kind.FACT, content=text, valid_from=when))
+    query = SearchQuery(
+        query="checkout page timed out since the Postgres migration", min_relevance=0
+    )
+    hits = [h for h in service.search_memories(actor, "p", query) if "checkout" in h.memory.content]
+    assert hits[0].memory.content.endswith("again") and hits[0].parts["time_match"] == 1.0
+    assert hits[1].parts["time_match"] == 0.0
+    # without the anchor no memory is in a named time
+    plain = query.model_copy(update={"query": "checkout page timed out under load"})
+    assert all(h.parts["time_match"] == 0.0 for h in service.search_memories(actor, "p", plain))
