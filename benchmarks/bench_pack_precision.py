@@ -46,11 +46,11 @@ from benchmarks.bench_quality import (
     patched,
     search_hits,
 )
-from benchmarks.calibrate import FIT_PADS, KINDS, padded
+from benchmarks.calibrate import FIT_PADS, corpus_queries, padded
 from benchmarks.corpora import CHECK, FIT, CorpusProject
 from benchmarks.embed_cache import CachedEmbedder
 from benchmarks.locomo import Question, load_locomo
-from memsvc import ContextPack, ContextRequest, Kind, MemoryDraft, MemoryService, ProjectCreate
+from memsvc import ContextPack, ContextRequest, Kind, MemoryService
 from memsvc import Settings as MemsvcSettings
 from memsvc.bootstrap import build_components
 from memsvc.domain import DEFAULT_MIN_RELEVANCE
@@ -177,38 +177,22 @@ class CorpusTally:
 def run_corpus(corpus: list[CorpusProject], embedder: Any, pad: int) -> dict[str, CorpusTally]:
     corpus = padded(corpus, pad)
     out = {name: CorpusTally() for name in WAYS}
-    with tempfile.TemporaryDirectory(prefix="memsvc-packs-") as tmp:
-        settings = MemsvcSettings(data_dir=Path(tmp), background=False, embedder="minilm")
-        with build_components(settings, embedder=embedder) as parts:
-            svc = parts.service
-            ids: dict[str, list[str]] = {}
-            for p in corpus:
-                svc.create_project(ACTOR, ProjectCreate(id=p.name))
-                drafts = [
-                    MemoryDraft(kind=KINDS[k] if k in KINDS else Kind(k), content=t)
-                    for k, t in p.memories
+    with corpus_queries(corpus, embedder) as (svc, queries):
+        for p, text, wanted in queries:
+            for name in WAYS:
+                t = out[name]
+                own = pack(svc, p.name, text, name)
+                items = [m.id for m in own.items if m.kind not in NOT_RANKED]
+                t.answer_packed.append(any(m.id in wanted for m in own.items))
+                t.items.append(len(items))
+                if items:
+                    t.precision.append(sum(m in wanted for m in items) / len(items))
+                away = [
+                    sum(m.kind not in NOT_RANKED for m in pack(svc, o.name, text, name).items)
+                    for o in corpus
+                    if o.name != p.name
                 ]
-                ids[p.name] = [r.memory.id for r in svc.add_memories(ACTOR, p.name, drafts)]
-            for p in corpus:
-                for text, answers in p.queries:
-                    wanted = {ids[p.name][i] for i in answers}
-                    for name in WAYS:
-                        t = out[name]
-                        own = pack(svc, p.name, text, name)
-                        items = [m.id for m in own.items if m.kind not in NOT_RANKED]
-                        t.answer_packed.append(any(m.id in wanted for m in own.items))
-                        t.items.append(len(items))
-                        if items:
-                            t.precision.append(sum(m in wanted for m in items) / len(items))
-                        away = [
-                            sum(
-                                m.kind not in NOT_RANKED
-                                for m in pack(svc, o.name, text, name).items
-                            )
-                            for o in corpus
-                            if o.name != p.name
-                        ]
-                        t.foreign_items.append(sum(away) / len(away))
+                t.foreign_items.append(sum(away) / len(away))
     return out
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +38,37 @@ import numpy as np
 from benchmarks.common import synthetic_memories
 from benchmarks.corpora import CHECK, FIT, NAMED_CHECK, NAMED_FIT, CorpusProject, with_named
 from benchmarks.embed_cache import CachedEmbedder
-from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Settings
+from memsvc import (
+    Actor,
+    Channel,
+    Kind,
+    MemoryDraft,
+    MemoryService,
+    ProjectCreate,
+    SearchQuery,
+    Settings,
+)
 from memsvc.bootstrap import build_components
 from memsvc.domain import DEFAULT_MIN_RELEVANCE
 from memsvc.retrieval.embedder import Embedder
 
 ACTOR = Actor.local(Channel.REST)
 KINDS = {"convention": Kind.RULE}
+
+
+def load_corpus(svc: MemoryService, corpus: list[CorpusProject]) -> dict[str, list[str]]:
+    """Create each project of ``corpus`` and write its memories: their ids per project,
+    in the corpus's order (a query's answers are indexes into them)."""
+    ids: dict[str, list[str]] = {}
+    for p in corpus:
+        svc.create_project(ACTOR, ProjectCreate(id=p.name))
+        drafts = [
+            MemoryDraft(kind=KINDS[k] if k in KINDS else Kind(k), content=t) for k, t in p.memories
+        ]
+        ids[p.name] = [r.memory.id for r in svc.add_memories(ACTOR, p.name, drafts)]
+    return ids
+
+
 FIT_PADS = (0, 100, 400)
 """Unrelated notes added to each project for the fit (see the module docstring)."""
 PAD_SLICE = 800
@@ -88,43 +114,48 @@ def padded(corpus: list[CorpusProject], pad: int) -> list[CorpusProject]:
     ]
 
 
+@contextmanager
+def corpus_queries(
+    corpus: list[CorpusProject], embedder: Embedder
+) -> Iterator[tuple[MemoryService, Iterator[tuple[CorpusProject, str, set[str]]]]]:
+    """``corpus`` loaded into a service on a fresh temp data dir, and its queries: (its
+    project, its text, the ids of its answers)."""
+    with tempfile.TemporaryDirectory(prefix="memsvc-corpus-") as tmp:
+        settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
+        with build_components(settings, embedder=embedder) as parts:
+            ids = load_corpus(parts.service, corpus)
+            yield (
+                parts.service,
+                (
+                    (p, text, {ids[p.name][i] for i in answers})
+                    for p in corpus
+                    for text, answers in p.queries
+                ),
+            )
+
+
 def observe(corpus: list[CorpusProject], embedder: Embedder, pad: int = 0) -> Observed:
     """Ask every query in every project of ``corpus`` (a fresh temp data dir), each
     project padded with ``pad`` unrelated notes."""
     corpus = padded(corpus, pad)
     out = Observed()
-    with tempfile.TemporaryDirectory(prefix="memsvc-calibrate-") as tmp:
-        settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
-        with build_components(settings, embedder=embedder) as parts:
-            svc = parts.service
-            ids: dict[str, list[str]] = {}
-            for p in corpus:
-                svc.create_project(ACTOR, ProjectCreate(id=p.name))
-                drafts = [
-                    MemoryDraft(kind=KINDS[k] if k in KINDS else Kind(k), content=t)
-                    for k, t in p.memories
-                ]
-                ids[p.name] = [r.memory.id for r in svc.add_memories(ACTOR, p.name, drafts)]
-            for p in corpus:
-                for text, answers in p.queries:
-                    wanted = {ids[p.name][i] for i in answers}
-                    for other in corpus:
-                        q = SearchQuery(query=text, limit=10, min_relevance=0.0)
-                        hits = svc.search_memories(ACTOR, other.name, q)
-                        own = other.name == p.name
-                        for h in hits:
-                            out.features.append(features(h.parts))
-                            out.labels.append(int(own and h.memory.id in wanted))
-                        passing = [h for h in hits if h.relevance >= DEFAULT_MIN_RELEVANCE]
-                        if own:
-                            rel = [h.relevance for h in hits if h.memory.id in wanted]
-                            out.own_best.append(max(rel, default=0.0))
-                            out.own_found_at_default.append(
-                                any(h.memory.id in wanted for h in passing)
-                            )
-                        else:
-                            out.foreign_best.append(hits[0].relevance if hits else 0.0)
-                            out.foreign_empty_at_default.append(not passing)
+    with corpus_queries(corpus, embedder) as (svc, queries):
+        for p, text, wanted in queries:
+            for other in corpus:
+                q = SearchQuery(query=text, limit=10, min_relevance=0.0)
+                hits = svc.search_memories(ACTOR, other.name, q)
+                own = other.name == p.name
+                for h in hits:
+                    out.features.append(features(h.parts))
+                    out.labels.append(int(own and h.memory.id in wanted))
+                passing = [h for h in hits if h.relevance >= DEFAULT_MIN_RELEVANCE]
+                if own:
+                    rel = [h.relevance for h in hits if h.memory.id in wanted]
+                    out.own_best.append(max(rel, default=0.0))
+                    out.own_found_at_default.append(any(h.memory.id in wanted for h in passing))
+                else:
+                    out.foreign_best.append(hits[0].relevance if hits else 0.0)
+                    out.foreign_empty_at_default.append(not passing)
     return out
 
 

@@ -30,11 +30,11 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.bench_quality import HEADLINE, Loaded, ingest
-from benchmarks.calibrate import FIT_PADS, KINDS, padded
+from benchmarks.calibrate import FIT_PADS, load_corpus, padded
 from benchmarks.corpora import CHECK, FIT, NAMED_CHECK, NAMED_FIT, CorpusProject, with_named
 from benchmarks.embed_cache import CachedEmbedder
 from benchmarks.locomo import TurnId, load_locomo
-from memsvc import Actor, Channel, Kind, MemoryDraft, ProjectCreate, SearchQuery, Settings
+from memsvc import Actor, Channel, SearchQuery, Settings
 from memsvc.bootstrap import Components, build_components
 
 ACTOR = Actor.local(Channel.REST)
@@ -139,14 +139,8 @@ def collect_corpus(
         settings = Settings(data_dir=Path(tmp), background=False, embedder="minilm")
         with build_components(settings, embedder=embedder) as parts:
             svc = parts.service
-            ids: dict[str, list[str]] = {}
+            ids = load_corpus(svc, corpus)
             for p in corpus:
-                svc.create_project(ACTOR, ProjectCreate(id=p.name))
-                drafts = [
-                    MemoryDraft(kind=KINDS[k] if k in KINDS else Kind(k), content=t)
-                    for k, t in p.memories
-                ]
-                ids[p.name] = [r.memory.id for r in svc.add_memories(ACTOR, p.name, drafts)]
                 lab.projects[f"{name}+{pad}/{p.name}"] = _project(parts, p.name)
             for p in corpus:
                 for text, answers in p.queries:
