@@ -140,12 +140,16 @@ def extend_timeline(
     stream = streams if streams is not None else np.zeros(n, dtype=np.int64)
     added = added[np.lexsort((id_order[added], written[added], times[added], stream[added]))]
     # where each new row goes in ``order``: after the held rows of its stream and before
-    # those of the next stream (``order`` is sorted by stream first)
-    held_streams = stream[order]
-    at = np.searchsorted(held_streams, stream[added], side="right")
+    # those of the next stream (``order`` is sorted by stream first); at the end when no
+    # held stream sorts after the new rows' (one writer: no pass over the held rows)
+    at_end = int(stream[added[0]]) >= int(stream[order[-1]])
+    if at_end:
+        at = np.full(added.size, order.size, dtype=np.int64)
+    else:
+        at = np.searchsorted(stream[order], stream[added], side="right")
     if not _after_their_streams(order, added, at, times, written, id_order, stream):
         return None
-    grown = np.insert(order, at, added)
+    grown = np.concatenate((order, added)) if at_end else np.insert(order, at, added)
     places = at + np.arange(added.size, dtype=np.int64)  # of the new rows in ``grown``
     behind = grown[np.maximum(places - 1, 0)]
     joined = (
@@ -155,7 +159,7 @@ def extend_timeline(
     )
     prev[added[joined]] = behind[joined]
     nxt[behind[joined]] = added[joined]
-    if int(at[0]) == order.size:  # every new row after every held one: numbers kept
+    if at_end:  # every new row after every held one: the held episodes keep their numbers
         episode[added] = (starts.size - 2) + np.cumsum(~joined)
         fresh = order.size + np.flatnonzero(~joined)
         starts = np.concatenate((starts[:-1], fresh, [grown.size])).astype(np.int64)
