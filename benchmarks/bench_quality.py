@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,8 @@ RETRIEVE = 50
 CONTEXT_BUDGET = 1000
 HEADLINE = (1, 2, 3, 4)
 ACTOR = Actor.local(Channel.REST)
+PADDING_WRITER = Actor.local(Channel.REST, agent="padding-agent")
+"""Another writer of the same principal (another agent of a fleet)."""
 PADDING = 2400
 """Unrelated notes (``synthetic_memories``) added to a copy of the first conversation."""
 PREVIOUS_CALIBRATION = NOTES_V2
@@ -259,10 +262,12 @@ def _evidence_of(h: SearchHit) -> Evidence:
     )
 
 
-def run_padding(parts: Components, loaded: Loaded, run: Run) -> None:
+def run_padding(parts: Components, loaded: Loaded, other: Conversation, run: Run) -> None:
     """The first conversation alone and in a copy padded with ``PADDING`` unrelated notes,
     with the IDF of the ranking as it is (the query's collection) and as it was (N = all
-    rows), and each side of the hybrid alone: which signal moves with unrelated content."""
+    rows), and each side of the hybrid alone: which signal moves with unrelated content.
+    Then with those notes, or ``other``'s turns, held within its sessions' hours and
+    written by its own writer or by another agent (writer streams)."""
     svc = parts.service
     conv = loaded.conv
     pad = ingest(svc, Conversation("pad-" + conv.sample_id, conv.turns, conv.questions))
@@ -285,6 +290,72 @@ def run_padding(parts: Components, loaded: Loaded, run: Run) -> None:
                     ids = search_ids(svc, target.project, q.text)
                     key = f"{name}, {label}"
                     run.padding.setdefault(key, Scores()).add(q, ranked_turns(target, ids))
+    notes = notes_in_its_hours(conv)
+    fleet = conversation_in_its_hours(conv, other)
+    for label, writer in (("same writer", ACTOR), ("another writer", PADDING_WRITER)):
+        for what, drafts in (
+            (f"+{PADDING} notes", notes),
+            (f"+ {other.sample_id}'s {len(fleet)} turns", fleet),
+        ):
+            tag = f"{'n' if drafts is notes else 'c'}{label.split()[0]}"
+            target = padded_in_its_hours(svc, conv, tag, writer, drafts)
+            key = f"memsvc hybrid (this work), {what} in its sessions' hours, {label}"
+            for q in conv.questions:
+                ids = search_ids(svc, target.project, q.text)
+                run.padding.setdefault(key, Scores()).add(q, ranked_turns(target, ids))
+                counted = f"{key}, added rows counted as misses"
+                run.padding.setdefault(counted, Scores()).add(q, with_misses(target, ids))
+
+
+def with_misses(loaded: Loaded, ids: list[str]) -> list[TurnId]:
+    """The ranked turns with each row that is not one of ``loaded``'s turns kept in its
+    place as a miss (a turn of session -1, never evidence): rows another writer added
+    that rank among the conversation's own push them down."""
+    return [loaded.turns_of[i][0] if i in loaded.turns_of else (-1, k) for k, i in enumerate(ids)]
+
+
+def padded_in_its_hours(
+    svc: MemoryService, conv: Conversation, tag: str, writer: Actor, drafts: list[MemoryDraft]
+) -> Loaded:
+    """A copy of ``conv`` with ``drafts`` (which hold within its sessions' hours) written
+    after it by ``writer``: by the conversation's own writer they join its episodes; by
+    another one (another agent in a fleet) they are another writer stream."""
+    copy = ingest(svc, Conversation(f"pad-{tag}-" + conv.sample_id, conv.turns, conv.questions))
+    for start in range(0, len(drafts), 1000):
+        svc.add_memories(writer, copy.project, drafts[start : start + 1000])
+    return copy
+
+
+def notes_in_its_hours(conv: Conversation) -> list[MemoryDraft]:
+    """``PADDING`` unrelated notes, each in one of ``conv``'s sessions, up to 50 minutes
+    after its start."""
+    starts = sorted({turn.when for turn, _ in conv.turns})
+    rng = random.Random(13)
+    return [
+        MemoryDraft(
+            kind=Kind.FACT,
+            content=t,
+            valid_from=starts[i % len(starts)] + timedelta(seconds=rng.uniform(0, 3000)),
+        )
+        for i, (_, t) in enumerate(synthetic_memories(PADDING))
+    ]
+
+
+def conversation_in_its_hours(conv: Conversation, other: Conversation) -> list[MemoryDraft]:
+    """``other``'s turns moved into ``conv``'s sessions (its k-th session into the k-th,
+    cyclically), a turn every 5 s from a minute after the session's start: another
+    conversation held in the same hours, as two agents of a fleet write at once."""
+    starts = sorted({turn.when for turn, _ in conv.turns})
+    sessions = sorted({turn.when for turn, _ in other.turns})
+    drafts: list[MemoryDraft] = []
+    for k, when in enumerate(sessions):
+        texts = [t for turn, t in other.turns if turn.when == when]
+        base = starts[k % len(starts)] + timedelta(minutes=1)
+        drafts += [
+            MemoryDraft(kind=Kind.FACT, content=t, valid_from=base + timedelta(seconds=5 * j))
+            for j, t in enumerate(texts)
+        ]
+    return drafts
 
 
 def _no_evidence(*_: Any) -> dict[str, Evidence]:
@@ -370,7 +441,7 @@ def evaluate(convs: list[Conversation], embedder: Embedder, run: Run, ablations:
                 if ablations:
                     run_variants(parts, loaded, run)
                 if i == 0:
-                    run_padding(parts, loaded, run)
+                    run_padding(parts, loaded, foreign.conv, run)
                 conv = loaded.conv
                 print(
                     f"  {conv.sample_id}: {len(conv.turns)} turns, {len(conv.questions)} questions",
@@ -540,7 +611,15 @@ def padding_lines(run: Run) -> list[str]:
         f"copy padded with {PADDING} unrelated engineering notes "
         "(`benchmarks.common.synthetic_memories`). 'IDF over all rows' is the ranking's "
         "IDF as it was before this work (N = every row of the project, so unrelated rows "
-        "inflate every IDF); this work counts only the rows holding a query term.",
+        "inflate every IDF); this work counts only the rows holding a query term. "
+        "'In its sessions' hours': the same notes, or the next conversation's turns, "
+        "holding within the conversation's sessions (a note up to 50 minutes after a "
+        "session's start; the other conversation's k-th session from a minute after the "
+        "k-th session's start), written by the conversation's writer or by another agent "
+        "(another writer stream: episodes never cross streams). Only the conversation's "
+        "own turns are ranked (added rows are skipped), as for the other rows, except in "
+        "the rows 'added rows counted as misses', where each added row keeps its place "
+        "as a miss.",
         "",
         *table(rows, metrics),
         "",

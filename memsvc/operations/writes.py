@@ -66,6 +66,8 @@ class Inserted:
     content_hash: str
     valid_from: datetime | None
     created_at: datetime
+    provenance: dict[str, Any]
+    """Who wrote it (its writer stream in the index)."""
 
     @classmethod
     def of(cls, values: dict[str, Any]) -> Inserted:

@@ -67,11 +67,14 @@ class CachedProject:
     """Held while catching up with other servers' changes (one fetch, not one per search)."""
     times: list[float] = field(default_factory=list)
     written: list[float] = field(default_factory=list)
+    streams: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Each row's writer stream (the first ``n`` entries; grown like ``matrix``): episodes
+    of the timeline never cross streams."""
     lexical: LexicalIndex = field(default_factory=LexicalIndex)
     _timeline: Timeline | None = None
     _timeline_stale: bool = False
-    """A row the timeline holds moved in time or changed liveness: the next ``timeline()``
-    builds it again from every live row."""
+    """A row the timeline holds moved in time or to another stream, or changed liveness:
+    the next ``timeline()`` builds it again from every live row."""
     _masks: dict[MaskKey, npt.NDArray[np.bool_]] = field(default_factory=dict)
     _mask_stale: dict[MaskKey, set[int]] = field(default_factory=dict)
     """Per held mask, the rows whose status or kind changed since it was computed."""
@@ -217,17 +220,20 @@ class CachedProject:
         times, written = self._times_arrays()
         live = self.live()
         ranks = self._ids.update(self.ids if len(self.ids) == n else self.ids[:n])
+        streams = self.streams[:n]
         grown = None
         if held is not None and not self._timeline_stale and held.prev.size < n:
-            grown = extend_timeline(held, times, written, live, ranks)
+            grown = extend_timeline(held, times, written, live, ranks, streams)
         if grown is None:
-            grown = build_timeline(times, written, self.ids[:n], live, ranks)
+            grown = build_timeline(times, written, self.ids[:n], live, ranks, streams)
             self.timeline_builds += 1
         self._timeline, self._timeline_stale = grown, False
         self._counts.clear()
         return grown
 
-    def _touch(self, at: int, kind: str, status: str, time: float, written: float) -> None:
+    def _touch(
+        self, at: int, kind: str, status: str, time: float, written: float, stream: int
+    ) -> None:
         """Note what changing held row ``at`` to these values makes stale (call before)."""
         was_live, is_live = self.statuses[at] != "deleted", status != "deleted"
         in_timeline = self._timeline is not None and at < self._timeline.prev.size
@@ -243,8 +249,14 @@ class CachedProject:
         if time != self.times[at] or written != self.written[at]:
             self._times_stale.add(at)
             self._timeline_stale |= in_timeline and (was_live or is_live)
+        if stream != int(self.streams[at]):
+            self._timeline_stale |= in_timeline and (was_live or is_live)
 
     def _grow(self, need: int) -> None:
+        if need > self.streams.size:
+            streams = np.zeros(max(need, int(self.streams.size * 1.5) + 64), dtype=np.int64)
+            streams[: self.n] = self.streams[: self.n]
+            self.streams = streams
         if need <= self.matrix.shape[0]:
             return
         cap = max(need, int(self.matrix.shape[0] * 1.5) + 64)
@@ -266,7 +278,7 @@ class CachedProject:
             self.written.append(row.written)
             self.pos[row.id] = at
         else:
-            self._touch(at, row.kind, row.status, row.time, row.written)
+            self._touch(at, row.kind, row.status, row.time, row.written, row.stream)
             if self.coarse is not None and not np.array_equal(self.matrix[at], row.vector):
                 with self.coarse.lock:
                     self.coarse.moved(at)
@@ -274,13 +286,14 @@ class CachedProject:
         self.kinds[at] = row.kind
         self.statuses[at] = row.status
         self.times[at], self.written[at] = row.time, row.written
+        self.streams[at] = row.stream
         self.lexical.put(at, row.text)
 
     def set_meta(self, memory_id: str, kind: str, status: str) -> None:
         """Change a cached memory's kind and status without touching its vector."""
         at = self.pos.get(memory_id)
         if at is not None:
-            self._touch(at, kind, status, self.times[at], self.written[at])
+            self._touch(at, kind, status, self.times[at], self.written[at], int(self.streams[at]))
             self.kinds[at] = kind
             self.statuses[at] = status
 
@@ -288,7 +301,8 @@ class CachedProject:
         """Mark a memory deleted and drop its keywords (the slot stays, unused)."""
         at = self.pos.get(memory_id)
         if at is not None:
-            self._touch(at, self.kinds[at], "deleted", self.times[at], self.written[at])
+            stream = int(self.streams[at])
+            self._touch(at, self.kinds[at], "deleted", self.times[at], self.written[at], stream)
             self.statuses[at] = "deleted"
             self.lexical.clear(at)
 
@@ -386,6 +400,10 @@ class ProjectCache:
         entry.n = len(entry.ids)
         entry.times = list(snap.times)
         entry.written = list(snap.written)
+        if snap.streams is not None and snap.streams.size == entry.n:
+            entry.streams = snap.streams
+        else:  # a table made before streams were kept: one stream, as before
+            entry.streams = np.zeros(entry.n, dtype=np.int64)
         entry.lexical.put_many(range(len(snap.texts)), snap.texts)
         return entry
 
@@ -556,7 +574,8 @@ class ProjectCache:
 
 def _estimate(entry: CachedProject) -> int:
     coarse = entry.coarse.nbytes() if entry.coarse is not None else 0
-    return int(entry.matrix.nbytes) + entry.n * ROW_BYTES + coarse + entry.derived_bytes()
+    held = int(entry.matrix.nbytes) + int(entry.streams.nbytes) + entry.n * ROW_BYTES
+    return held + coarse + entry.derived_bytes()
 
 
 def _key(kinds: set[str] | None) -> frozenset[str] | None:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ from memsvc.retrieval.embedder import Embedder
 from memsvc.retrieval.healing import REBUILDING, RECONCILING, is_index_damage
 from memsvc.store import outbox
 from memsvc.store.database import Database
+from memsvc.store.fleet import writer_stream
 from memsvc.store.index import IndexRow, LanceIndex
 from memsvc.store.models import MemoryRow
 
@@ -73,6 +74,8 @@ class Indexed(Protocol):
     def valid_from(self) -> datetime | None: ...
     @property
     def created_at(self) -> datetime: ...
+    @property
+    def provenance(self) -> dict[str, Any]: ...
 
 
 def searchable_text(title: str | None, content: str, tags: list[str]) -> str:
@@ -251,7 +254,7 @@ class IndexSync:
             index_rows = self._index_rows(upserts, vectors)
             self.index.delete(project, deletes)
             append = new and not deletes and not metas
-            (self.index.append if append else self.index.upsert)(project, index_rows)
+            index_rows = (self.index.append if append else self.index.upsert)(project, index_rows)
             for mem in metas:
                 self.index.set_meta(project, mem.id, mem.kind, mem.status)
             before, after, alone = self._mark_applied(project, [e[0] for e in entries], append)
@@ -278,6 +281,7 @@ class IndexSync:
                 vector=vectors[r.id],
                 time=memory_time(r),
                 written=_epoch(r.created_at),
+                stream=writer_stream(r.provenance),
             )
             for r in rows
         ]

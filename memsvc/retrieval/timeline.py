@@ -1,10 +1,13 @@
 """Neighbours in time: a project's memories ordered by when they hold, cut into episodes.
 
 A memory's time is its ``valid_from`` (when what it says happened), else when it was
-written. Ordered by (time, written, id), two consecutive memories are neighbours when
-their times are at most ``EPISODE_GAP_S`` apart; a run of neighbours is an episode (one
-conversation session, one working session of an agent). Retrieval uses this so that a
-short memory ("Yes, last May!") is found through the one written just before it.
+written. Each memory belongs to a writer stream (who wrote it: principal, agent identity
+and session, ``store.fleet.writer_stream``). Ordered by (stream, time, written, id), two
+consecutive memories of one stream are neighbours when their times are at most
+``EPISODE_GAP_S`` apart; a run of neighbours is an episode (one conversation session, one
+working session of an agent). Retrieval uses this so that a short memory ("Yes, last
+May!") is found through the one its writer wrote just before it, and not through what
+another agent of a fleet wrote in the same hour.
 """
 
 from __future__ import annotations
@@ -56,10 +59,12 @@ def build_timeline(
     ids: list[str],
     live: npt.NDArray[np.bool_],
     id_order: Ints | None = None,
+    streams: Ints | None = None,
 ) -> Timeline:
     """Neighbours among the ``live`` rows (deleted ones are skipped over). ``id_order``:
     each row's place in the ids' order when the caller keeps one (``IdOrder``; ``ids`` are
-    then not read), else the live rows' ids are ranked here."""
+    then not read), else the live rows' ids are ranked here. ``streams``: each row's
+    writer stream (None: one stream); rows of two streams are never neighbours."""
     n = live.size
     prev = np.full(n, -1, dtype=np.int64)
     nxt = np.full(n, -1, dtype=np.int64)
@@ -73,14 +78,26 @@ def build_timeline(
     else:
         id_rank = id_order[rows]
     ranks[rows] = id_rank
-    order = rows[np.lexsort((id_rank, written[rows], times[rows]))]
-    gaps = np.diff(times[order])
-    joined = gaps <= EPISODE_GAP_S
+    if _one_stream(streams, rows):
+        order = rows[np.lexsort((id_rank, written[rows], times[rows]))]
+        joined = np.diff(times[order]) <= EPISODE_GAP_S
+    else:
+        assert streams is not None
+        order = rows[np.lexsort((id_rank, written[rows], times[rows], streams[rows]))]
+        joined = (np.diff(times[order]) <= EPISODE_GAP_S) & (np.diff(streams[order]) == 0)
     prev[order[1:][joined]] = order[:-1][joined]
     nxt[order[:-1][joined]] = order[1:][joined]
     episode[order] = np.concatenate(([0], np.cumsum(~joined)))
     starts = np.concatenate(([0], np.flatnonzero(~joined) + 1, [order.size])).astype(np.int64)
     return Timeline(prev, episode, order, starts, nxt, ranks)
+
+
+def _one_stream(streams: Ints | None, rows: Ints) -> bool:
+    """Whether these rows are all of one writer stream (no stream key to sort by)."""
+    if streams is None or rows.size == 0:
+        return True
+    held = streams[rows]
+    return bool((held == held[0]).all())
 
 
 def extend_timeline(
@@ -89,17 +106,22 @@ def extend_timeline(
     written: Floats,
     live: npt.NDArray[np.bool_],
     id_order: Ints,
+    streams: Ints | None = None,
 ) -> Timeline | None:
     """``timeline`` (of the first ``timeline.prev.size`` rows) with the rows after them
-    appended, when the new live rows all come after every live row it holds in (time,
-    written, id) order: the timeline ``build_timeline`` would give, in time proportional
-    to the new rows plus copies of the arrays. None when they do not (the caller rebuilds).
+    appended, when the new live rows of each writer stream all come after every live row
+    of that stream it holds in (time, written, id) order: the timeline ``build_timeline``
+    would give, in time proportional to the new rows plus copies of the arrays. None when
+    they do not (the caller rebuilds).
 
     This is the common write: a memory without ``valid_from`` holds from when it is
-    written, after everything before it. The rows already held keep their predecessors,
-    successors and episodes except the last one, whose episode the first new row may join.
-    ``times``, ``written``, ``live`` and ``id_order`` cover every row; the arrays given
-    back are new ones (searches read a timeline after letting go of the entry's lock)."""
+    written, after everything its writer wrote before it. The rows already held keep their
+    predecessors and successors except each stream's last one, whose episode the stream's
+    first new row may join; episodes keep their numbers unless a stream other than the
+    last (in stream order) grows, which moves the later streams' episodes up by the
+    episodes opened before them. ``times``, ``written``, ``live``, ``id_order`` and
+    ``streams`` cover every row; the arrays given back are new ones (searches read a
+    timeline after letting go of the entry's lock)."""
     old = timeline.prev.size
     n = live.size
     order, starts = timeline.order, timeline.starts
@@ -114,21 +136,68 @@ def extend_timeline(
     if added.size == 0:
         return Timeline(prev, episode, order, starts, nxt, ranks)
     if order.size == 0:
-        return build_timeline(times, written, [], live, id_order)
-    added = added[np.lexsort((id_order[added], written[added], times[added]))]
-    last, first = int(order[-1]), int(added[0])
-    after = (float(times[first]), float(written[first]), int(id_order[first]))
-    if after <= (float(times[last]), float(written[last]), int(id_order[last])):
+        return build_timeline(times, written, [], live, id_order, streams)
+    stream = streams if streams is not None else np.zeros(n, dtype=np.int64)
+    added = added[np.lexsort((id_order[added], written[added], times[added], stream[added]))]
+    # where each new row goes in ``order``: after the held rows of its stream and before
+    # those of the next stream (``order`` is sorted by stream first); at the end when no
+    # held stream sorts after the new rows' (one writer: no pass over the held rows)
+    at_end = int(stream[added[0]]) >= int(stream[order[-1]])
+    if at_end:
+        at = np.full(added.size, order.size, dtype=np.int64)
+    else:
+        at = np.searchsorted(stream[order], stream[added], side="right")
+    if not _after_their_streams(order, added, at, times, written, id_order, stream):
         return None
-    behind = np.concatenate(([last], added[:-1]))
-    joined = times[added] - times[behind] <= EPISODE_GAP_S
+    grown = np.concatenate((order, added)) if at_end else np.insert(order, at, added)
+    places = at + np.arange(added.size, dtype=np.int64)  # of the new rows in ``grown``
+    behind = grown[np.maximum(places - 1, 0)]
+    joined = (
+        (places > 0)
+        & (stream[behind] == stream[added])
+        & (times[added] - times[behind] <= EPISODE_GAP_S)
+    )
     prev[added[joined]] = behind[joined]
     nxt[behind[joined]] = added[joined]
-    episode[added] = (starts.size - 2) + np.cumsum(~joined)
-    fresh = order.size + np.flatnonzero(~joined)
-    grown = np.concatenate((order, added))
-    starts = np.concatenate((starts[:-1], fresh, [grown.size])).astype(np.int64)
+    if at_end:  # every new row after every held one: the held episodes keep their numbers
+        episode[added] = (starts.size - 2) + np.cumsum(~joined)
+        fresh = order.size + np.flatnonzero(~joined)
+        starts = np.concatenate((starts[:-1], fresh, [grown.size])).astype(np.int64)
+        return Timeline(prev, episode, grown, starts, nxt, ranks)
+    opens = np.zeros(grown.size, dtype=bool)  # whether each place of ``grown`` opens an episode
+    kept = np.ones(grown.size, dtype=bool)
+    kept[places] = False
+    held_opens = np.zeros(order.size, dtype=bool)
+    held_opens[starts[:-1]] = True
+    opens[kept] = held_opens
+    opens[places] = ~joined
+    episode[grown] = np.cumsum(opens) - 1
+    starts = np.concatenate((np.flatnonzero(opens), [grown.size])).astype(np.int64)
     return Timeline(prev, episode, grown, starts, nxt, ranks)
+
+
+def _after_their_streams(
+    order: Ints,
+    added: Ints,
+    at: Ints,
+    times: Floats,
+    written: Floats,
+    id_order: Ints,
+    stream: Ints,
+) -> bool:
+    """Whether the first new row of each stream (``added`` sorted by stream, time,
+    written, id; ``at`` their places in ``order``) comes after the last held row of its
+    stream in (time, written, id) order."""
+    first = np.concatenate(([True], stream[added][1:] != stream[added][:-1]))
+    heads, places = added[first], at[first]
+    has_tail = places > 0
+    has_tail[has_tail] = stream[order[places[has_tail] - 1]] == stream[heads[has_tail]]
+    for head, place in zip(heads[has_tail].tolist(), places[has_tail].tolist(), strict=True):
+        tail = int(order[place - 1])
+        new = (float(times[head]), float(written[head]), int(id_order[head]))
+        if new <= (float(times[tail]), float(written[tail]), int(id_order[tail])):
+            return False
+    return True
 
 
 def id_keys(ids: list[str]) -> npt.NDArray[np.bytes_]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "set_setting",
     "to_quarantine",
     "touch_agent",
+    "writer_stream",
 ]
 
 REQUIRE_TOKENS = "require_tokens"
@@ -50,6 +52,23 @@ def provenance_identity(provenance: dict[str, Any]) -> str:
     if agent:
         return str(agent)[:200]
     return str(provenance.get("client") or "")[:200] if provenance.get("channel") == "mcp" else ""
+
+
+def writer_stream(provenance: dict[str, Any]) -> int:
+    """The writer stream a memory belongs to: a stable signed 64-bit hash of who wrote it
+    (principal, agent identity as ``provenance_identity`` gives it, session), never 0 (0
+    stands for "not known": the rows of an index table made before streams were kept).
+    Episodes of the timeline never cross streams, so two agents or two sessions writing
+    in the same hour are not taken for one conversation."""
+    key = "\x1f".join(
+        (
+            str(provenance.get("principal") or ""),
+            provenance_identity(provenance),
+            str(provenance.get("session") or ""),
+        )
+    )
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True) or 1
 
 
 def touch_agent(

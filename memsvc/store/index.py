@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +32,12 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 SCHEMA_VERSION = "v2"
 """Part of every table name: a table of an older row layout is left alone and rebuilt."""
+STREAM = "stream"
+"""The writer-stream column (int64, nullable). Tables are created with it; a table made
+before it existed keeps working without it (every row reads as stream 0, and appends leave
+it out) until ``memsvc reindex`` rebuilds the table, which adds it: no column is added to a
+table in place. A server that does not know the column appends rows without it, which
+LanceDB stores as null: they read as stream 0."""
 _SAFE_VALUE = re.compile(r"^[a-z_]{1,32}$")
 
 
@@ -49,10 +55,14 @@ class IndexRow:
     """Epoch seconds of when the memory holds (``valid_from``, else when written)."""
     written: float = 0.0
     """Epoch seconds of when it was written (orders memories with equal ``time``)."""
+    stream: int = 0
+    """The writer stream (``store.fleet.writer_stream``); 0: not known (a table made before
+    streams were kept, or a row appended by a server that does not know them)."""
 
-    def record(self) -> dict[str, Any]:
-        """The row as a LanceDB record (the table's column names)."""
-        return {
+    def record(self, stream: bool = True) -> dict[str, Any]:
+        """The row as a LanceDB record (the table's column names; without ``stream`` for a
+        table that has no such column)."""
+        out = {
             "id": self.id,
             "kind": self.kind,
             "status": self.status,
@@ -62,6 +72,9 @@ class IndexRow:
             "written": self.written,
             "vector": self.vector.astype(np.float32).tolist(),
         }
+        if stream:
+            out[STREAM] = self.stream
+        return out
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,8 @@ class IndexSnapshot:
     texts: list[str]
     times: list[float]
     written: list[float]
+    streams: npt.NDArray[np.int64] | None = None
+    """Each row's writer stream; None: the table has no stream column (every row 0)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,30 @@ def _value_list(values: list[str]) -> str:
         if not _SAFE_VALUE.match(v):
             raise ValueError(f"not an enum value: {v!r}")
     return ", ".join(f"'{v}'" for v in values)
+
+
+def _has_stream(table: Any) -> bool:
+    """Whether the table has the writer-stream column (tables made before it do not). The
+    schema is read each time (~0.4 ms): another process may have rebuilt the table."""
+    return STREAM in table.schema.names
+
+
+def _stored(table: Any, rows: list[IndexRow]) -> list[IndexRow]:
+    """``rows`` as ``table`` keeps them: a table without the stream column keeps none, so
+    they are stream 0 there, and in the cache of the server writing them too (another
+    server, or this one after a restart, reads them back as 0)."""
+    if _has_stream(table):
+        return rows
+    return [replace(r, stream=0) if r.stream else r for r in rows]
+
+
+def _streams_of(column: Any) -> npt.NDArray[np.int64]:
+    """A stream column as int64, nulls (rows appended by a server that does not know the
+    column) as 0."""
+    import pyarrow.compute as pc
+
+    filled = pc.fill_null(column, 0)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _missing_file(error: BaseException) -> bool:
@@ -272,6 +311,7 @@ class LanceIndex:
                 pa.field("time", pa.float64(), nullable=False),
                 pa.field("written", pa.float64(), nullable=False),
                 pa.field("vector", pa.list_(pa.float32(), self._dim), nullable=False),
+                pa.field(STREAM, pa.int64(), nullable=True),
             ]
         )
 
@@ -298,24 +338,30 @@ class LanceIndex:
                 self._tables[name] = table
         return table, created
 
-    def upsert(self, project: str, rows: list[IndexRow]) -> None:
-        """Replace these ids' rows (idempotent: applying twice leaves one row each)."""
+    def upsert(self, project: str, rows: list[IndexRow]) -> list[IndexRow]:
+        """Replace these ids' rows (idempotent: applying twice leaves one row each).
+        Returns the rows as the table holds them (``_stored``)."""
         if not rows:
-            return
+            return rows
         table, created = self._open(project, create=True)
         if not created or table.count_rows():  # a table made just now holds nothing to replace
             table.delete(f"id IN ({_id_list([r.id for r in rows])})")
-        table.add([r.record() for r in rows])
+        rows = _stored(table, rows)
+        table.add([r.record(_has_stream(table)) for r in rows])
+        return rows
 
-    def append(self, project: str, rows: list[IndexRow]) -> None:
+    def append(self, project: str, rows: list[IndexRow]) -> list[IndexRow]:
         """Add rows of memories the table cannot hold yet (new ids), without the delete
         ``upsert`` runs first: that delete reads the id column of every fragment, so its
-        cost grows with the table, while an append costs what it writes."""
+        cost grows with the table, while an append costs what it writes. Returns the rows
+        as the table holds them (``_stored``)."""
         if not rows:
-            return
+            return rows
         table = self._table(project, create=True)
-        table.add([r.record() for r in rows])
+        rows = _stored(table, rows)
+        table.add([r.record(_has_stream(table)) for r in rows])
         self._ensure_fts(table)
+        return rows
 
     def set_meta(self, project: str, memory_id: str, kind: str, status: str) -> None:
         """Change one memory's kind and status in the index, keeping its vector."""
@@ -363,8 +409,11 @@ class LanceIndex:
         columns = ["id", "kind", "status", "content_hash", "text", "time", "written"]
         vectors = np.empty((table.count_rows(), self._dim), dtype=np.float32)
         lists: dict[str, list[Any]] = {c: [] for c in columns}
+        streamed = _has_stream(table)
+        streams: list[npt.NDArray[np.int64]] = []
         n = 0
-        reader = table.search().select([*columns, "vector"]).limit(None)
+        wanted = [*columns, "vector", *([STREAM] if streamed else [])]
+        reader = table.search().select(wanted).limit(None)
         for batch in reader.to_batches(SNAPSHOT_BATCH):
             k = batch.num_rows
             if n + k > len(vectors):  # rows added since the count
@@ -375,6 +424,8 @@ class LanceIndex:
             vectors[n : n + k] = flat.reshape(k, self._dim)
             for c, out in lists.items():
                 out.extend(batch.column(c).to_pylist())
+            if streamed:
+                streams.append(_streams_of(batch.column(STREAM)))
             n += k
         return IndexSnapshot(
             ids=lists["id"],
@@ -385,6 +436,11 @@ class LanceIndex:
             texts=lists["text"],
             times=lists["time"],
             written=lists["written"],
+            streams=(
+                (np.concatenate(streams) if streams else np.zeros(0, dtype=np.int64))
+                if streamed
+                else None
+            ),
         )
 
     def keys_of(self, project: str, ids: list[str]) -> dict[str, tuple[str, str, str, int]]:
@@ -629,6 +685,8 @@ class LanceIndex:
         if table is None or not ids:
             return {}
         columns = ["id", "kind", "status", "content_hash", "vector", "text", "time", "written"]
+        if _has_stream(table):
+            columns.append(STREAM)
         out: dict[str, IndexRow] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
@@ -643,6 +701,7 @@ class LanceIndex:
                     vector=np.asarray(r["vector"], dtype=np.float32),
                     time=float(r["time"]),
                     written=float(r["written"]),
+                    stream=int(r.get(STREAM) or 0),
                 )
         return out
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from memsvc import Actor, MemoryDraft, MemoryPatch, MemoryService, ProjectCreate, SearchQuery
-from memsvc.domain import Kind, Status
+from memsvc.domain import Kind, ProvenanceIn, Status
 from memsvc.errors import InvalidInput, ProjectNotFound
+from memsvc.retrieval import hybrid
 from memsvc.settings import Settings
 
 
@@ -208,3 +209,46 @@ def test_ranking_columns_read_as_the_whole_rows_give_them(settings: Settings, ac
                 have, want = getattr(narrow[mid], name), getattr(whole[mid], name)
                 assert have == want and type(have) is type(want), (name, have, want)
         assert narrow[ids[1]].valid_from == start and narrow[ids[1]].pinned is True
+
+
+GREYHOUND = datetime(2023, 5, 8, 14, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("replier", "joined"),
+    [
+        (ProvenanceIn(agent="ann-agent", session="s1"), True),  # the asker's own writer
+        (ProvenanceIn(agent="bo-agent", session="s1"), False),  # another agent
+        (ProvenanceIn(agent="ann-agent", session="s2"), False),  # another session of it
+    ],
+)
+def test_a_short_memory_is_lifted_by_its_own_writers_episode_only(
+    service: MemoryService, actor: Actor, replier: ProvenanceIn, joined: bool
+) -> None:
+    """A fleet writing in the same hour: a reply written right after a relevant memory
+    rides on its episode (the neighbour field and the episode signal) only when the same
+    writer stream (agent and session) wrote both."""
+    service.create_project(actor, ProjectCreate(id="p"))
+    asker = ProvenanceIn(agent="ann-agent", session="s1")
+
+    def add(text: str, when: datetime, by: ProvenanceIn) -> str:
+        draft = MemoryDraft(kind=Kind.FACT, content=text, valid_from=when, provenance=by)
+        return service.add_memory(actor, "p", draft).memory.id
+
+    add("Ann: Did you ever adopt the greyhound?", GREYHOUND, asker)
+    reply = add("Bo: Yes, last May!", GREYHOUND + timedelta(minutes=1), replier)
+    # memories holding one query term each, each in an episode of its own
+    add("Cy: We adopt tools slowly", GREYHOUND + timedelta(days=30), asker)
+    bus = add("Di: The greyhound bus was late", GREYHOUND + timedelta(days=60), asker)
+    hits = service.search_memories(actor, "p", q("greyhound adopt", limit=5, min_relevance=0))
+    ranked = [h.memory.id for h in hits]
+    parts = hits[ranked.index(reply)].parts
+    if joined:  # above a memory holding a query term of its own
+        assert ranked.index(reply) < ranked.index(bus)
+        assert parts["lexical_score"] and parts["lexical_score"] > 0  # the neighbour field
+        assert parts["episode"] and parts["episode"] > parts["fused"] / (1 + hybrid.W_EPISODE)
+    else:
+        assert ranked.index(reply) == len(ranked) - 1  # below every memory holding a term
+        assert not parts["lexical_score"]
+        # alone in its episode: the episode part is its own base score, nothing lent
+        assert parts["episode"] == pytest.approx(parts["fused"] / (1 + hybrid.W_EPISODE), abs=1e-5)

@@ -1,7 +1,8 @@
 """The exact scan's sparse scoring (``retrieval.sparse``) gives the candidates, scores and
 explained parts of scoring every row (``hybrid.score_rows`` + ``candidates_from``), bit
-for bit: over random projects with short and project-long episodes, deleted rows,
-status and kind masks, queries naming dates, and ties at the last place."""
+for bit: over random projects with short and project-long episodes, one writer or
+several whose writes interleave (episodes then do not come in runs of rows), deleted
+rows, status and kind masks, queries naming dates, and ties at the last place."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ WORDS += ["river", "mountain", "bread", "march"]
 AT = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def _project(seed: int, n: int, long_episode: bool, dim: int = 16) -> CachedProject:
+def _project(
+    seed: int, n: int, long_episode: bool, dim: int = 16, writers: int = 1
+) -> CachedProject:
     rng = random.Random(seed)
     vecs = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -47,6 +50,7 @@ def _project(seed: int, n: int, long_episode: bool, dim: int = 16) -> CachedProj
                 vector=vecs[i],
                 time=t,
                 written=t,
+                stream=rng.randrange(writers) * 1_000_003 if writers > 1 else 0,
             )
         )
     for mid in rng.sample(entry.ids, n // 10):
@@ -86,10 +90,12 @@ def _explained(found: list[Candidate]) -> list[tuple]:
     return [(c.id, c.fused, c.dense_score, c.lexical_score, c.signals) for c in found]
 
 
+@pytest.mark.parametrize("writers", [1, 3])
 @pytest.mark.parametrize("seed", range(12))
-def test_sparse_scoring_gives_every_rows_scoring_candidates(seed: int) -> None:
+def test_sparse_scoring_gives_every_rows_scoring_candidates(seed: int, writers: int) -> None:
     rng = random.Random(seed)
-    entry = _project(seed, n=rng.choice([300, 800, 1500]), long_episode=seed % 2 == 0)
+    n = rng.choice([300, 800, 1500])
+    entry = _project(seed, n=n, long_episode=seed % 2 == 0, writers=writers)
     queries = [
         " ".join(rng.sample(WORDS, 2)),
         "config deploy in march 2024",  # names a month: the time signal

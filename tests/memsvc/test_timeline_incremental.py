@@ -1,9 +1,10 @@
 """A cache entry's derived search state (timeline, masks, times) kept across writes equals
 the state computed from scratch after every write: random sequences of appended rows
 (times now, in the past and in the future, equal timestamps within a batch, ids that sort
-after, among and before the held ones), updates, status and kind changes and deletes.
-The reference timeline is the one the ranking was defined with (ids ranked by Python
-string compares)."""
+after, among and before the held ones), by several writer streams whose writes
+interleave, updates, status, kind and stream changes and deletes. The reference timeline
+is the one the ranking was defined with (ids ranked by Python string compares), with
+episodes cut where the stream changes."""
 
 from __future__ import annotations
 
@@ -33,13 +34,15 @@ MASKS: list[tuple[set[str], set[str] | None]] = [
 # offsets of a memory's valid_from from when it is written: in the past, in the future,
 # across and within an episode gap, and none (time = written)
 OFFSETS = [None, None, None, 0.0, -2 * EPISODE_GAP_S, -60.0, 30.0, EPISODE_GAP_S, 9000.0]
+# writer streams: 0 (a table made before streams), and signed 64-bit hashes of both signs
+STREAMS = [0, 0, 7, -(2**62), 2**62 + 5]
 
 
 def _reference(
-    times: list[float], written: list[float], ids: list[str], live: list[bool]
+    times: list[float], written: list[float], ids: list[str], live: list[bool], streams: list[int]
 ) -> Timeline:
     """``build_timeline`` as the ranking was defined: ranks from a double argsort of the
-    ids as Python objects."""
+    ids as Python objects; rows ordered by stream first, episodes cut between streams."""
     n = len(ids)
     prev = np.full(n, -1, dtype=np.int64)
     nxt = np.full(n, -1, dtype=np.int64)
@@ -49,10 +52,11 @@ def _reference(
     if rows.size == 0:
         return Timeline(prev, episode, rows, np.zeros(1, dtype=np.int64), nxt, ranks)
     t, w = np.array(times, dtype=np.float64), np.array(written, dtype=np.float64)
+    s = np.array(streams, dtype=np.int64)
     id_rank = np.argsort(np.argsort(np.array(ids, dtype=object)[rows], kind="stable"))
     ranks[rows] = id_rank
-    order = rows[np.lexsort((id_rank, w[rows], t[rows]))]
-    joined = np.diff(t[order]) <= EPISODE_GAP_S
+    order = rows[np.lexsort((id_rank, w[rows], t[rows], s[rows]))]
+    joined = (np.diff(t[order]) <= EPISODE_GAP_S) & (s[order][1:] == s[order][:-1])
     prev[order[1:][joined]] = order[:-1][joined]
     nxt[order[:-1][joined]] = order[1:][joined]
     episode[order] = np.concatenate(([0], np.cumsum(~joined)))
@@ -70,9 +74,14 @@ def _same_order(got: npt.NDArray[np.int64], want: npt.NDArray[np.int64]) -> None
 def _check(entry: CachedProject) -> None:
     n = entry.n
     live = [s != "deleted" for s in entry.statuses[:n]]
-    want = _reference(entry.times[:n], entry.written[:n], entry.ids[:n], live)
+    streams = [int(x) for x in entry.streams[:n]]
+    want = _reference(entry.times[:n], entry.written[:n], entry.ids[:n], live, streams)
     fresh = build_timeline(
-        np.array(entry.times[:n]), np.array(entry.written[:n]), entry.ids[:n], np.array(live)
+        np.array(entry.times[:n]),
+        np.array(entry.written[:n]),
+        entry.ids[:n],
+        np.array(live),
+        streams=np.array(streams, dtype=np.int64),
     )
     got = entry.timeline()
     for tl in (got, fresh):
@@ -97,9 +106,11 @@ def _check(entry: CachedProject) -> None:
         assert np.array_equal(entry.episode_counts(mask), episode_counts(want, mask))
 
 
-def _row(memory_id: str, kind: str, status: str, time: float, written: float) -> IndexRow:
+def _row(
+    memory_id: str, kind: str, status: str, time: float, written: float, stream: int = 0
+) -> IndexRow:
     vector = np.ones(4, dtype=np.float32) / 2.0
-    return IndexRow(memory_id, kind, status, "note", "", vector, time, written)
+    return IndexRow(memory_id, kind, status, "note", "", vector, time, written, stream)
 
 
 _append = st.tuples(
@@ -108,13 +119,15 @@ _append = st.tuples(
     st.sampled_from(OFFSETS),
     st.sampled_from(STATUSES),
     st.integers(0, 3),  # how far "now" moves on before this row (0: an equal timestamp)
+    st.sampled_from(STREAMS),
 )
 _change = st.tuples(
-    st.sampled_from(["update", "status", "kind", "delete"]),
+    st.sampled_from(["update", "status", "kind", "delete", "stream"]),
     st.integers(0, 10**6),  # which held row
     st.sampled_from(OFFSETS),
     st.sampled_from(STATUSES),
     st.sampled_from(KINDS),
+    st.sampled_from(STREAMS),
 )
 _steps = st.lists(
     st.lists(st.one_of(_append, _append, _change), min_size=1, max_size=8), max_size=12
@@ -133,8 +146,9 @@ def test_the_kept_timeline_masks_and_times_are_the_fresh_ones_after_every_write(
     for batch in steps:
         for op in batch:
             if op[0] == "append":
-                _, place, offset, status, tick = op
+                _, place, offset, status, tick, stream = op
                 assert isinstance(offset, float | None) and isinstance(tick, int)
+                assert isinstance(stream, int)
                 now += 10.0 * tick
                 counter += 1
                 if place == "after":  # like ULIDs written now: after every held id
@@ -144,18 +158,22 @@ def test_the_kept_timeline_masks_and_times_are_the_fresh_ones_after_every_write(
                     size = int(rng.integers(1, 9))
                     memory_id = "".join(alphabet[int(c)] for c in rng.integers(0, 6, size))
                 time = now if offset is None else now + offset
-                entry.put(_row(memory_id, str(rng.choice(KINDS)), str(status), time, now))
+                kind = str(rng.choice(KINDS))
+                entry.put(_row(memory_id, kind, str(status), time, now, stream))
                 continue
             if entry.n == 0:
                 continue
-            kind_op, which, offset, status, kind = op
+            kind_op, which, offset, status, kind, stream = op
             assert isinstance(which, int) and isinstance(offset, float | None)
+            assert isinstance(stream, int)
             at = which % entry.n
             memory_id = entry.ids[at]
+            held = (memory_id, entry.kinds[at], entry.statuses[at])
             if kind_op == "update":
                 time = entry.written[at] if offset is None else entry.written[at] + offset
-                row = _row(memory_id, entry.kinds[at], entry.statuses[at], time, entry.written[at])
-                entry.put(row)
+                entry.put(_row(*held, time, entry.written[at], int(entry.streams[at])))
+            elif kind_op == "stream":  # e.g. an import restoring another writer's memory
+                entry.put(_row(*held, entry.times[at], entry.written[at], stream))
             elif kind_op == "status":
                 entry.set_meta(memory_id, entry.kinds[at], str(status))
             elif kind_op == "kind":
@@ -216,3 +234,30 @@ def test_a_mask_with_many_rows_changed_since_it_was_computed_is_computed_again()
     for i in range(0, 2400, 2):  # 1,200 status changes: more than the patching keeps
         entry.set_meta(f"b{i:05d}", "rule", "active" if i % 4 else "archived")
     _check(entry)
+
+
+def test_interleaved_writes_of_several_streams_extend_the_timeline_per_stream() -> None:
+    entry = CachedProject(generation=0, dim=4)
+    entry.matrix = np.zeros((0, 4), dtype=np.float32)
+    t = 1.7e9
+    for i in range(60):  # three writers, each writing every minute, in turn
+        entry.put(
+            _row(f"a{i:05d}", "fact", "active", t + 60.0 * i, t + 60.0 * i, STREAMS[i % 3 + 2])
+        )
+    first = entry.timeline()
+    assert entry.timeline_builds == 1
+    assert first.starts is not None and first.starts.size - 1 == 3  # one episode per writer
+    for i in range(60, 90):  # the first (in stream order) and middle writers go on
+        stream = STREAMS[3] if i % 2 else STREAMS[2]
+        entry.put(_row(f"a{i:05d}", "fact", "active", t + 60.0 * i, t + 60.0 * i, stream))
+        if i % 7 == 0:
+            entry.timeline()
+    entry.put(_row("b00000", "fact", "active", t + 9e4, t + 9e4, STREAMS[3]))  # after a gap
+    entry.put(_row("b00001", "fact", "active", t, t + 9e4, 42))  # a new writer, back in time
+    _check(entry)
+    assert entry.timeline_builds == 1  # every write appended to its stream's run
+    grown = entry.timeline()
+    assert grown.starts is not None and grown.starts.size - 1 == 5
+    entry.put(_row("b00002", "fact", "active", t, t + 9e4, STREAMS[3]))  # before its stream's end
+    _check(entry)
+    assert entry.timeline_builds == 2
