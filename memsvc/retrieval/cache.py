@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -253,16 +253,8 @@ class CachedProject:
             self._timeline_stale |= in_timeline and (was_live or is_live)
 
     def _grow(self, need: int) -> None:
-        if need > self.streams.size:
-            streams = np.zeros(max(need, int(self.streams.size * 1.5) + 64), dtype=np.int64)
-            streams[: self.n] = self.streams[: self.n]
-            self.streams = streams
-        if need <= self.matrix.shape[0]:
-            return
-        cap = max(need, int(self.matrix.shape[0] * 1.5) + 64)
-        grown = np.zeros((cap, self.dim), dtype=np.float32)
-        grown[: self.n] = self.matrix[: self.n]
-        self.matrix = grown
+        self.streams = _room(self.streams, need, self.n)
+        self.matrix = _room(self.matrix, need, self.n, (self.dim,))
 
     def put(self, row: IndexRow) -> None:
         """Add or replace a memory's row (vector, text, metadata)."""
@@ -570,6 +562,16 @@ class ProjectCache:
         entry = self.entry(project, generation)
         with entry.lock:
             return {i: entry.matrix[entry.pos[i]].copy() for i in ids if i in entry.pos}
+
+
+def _room(held: npt.NDArray[Any], need: int, n: int, row: tuple[int, ...] = ()) -> npt.NDArray[Any]:
+    """``held`` (its first ``n`` rows used, each of shape ``row``) with room for ``need``
+    rows: itself when it has it, else a copy grown by half (amortised appends)."""
+    if need <= held.shape[0]:
+        return held
+    grown = np.zeros((max(need, int(held.shape[0] * 1.5) + 64), *row), held.dtype)
+    grown[:n] = held[:n]
+    return grown
 
 
 def _estimate(entry: CachedProject) -> int:

@@ -183,8 +183,15 @@ def query_spans(text: str, at: datetime | None = None) -> list[Span]:
     """Every date in ``text``, most specific reading first. Relative dates are read
     against ``at``; without it, only absolute dates are read (a month with no year is
     then left out as ambiguous)."""
+    return _spans(text, at, _readings(text, at))
+
+
+def _spans(
+    text: str, at: datetime | None, readings: list[tuple[int, int, list[Span], bool]]
+) -> list[Span]:
+    """``query_spans`` from ``text``'s ``_readings``."""
     spans: list[Span] = []
-    for start, end, found, _ in _readings(text, at):
+    for start, end, found, _ in readings:
         before = text[max(0, start - 16) : start]
         if _WEEK_OF.search(before):  # "the week of June 5th": the week holding that day
             found = [
@@ -386,10 +393,11 @@ def time_spans(
     migration"); its time is the earliest time of the ``mask``-ed rows holding all of them
     (``holding``: a keyword index's rows for analysed terms), dropping its last word until
     some row holds them. Not read without ``at`` or when no row holds even the first word."""
-    spans = query_spans(text, at)
+    readings = _readings(text, at)
+    spans = _spans(text, at, readings)
     if at is None or not _ANCHOR.search(text):
         return spans
-    dated = [(a, b) for a, b, _, _ in _readings(text, at)]
+    dated = [(a, b) for a, b, _, _ in readings]
     for m in _ANCHOR.finditer(text):
         if any(a < m.end() and m.start("words") < b for a, b in dated):
             continue  # "since the summer", "after the 3rd of May": dates, read above

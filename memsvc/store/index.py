@@ -150,13 +150,15 @@ def _has_stream(table: Any) -> bool:
     return STREAM in table.schema.names
 
 
-def _stored(table: Any, rows: list[IndexRow]) -> list[IndexRow]:
-    """``rows`` as ``table`` keeps them: a table without the stream column keeps none, so
-    they are stream 0 there, and in the cache of the server writing them too (another
-    server, or this one after a restart, reads them back as 0)."""
-    if _has_stream(table):
-        return rows
-    return [replace(r, stream=0) if r.stream else r for r in rows]
+def _add(table: Any, rows: list[IndexRow]) -> list[IndexRow]:
+    """Add ``rows`` to ``table``; returns them as it keeps them: a table without the stream
+    column keeps none, so they are stream 0 there, and in the cache of the server writing
+    them too (another server, or this one after a restart, reads them back as 0)."""
+    streamed = _has_stream(table)
+    if not streamed:
+        rows = [replace(r, stream=0) if r.stream else r for r in rows]
+    table.add([r.record(streamed) for r in rows])
+    return rows
 
 
 def _streams_of(column: Any) -> npt.NDArray[np.int64]:
@@ -340,26 +342,23 @@ class LanceIndex:
 
     def upsert(self, project: str, rows: list[IndexRow]) -> list[IndexRow]:
         """Replace these ids' rows (idempotent: applying twice leaves one row each).
-        Returns the rows as the table holds them (``_stored``)."""
+        Returns the rows as the table holds them (``_add``)."""
         if not rows:
             return rows
         table, created = self._open(project, create=True)
         if not created or table.count_rows():  # a table made just now holds nothing to replace
             table.delete(f"id IN ({_id_list([r.id for r in rows])})")
-        rows = _stored(table, rows)
-        table.add([r.record(_has_stream(table)) for r in rows])
-        return rows
+        return _add(table, rows)
 
     def append(self, project: str, rows: list[IndexRow]) -> list[IndexRow]:
         """Add rows of memories the table cannot hold yet (new ids), without the delete
         ``upsert`` runs first: that delete reads the id column of every fragment, so its
         cost grows with the table, while an append costs what it writes. Returns the rows
-        as the table holds them (``_stored``)."""
+        as the table holds them (``_add``)."""
         if not rows:
             return rows
         table = self._table(project, create=True)
-        rows = _stored(table, rows)
-        table.add([r.record(_has_stream(table)) for r in rows])
+        rows = _add(table, rows)
         self._ensure_fts(table)
         return rows
 
