@@ -56,7 +56,7 @@ from memsvc.retrieval import hybrid, lexical
 from memsvc.retrieval.candidates import query_terms
 from memsvc.retrieval.embedder import Embedder, MiniLMEmbedder
 from memsvc.retrieval.ranking import fuse
-from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, NOTES_V2, Calibration, Evidence
+from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, NOTES_V3, Calibration, Evidence
 from memsvc.retrieval.search import Searcher
 
 RETRIEVE = 50
@@ -67,7 +67,7 @@ PADDING_WRITER = Actor.local(Channel.REST, agent="padding-agent")
 """Another writer of the same principal (another agent of a fleet)."""
 PADDING = 2400
 """Unrelated notes (``synthetic_memories``) added to a copy of the first conversation."""
-PREVIOUS_CALIBRATION = NOTES_V2
+PREVIOUS_CALIBRATION = NOTES_V3
 """The calibration before v3 (cosine and ``coverage`` alone), for the comparison in the
 same run."""
 
@@ -259,6 +259,7 @@ def _evidence_of(h: SearchHit) -> Evidence:
         float(p["coverage"] or 0),
         float(p["coverage_undated"] or 0),
         float(p["unknown"] or 0),
+        float(p.get("unnamed") or 0),
     )
 
 
@@ -545,8 +546,9 @@ def abstention_lines(run: Run) -> list[str]:
         "## Relevance and abstention",
         "",
         f"Calibration `{cal.name}` (bias {cal.bias}, cosine {cal.w_cosine}, coverage_undated "
-        f"{cal.w_coverage}, unknown {cal.w_unknown}), fitted by `benchmarks/calibrate.py` on "
-        f"the hand-written `FIT` corpus only; default `min_relevance` {DEFAULT_MIN_RELEVANCE}. "
+        f"{cal.w_coverage}, unknown {cal.w_unknown}, unnamed {cal.w_unnamed}), fitted by "
+        "`benchmarks/calibrate.py` on the hand-written `FIT` corpus only; default "
+        f"`min_relevance` {DEFAULT_MIN_RELEVANCE}. "
         "Each question "
         f"(categories 1-4, {len(ab.own_best)}) asked in its own conversation's project and "
         "in the next conversation's project; a query's relevance is its best hit's.",
@@ -561,8 +563,9 @@ def abstention_lines(run: Run) -> list[str]:
         f"| ratio after / before | {after / before if before else float('nan'):.3f} |",
         "",
         f"The same hits under the previous calibration `{PREVIOUS_CALIBRATION.name}` (bias "
-        f"{PREVIOUS_CALIBRATION.bias}, cosine {PREVIOUS_CALIBRATION.w_cosine}, coverage "
-        f"{PREVIOUS_CALIBRATION.w_coverage}; fitted on the same FIT hits): foreign "
+        f"{PREVIOUS_CALIBRATION.bias}, cosine {PREVIOUS_CALIBRATION.w_cosine}, coverage_undated "
+        f"{PREVIOUS_CALIBRATION.w_coverage}, unknown {PREVIOUS_CALIBRATION.w_unknown}; fitted "
+        "on FIT without its named questions): foreign "
         f"queries returning nothing {_mean(ab.previous_foreign_empty):.3f}, own queries with "
         f"an evidence turn in the top 10 at the default {old_after:.3f} (ratio "
         f"{old_after / before if before else float('nan'):.3f}).",

@@ -30,7 +30,13 @@ from benchmarks.locomo import Question
 from benchmarks.quality_report import score_ranking
 from benchmarks.recall_features import Lexicon, reproduced, variants
 from benchmarks.recall_lab import LAB, Asked, Hit, Lab, Project  # noqa: F401 (unpickling)
-from memsvc.retrieval.relevance import DEFAULT_CALIBRATION, NOTES_V2, WITH_MAXSIM, Evidence
+from memsvc.retrieval.relevance import (
+    DEFAULT_CALIBRATION,
+    NOTES_V2,
+    NOTES_V3,
+    WITH_MAXSIM,
+    Evidence,
+)
 from memsvc.retrieval.rerank import reranked_finals
 from memsvc.retrieval.temporal import date_phrases
 
@@ -443,6 +449,7 @@ def evidence_of(h: Hit) -> Evidence:
         float(p["coverage"] or 0.0),
         float(p.get("coverage_undated") or 0.0),
         float(p.get("unknown") or 0.0),
+        float(p.get("unnamed") or 0.0),
     )
 
 
@@ -503,9 +510,14 @@ def abstention_lines(lab: Lab, tokens: dict[str, np.ndarray]) -> list[str]:
             f"{NOTES_V2.bias}, {NOTES_V2.w_cosine}, {NOTES_V2.w_coverage}",
             v2,
         ),
-        "**service (v3: cosine, `coverage_undated`, `unknown`)**": (
+        "v3 (cosine, `coverage_undated`, `unknown`): the default before v4": (
+            f"{NOTES_V3.bias}, {NOTES_V3.w_cosine}, {NOTES_V3.w_coverage}, {NOTES_V3.w_unknown}",
+            lambda a: np.array([NOTES_V3.of(evidence_of(h)) for h in a.hits]),
+        ),
+        "**service (v4: v3 + `unnamed`, fitted on FIT with its named questions)**": (
             f"{DEFAULT_CALIBRATION.bias}, {DEFAULT_CALIBRATION.w_cosine},"
-            f" {DEFAULT_CALIBRATION.w_coverage}, {DEFAULT_CALIBRATION.w_unknown}",
+            f" {DEFAULT_CALIBRATION.w_coverage}, {DEFAULT_CALIBRATION.w_unknown},"
+            f" {DEFAULT_CALIBRATION.w_unnamed}",
             served,
         ),
     }

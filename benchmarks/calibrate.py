@@ -16,7 +16,6 @@ a different slice per project; every note is a negative). Sizes chosen a priori 
 a small and a LoCoMo-like project (~400 memories), not searched.
 
     python benchmarks/calibrate.py            # prints the fitted constants and checks
-    python benchmarks/calibrate.py --named    # the same with the NAMED_* additions (tried)
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 from benchmarks.common import synthetic_memories
-from benchmarks.corpora import CHECK, FIT, NAMED_CHECK, NAMED_FIT, CorpusProject, with_named
+from benchmarks.corpora import CHECK, FIT, CorpusProject
 from benchmarks.embed_cache import CachedEmbedder
 from memsvc import (
     Actor,
@@ -89,12 +88,14 @@ class Observed:
     foreign_empty_at_default: list[bool] = field(default_factory=list)
 
 
-def features(parts: dict[str, Any]) -> tuple[float, float, float]:
-    """A hit's calibration features: cosine, ``coverage_undated`` and ``unknown``."""
+def features(parts: dict[str, Any]) -> tuple[float, float, float, float]:
+    """A hit's calibration features: cosine, ``coverage_undated``, ``unknown`` and
+    ``unnamed``."""
     return (
         float(parts["cosine"] or 0),
         float(parts["coverage_undated"] or 0),
         float(parts["unknown"] or 0),
+        float(parts["unnamed"] or 0),
     )
 
 
@@ -209,9 +210,7 @@ def summary(name: str, obs: Observed) -> dict[str, float | str]:
 
 
 def main() -> None:
-    named = "--named" in sys.argv[1:]
-    fit_corpus = with_named(FIT, NAMED_FIT) if named else FIT
-    check_corpus = with_named(CHECK, NAMED_CHECK) if named else CHECK
+    fit_corpus, check_corpus = FIT, CHECK
     embedder = CachedEmbedder()
     runs = {pad: observe(fit_corpus, embedder, pad) for pad in FIT_PADS}
     fit = merged(list(runs.values()))
@@ -219,7 +218,7 @@ def main() -> None:
     print(f"fitted on {len(fit.labels)} hits ({sum(fit.labels)} positive), pads {FIT_PADS}:")
     print(
         f"  bias={beta[0]:.3f} w_cosine={beta[1]:.3f} w_coverage={beta[2]:.3f}"
-        f" w_unknown={beta[3]:.3f}"
+        f" w_unknown={beta[3]:.3f} w_unnamed={beta[4]:.3f}"
     )
     print("with the constants in memsvc/retrieval/relevance.py:")
     for pad in FIT_PADS:

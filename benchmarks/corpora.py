@@ -7,20 +7,29 @@ facts, preferences and code conventions of software projects, a few long documen
 abstention (``bench_quality.py``). Each query names the memories that answer it; asked in
 another project of the same corpus it has no answer there (the "foreign" case).
 
-``NAMED_FIT`` and ``NAMED_CHECK`` are additions to those projects (``with_named`` merges
-them): questions that name a person, service, library or file that the own project's
-notes hold and the other projects never mention, the case of LoCoMo's worst foreign
-passes ("What is Nate's favorite genre of movies?"). They were tried as fit data for the
-``unknown`` part and did not make a better calibration (``results/recall_ideas.md``), so
-``FIT`` and ``CHECK``, which the shipped calibration is fitted and checked on, leave them
-out; ``calibrate.py --named`` and ``recall_lab.py --named`` use them.
+``FIT`` and ``CHECK`` are the notes as first written (``FIT_NOTES``, ``CHECK_NOTES``)
+with their ``NAMED_FIT`` / ``NAMED_CHECK`` additions merged in (``with_named``): questions
+that name a person, service, library or file that the own project's notes hold and the
+other projects never mention, the case of LoCoMo's worst foreign passes ("What is Nate's
+favorite genre of movies?"). Tried alone as fit data for the ``unknown`` part they made no
+better calibration; they are what lets a fit weigh the ``unnamed`` share (calibration v4,
+``results/recall_ideas.md``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CHECK", "FIT", "NAMED_CHECK", "NAMED_FIT", "CorpusProject", "with_named"]
+__all__ = [
+    "CHECK",
+    "CHECK_NOTES",
+    "FIT",
+    "FIT_NOTES",
+    "NAMED_CHECK",
+    "NAMED_FIT",
+    "CorpusProject",
+    "with_named",
+]
 
 
 @dataclass
@@ -32,7 +41,7 @@ class CorpusProject:
     """(query, indices of the memories that answer it)."""
 
 
-FIT: list[CorpusProject] = [
+FIT_NOTES: list[CorpusProject] = [
     CorpusProject(
         "shop-backend",
         [
@@ -194,7 +203,7 @@ FIT: list[CorpusProject] = [
 ]
 
 
-CHECK: list[CorpusProject] = [
+CHECK_NOTES: list[CorpusProject] = [
     CorpusProject(
         "mobile-app",
         [
@@ -494,3 +503,9 @@ NAMED_CHECK: list[CorpusProject] = [
         ],
     ),
 ]
+
+
+FIT: list[CorpusProject] = with_named(FIT_NOTES, NAMED_FIT)
+"""The calibration's fit corpus: the notes with their named additions."""
+CHECK: list[CorpusProject] = with_named(CHECK_NOTES, NAMED_CHECK)
+"""The held-out check corpus: the notes with their named additions."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.recall_lab import Asked, Lab
-from memsvc.retrieval.analysis import analyze
+from memsvc.retrieval.analysis import analyze, named_terms
 from memsvc.retrieval.lexical import NEIGHBOUR_WEIGHT, LexicalIndex
 from memsvc.retrieval.relevance import coverage
 from memsvc.retrieval.temporal import date_phrases
@@ -104,6 +104,13 @@ class Lexicon:
         total = float(q.weights[keep].sum())
         return float(q.weights[keep & (q.df <= rare)].sum()) / total if total > 0 else 0.0
 
+    def unnamed(self, a: Asked) -> float:
+        """1 when the query names something (``analysis.named_terms``, dates left out)
+        that no memory of the project holds."""
+        q, w = self.query(a), self.words[a.project]
+        dated = {t for t, d in zip(q.terms, q.dated, strict=True) if d}
+        return float(any(w.df[t] == 0 for t in named_terms(a.text) - dated))
+
     def holds_rarest(self, a: Asked, i: int) -> float:
         """1 when the hit holds the query's highest-IDF term outside its dates."""
         q = self.query(a)
@@ -167,6 +174,14 @@ def variants(lex: Lexicon) -> dict[str, Features]:
         "cosine, `coverage_undated`, `unknown` (v3, refitted here)": lambda a, i: parts(
             a, i, "cosine", "coverage_undated", "unknown"
         ),
+        "v3 + names the project never mentions (`unnamed`)": lambda a, i: [
+            *parts(a, i, "cosine", "coverage_undated", "unknown"),
+            lex.unnamed(a),
+        ],
+        "cosine, `coverage_undated`, `unnamed`": lambda a, i: [
+            *undated(a, i),
+            lex.unnamed(a),
+        ],
         "v3 + cosine minus the median of the query's top-50 cosines": lambda a, i: [
             *parts(a, i, "cosine", "coverage_undated", "unknown"),
             gap(a, i, lambda c: float(np.median(c))),

@@ -7,10 +7,9 @@ hits at ``min_relevance=0``) and over the hand-written corpora ``FIT`` and ``CHE
 the calibration's three sizes (every query in every project of its corpus, 10 hits, as
 ``calibrate.py`` asks). Each hit keeps its score, relevance and parts; each project its
 ids, texts, vectors and episode predecessors. Written to
-``benchmarks/.cache/recall_lab.pkl`` (git ignored). With ``--named`` the corpora are
-``FIT`` and ``CHECK`` with their ``NAMED_*`` additions (``corpora.with_named``).
+``benchmarks/.cache/recall_lab.pkl`` (git ignored).
 
-    python benchmarks/recall_lab.py [LOCOMO_JSON] [--named]
+    python benchmarks/recall_lab.py [LOCOMO_JSON]
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import numpy.typing as npt
 
 from benchmarks.bench_quality import HEADLINE, Loaded, ingest
 from benchmarks.calibrate import FIT_PADS, load_corpus, padded
-from benchmarks.corpora import CHECK, FIT, NAMED_CHECK, NAMED_FIT, CorpusProject, with_named
+from benchmarks.corpora import CHECK, FIT, CorpusProject
 from benchmarks.embed_cache import CachedEmbedder
 from benchmarks.locomo import TurnId, load_locomo
 from memsvc import Actor, Channel, SearchQuery, Settings
@@ -155,10 +154,8 @@ def collect_corpus(
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--named"]
-    named = "--named" in sys.argv[1:]
-    fit = with_named(FIT, NAMED_FIT) if named else FIT
-    check = with_named(CHECK, NAMED_CHECK) if named else CHECK
+    args = sys.argv[1:]
+    fit, check = FIT, CHECK
     data = Path(args[0] if args else "../shared/bench/locomo_dev.json")
     embedder = CachedEmbedder()
     lab = Lab()

@@ -7,6 +7,7 @@ memories go through the same function."""
 
 from __future__ import annotations
 
+import calendar
 import re
 import threading
 from collections.abc import Iterable
@@ -15,7 +16,7 @@ from functools import lru_cache
 from itertools import chain, islice
 from typing import Any
 
-__all__ = ["STOP_WORDS", "Analysed", "analyze", "analyze_batch", "analyze_many"]
+__all__ = ["STOP_WORDS", "Analysed", "analyze", "analyze_batch", "analyze_many", "named_terms"]
 
 # Scripts written without spaces between words: Han (with extensions and compatibility
 # ideographs), Hiragana, Katakana (full and half width) and Hangul.
@@ -329,3 +330,51 @@ def _symbol_terms(token: Token) -> tuple[str, ...]:
 def analyze_many(texts: Iterable[str]) -> list[list[str]]:
     """``[analyze(t) for t in texts]``, faster (``analyze_batch``)."""
     return analyze_batch(texts).each()
+
+
+_NAME = re.compile(r"[^\W_]+(?:['\u2019.\-][^\W_]+)*")
+_OPENS_SENTENCE = frozenset(".!?:;\"'(\u201c\u2018[\n")
+_CALENDAR_WORDS = frozenset(
+    w.lower()
+    for w in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name, *calendar.day_abbr)
+    if w
+)
+TITLE_CASE_SHARE = 0.5
+"""A text in which more than this share of the words after a sentence's first are
+capitalised is written in title case: its capitals name nothing (``named_terms``)."""
+
+
+def named_terms(text: str) -> frozenset[str]:
+    """The index terms of the words ``text`` names as proper nouns: a word holding a
+    capital letter that does not open a sentence ("What is *Nate*'s favourite book?",
+    "did we move *Redis* to Frankfurt?"), or that opens one but has a capital after its
+    first letter (an identifier: "*OpenSearch* tuning"). Acronyms ("SQL", "API", "EU")
+    are left out: most name a kind of thing a project may well hold under another name
+    ("a SQL migration" of a project that says PostgreSQL). Month and weekday names and "I"
+    are not names; a title-case text names nothing. Used by relevance: a query naming
+    something the project never mentions is seldom about any of its memories
+    (``LexicalIndex.evidence``)."""
+    named: list[str] = []
+    later = capitalised = 0
+    for m in _NAME.finditer(text):
+        word = m.group()
+        before = text[: m.start()].rstrip()
+        opens = not before or before[-1] in _OPENS_SENTENCE
+        capital = any(c.isupper() for c in word)
+        if not opens:
+            later += 1
+            capitalised += capital
+        bare = word.lower().split("'")[0].split("\u2019")[0]
+        if not capital or bare in _CALENDAR_WORDS or bare == "i" or _acronym(word):
+            continue
+        if not opens or any(c.isupper() for c in word[1:]):
+            named.append(word)
+    if later >= 4 and capitalised > TITLE_CASE_SHARE * later:
+        return frozenset()
+    return frozenset(t for word in named for t in analyze(word))
+
+
+def _acronym(word: str) -> bool:
+    """Whether ``word`` is written in capitals alone ("SQL", "S3"), possessive aside."""
+    letters = [c for c in word.split("'")[0].split("\u2019")[0] if c.isalpha()]
+    return len(letters) > 1 and all(c.isupper() for c in letters)

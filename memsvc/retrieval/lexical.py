@@ -26,7 +26,7 @@ from itertools import chain, islice, repeat
 import numpy as np
 import numpy.typing as npt
 
-from memsvc.retrieval.analysis import analyze, analyze_batch
+from memsvc.retrieval.analysis import analyze, analyze_batch, named_terms
 from memsvc.retrieval.relevance import coverage
 from memsvc.retrieval.temporal import date_phrases
 
@@ -385,12 +385,14 @@ class LexicalIndex:
 
     def evidence(
         self, query: str, rows: list[int], prev: list[int]
-    ) -> tuple[list[float], list[float], float]:
+    ) -> tuple[list[float], list[float], float, float]:
         """The word evidence of relevance (``relevance``'s module docstring): each row's
         ``coverage`` and ``coverage_undated`` (the words of an absolute date the query
-        names count only where the row or its predecessor holds them), and the query's
+        names count only where the row or its predecessor holds them), the query's
         ``unknown`` share: of its terms outside such dates, the IDF-weighted share no row
-        of the index holds. O(query terms) per row."""
+        of the index holds, and its ``unnamed`` share: of the terms of the names it holds
+        (``analysis.named_terms``, dates left out), the share no row holds. O(query terms)
+        per row."""
         terms = list(dict.fromkeys(analyze(query)))
         dated = set(analyze(" ".join(date_phrases(query)))) if terms else set()
         optional = [t in dated for t in terms]
@@ -400,6 +402,8 @@ class LexicalIndex:
         undated = sum(w for w, d in zip(weights, optional, strict=True) if not d)
         missing = sum(w for w, d, u in zip(weights, optional, unseen, strict=True) if u and not d)
         unknown = missing / undated if undated > 0.0 else 0.0
+        names = named_terms(query) - dated if terms else frozenset()
+        unnamed = sum(map(self._unseen, names)) / len(names) if names else 0.0
         covers, covers_undated = [], []
         for row, before in zip(rows, prev, strict=True):
             own, nb = self._row_terms(row), self._row_terms(before)
@@ -408,7 +412,12 @@ class LexicalIndex:
             covers_undated.append(
                 coverage(weights, held, lent, NEIGHBOUR_WEIGHT, optional) if dated else covers[-1]
             )
-        return covers, covers_undated, unknown
+        return covers, covers_undated, unknown, unnamed
+
+    def _unseen(self, term: str) -> bool:
+        """Whether no row holds ``term``."""
+        tid = self._ids.get(term, -1)
+        return tid < 0 or not self._postings[tid]
 
 
 def _drop_row(posting: array[int], row: int) -> None:

@@ -28,7 +28,7 @@ from memsvc.telemetry.metrics import Metrics
 
 __all__ = ["Searcher"]
 
-_NO_EVIDENCE = Evidence(0.0, 0.0, 0.0, 0.0)
+_NO_EVIDENCE = Evidence(0.0, 0.0, 0.0, 0.0, 0.0)
 
 Scored = tuple[float, str, Any, Candidate]
 """(final score, id, the row's ``RANK_COLUMNS``, candidate)."""
@@ -190,6 +190,7 @@ class Searcher:
                 "coverage": round(ev.coverage, 6),
                 "coverage_undated": round(ev.coverage_undated, 6),
                 "unknown": round(ev.unknown, 6),
+                "unnamed": round(ev.unnamed, 6),
             }
             hits.append((t, parts, relevance))
             if len(hits) >= query.limit:
@@ -211,14 +212,14 @@ class Searcher:
             prev = entry.timeline().prev
             known = [i for i in ids if i in entry.pos]
             rows = [entry.pos[i] for i in known]
-            covers, undated, unknown = entry.lexical.evidence(
+            covers, undated, unknown, unnamed = entry.lexical.evidence(
                 text, rows, [int(prev[r]) for r in rows]
             )
         out: dict[str, Evidence] = {}
         for mid, cover, cover_undated in zip(known, covers, undated, strict=True):
             vec = vectors.get(mid)
             cosine = float(vec @ qvec) if vec is not None else 0.0
-            out[mid] = Evidence(cosine, cover, cover_undated, unknown)
+            out[mid] = Evidence(cosine, cover, cover_undated, unknown, unnamed)
         return out
 
 

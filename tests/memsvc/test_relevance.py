@@ -9,12 +9,14 @@ import pytest
 
 from memsvc import Actor, ContextRequest, MemoryDraft, MemoryService, ProjectCreate, SearchQuery
 from memsvc.domain import DEFAULT_MIN_RELEVANCE, Kind
+from memsvc.retrieval.analysis import named_terms
 from memsvc.retrieval.context import LOW_RELEVANCE
 from memsvc.retrieval.lexical import LexicalIndex
 from memsvc.retrieval.relevance import (
     DEFAULT_CALIBRATION,
     LEXICAL_ONLY,
     NOTES_V2,
+    NOTES_V3,
     WITH_MAXSIM,
     Evidence,
     calibration_for,
@@ -82,7 +84,7 @@ def test_coverage_undated_leaves_out_the_dates_a_memory_does_not_spell() -> None
     for row, text in enumerate(texts):
         index.put(row, text)
     query = "What class did Maria start on 3 June, 2023?"
-    covers, undated, unknown = index.evidence(query, [0, 1], [-1, -1])
+    covers, undated, unknown, _ = index.evidence(query, [0, 1], [-1, -1])
     assert covers == index.coverage(query, [0, 1], [-1, -1])
     # row 0 holds every undated term: the date's words, which no row holds, do not count
     assert undated[0] == pytest.approx(1.0) and covers[0] < 0.5
@@ -90,7 +92,7 @@ def test_coverage_undated_leaves_out_the_dates_a_memory_does_not_spell() -> None
     assert unknown == 0.0  # every word outside the date is known to the project
     # a memory that spells the date gets credit for it like for any other word
     index.put(3, "On 3 June 2023 Maria started a pottery class")
-    _, held, _ = index.evidence(query, [3], [-1])
+    _, held, _, _ = index.evidence(query, [3], [-1])
     assert held == [pytest.approx(1.0)]
 
 
@@ -99,21 +101,48 @@ def test_unknown_is_the_share_of_the_query_the_project_never_saw() -> None:
     for row, text in enumerate(["John adopted a dog", "John likes hiking", "a long walk"]):
         index.put(row, text)
     assert index.evidence("What dog did John adopt?", [0], [-1])[2] == 0.0
-    _, _, unknown = index.evidence("What dog did Nate adopt?", [0], [-1])
+    _, _, unknown, _ = index.evidence("What dog did Nate adopt?", [0], [-1])
     assert 0.0 < unknown < 1.0  # "nate" (never seen: the highest IDF) of dog, nate, adopt
     assert index.evidence("kubernetes helm", [0], [-1])[2] == 1.0
     assert index.evidence("kubernetes in May 2022", [0], [-1])[2] == 1.0  # dates left out
-    assert index.evidence("the", [0], [-1]) == ([0.0], [0.0], 0.0)  # no terms at all
+    assert index.evidence("the", [0], [-1]) == ([0.0], [0.0], 0.0, 0.0)  # no terms at all
     index.clear(0)  # a term whose postings emptied is unknown again
     assert index.evidence("adopted", [1], [-1])[2] == 1.0
 
 
-def test_v3_reads_undated_coverage_and_falls_with_the_unknown_share() -> None:
+def test_unnamed_is_the_share_of_the_query_names_the_project_never_mentions() -> None:
+    index = LexicalIndex()
+    for row, text in enumerate(["John adopted a dog", "Maria likes hiking", "a long walk"]):
+        index.put(row, text)
+    unnamed = lambda q: index.evidence(q, [0], [-1])[3]  # noqa: E731
+    assert unnamed("What dog did John adopt?") == 0.0
+    assert unnamed("What dog did Nate adopt?") == 1.0
+    assert unnamed("Did John or Nate adopt a dog?") == 0.5
+    assert unnamed("what dog did nate adopt?") == 0.0  # no capitals: no names to read
+    assert unnamed("What did John adopt in May 2023?") == 0.0  # months are not names
+    assert unnamed("When Did Nate Adopt The Dog Of His Dreams?") == 0.0  # title case
+    index.clear(0)  # a name whose postings emptied is missing again
+    assert unnamed("What dog did John adopt?") == 1.0
+
+
+def test_named_terms_reads_capitalised_words_that_do_not_open_a_sentence() -> None:
+    assert named_terms("What is Nate's favorite genre?") == {"nate"}
+    assert named_terms("Where did we put the cache? Redis holds it.") == set()
+    assert named_terms("OpenSearch tuning for Nate") == {"opensearch", "nate"}
+    assert named_terms("I think we moved Kafka to the EU in March") == {"kafka"}
+    assert named_terms("write a SQL migration for the API") == set()  # acronyms
+    assert named_terms("") == set()
+
+
+def test_v4_reads_undated_coverage_and_falls_with_unknown_and_unnamed_shares() -> None:
     cal = DEFAULT_CALIBRATION
-    assert cal.name == "minilm-fit-notes-v3" and cal.undated and cal.w_unknown < 0.0
+    assert cal.name == "minilm-fit-notes-v4" and cal.undated
+    assert cal.w_unknown < 0.0 and cal.w_unnamed < 0.0
     ev = Evidence(cosine=0.4, coverage=0.2, coverage_undated=0.6, unknown=0.0)
     assert cal.of(ev) == cal.relevance(0.4, 0.6)
     assert cal.of(ev._replace(unknown=0.5)) < cal.of(ev)
+    assert cal.of(ev._replace(unnamed=1.0)) < cal.of(ev._replace(unnamed=0.5)) < cal.of(ev)
+    assert NOTES_V3.of(ev._replace(unnamed=1.0)) == NOTES_V3.of(ev)  # fitted without it
     assert NOTES_V2.of(ev) == NOTES_V2.relevance(0.4, 0.2)  # v2 reads the plain coverage
     assert WITH_MAXSIM.of(ev, 0.5) == WITH_MAXSIM.relevance(0.4, 0.2, 0.5)
     assert with_maxsim(DEFAULT_CALIBRATION) is WITH_MAXSIM and with_maxsim(LEXICAL_ONLY) is None
@@ -141,7 +170,9 @@ def test_every_hit_carries_relevance_beside_score_and_parts(
     assert hits and hits[0].memory.content.startswith("orders are stored in postgres")
     for h in hits:
         assert 0.0 <= h.relevance <= 1.0 and h.relevance >= DEFAULT_MIN_RELEVANCE
-        assert {"cosine", "coverage", "coverage_undated", "unknown", "final"} <= set(h.parts)
+        assert {"cosine", "coverage", "coverage_undated", "unknown", "unnamed", "final"} <= set(
+            h.parts
+        )
         assert h.parts["unknown"] == 0.0  # every word of the query is in the project
 
 
