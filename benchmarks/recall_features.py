@@ -174,11 +174,11 @@ def variants(lex: Lexicon) -> dict[str, Features]:
         "cosine, `coverage_undated`, `unknown` (v3, refitted here)": lambda a, i: parts(
             a, i, "cosine", "coverage_undated", "unknown"
         ),
-        "v3 + names the project never mentions (`unnamed`)": lambda a, i: [
+        "v3 + any name the project never mentions (a 0/1 flag; the service reads the share)": lambda a, i: [
             *parts(a, i, "cosine", "coverage_undated", "unknown"),
             lex.unnamed(a),
         ],
-        "cosine, `coverage_undated`, `unnamed`": lambda a, i: [
+        "cosine, `coverage_undated`, any name missing (flag)": lambda a, i: [
             *undated(a, i),
             lex.unnamed(a),
         ],
