@@ -125,6 +125,9 @@ def parts(a: Asked, i: int, *names: str) -> list[float]:
     return [float(a.hits[i].parts.get(n) or 0.0) for n in names]
 
 
+ANY_NAME = "v3 + any name the project never mentions (a 0/1 flag; the service reads the share)"
+
+
 def variants(lex: Lexicon) -> dict[str, Features]:
     """The feature sets of the abstention table's new rows (each fitted on FIT)."""
 
@@ -174,7 +177,7 @@ def variants(lex: Lexicon) -> dict[str, Features]:
         "cosine, `coverage_undated`, `unknown` (v3, refitted here)": lambda a, i: parts(
             a, i, "cosine", "coverage_undated", "unknown"
         ),
-        "v3 + any name the project never mentions (a 0/1 flag; the service reads the share)": lambda a, i: [
+        ANY_NAME: lambda a, i: [
             *parts(a, i, "cosine", "coverage_undated", "unknown"),
             lex.unnamed(a),
         ],
