@@ -344,6 +344,7 @@ TITLE_CASE_SHARE = 0.5
 capitalised is written in title case: its capitals name nothing (``named_terms``)."""
 
 
+@lru_cache(maxsize=1024)
 def named_terms(text: str) -> frozenset[str]:
     """The index terms of the words ``text`` names as proper nouns: a word holding a
     capital letter that does not open a sentence ("What is *Nate*'s favourite book?",
