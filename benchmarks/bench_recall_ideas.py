@@ -28,13 +28,15 @@ from benchmarks.calibrate import auc, fit_logistic
 from benchmarks.embed_cache import CachedEmbedder
 from benchmarks.locomo import Question
 from benchmarks.quality_report import score_ranking
-from benchmarks.recall_features import Lexicon, reproduced, variants
+from benchmarks.recall_features import Lexicon, parts, reproduced, variants
 from benchmarks.recall_lab import LAB, Asked, Hit, Lab, Project  # noqa: F401 (unpickling)
 from memsvc.retrieval.relevance import (
     DEFAULT_CALIBRATION,
     NOTES_V2,
     NOTES_V3,
     WITH_MAXSIM,
+    WITH_MAXSIM_V1,
+    Calibration,
     Evidence,
 )
 from memsvc.retrieval.rerank import reranked_finals
@@ -397,7 +399,7 @@ def served(a: Asked) -> np.ndarray:
 
 
 def with_maxsim_feature(lab: Lab, tokens: dict[str, np.ndarray]) -> Features:
-    """cosine, coverage and the hit's MaxSim (``relevance.WITH_MAXSIM`` is this fit)."""
+    """cosine, coverage and the hit's MaxSim (``relevance.WITH_MAXSIM_V1`` is this fit)."""
     text_of = {n: dict(zip(p.ids, p.texts, strict=True)) for n, p in lab.projects.items()}
     seen: dict[tuple[int, int], float] = {}
 
@@ -410,9 +412,11 @@ def with_maxsim_feature(lab: Lab, tokens: dict[str, np.ndarray]) -> Features:
     return feats
 
 
-def shipped_row(lab: Lab, tokens: dict[str, np.ndarray], depth: int) -> str:
+def shipped_row(
+    lab: Lab, tokens: dict[str, np.ndarray], depth: int, cal: Calibration = WITH_MAXSIM
+) -> str:
     """The service with ``rerank_depth = depth``: hits re-ranked, the first ``depth`` rated
-    by ``WITH_MAXSIM``, the rest by the default calibration."""
+    by ``cal`` (the service's: ``WITH_MAXSIM``), the rest by the default calibration."""
     import dataclasses
 
     order = served_rerank(lab, tokens, depth)
@@ -426,7 +430,7 @@ def shipped_row(lab: Lab, tokens: dict[str, np.ndarray], depth: int) -> str:
             ev = evidence_of(h)
             if i < depth:
                 sim = maxsim(tokens[a.text], tokens[text_of[a.project][h.id]])
-                out.append(WITH_MAXSIM.of(ev, sim))
+                out.append(cal.of(ev, sim))
             else:
                 out.append(DEFAULT_CALIBRATION.of(ev))
         return np.array(out)
@@ -435,8 +439,9 @@ def shipped_row(lab: Lab, tokens: dict[str, np.ndarray], depth: int) -> str:
     ab = abstention(moved, cached)
     at97 = operating_point(moved, cached, 0.97)
     return (
-        f"| **as shipped with `rerank_depth={depth}`**: re-ranked, the first {depth} by"
-        f" `WITH_MAXSIM`, the rest by v3 | — | {ab['AUC']:.3f} | {ab['foreign empty']:.3f} |"
+        f"| {'**as shipped' if cal is WITH_MAXSIM else 'before'} with `rerank_depth={depth}`"
+        f"{'**' if cal is WITH_MAXSIM else ''}: re-ranked, the first {depth} by"
+        f" `{cal.name}`, the rest by v4 | — | {ab['AUC']:.3f} | {ab['foreign empty']:.3f} |"
         f" {ab['own ratio']:.3f} | {at97:.3f} | as the row above | as the row above |"
         " as the row above |"
     )
@@ -534,11 +539,19 @@ def abstention_lines(lab: Lab, tokens: dict[str, np.ndarray]) -> list[str]:
         "cosine minus the project's null cosine (20 generic questions), coverage": with_null(
             null_cosine(lab, refs)
         ),
-        "cosine, coverage, MaxSim of every hit (`relevance.WITH_MAXSIM`)": with_ms,
+        "cosine, coverage, MaxSim of every hit (`WITH_MAXSIM_V1`'s features, refitted here)": (
+            with_ms
+        ),
         **variants(lex),
         "v3 + MaxSim of every hit (a refit of `WITH_MAXSIM` on v3's features; not shipped)": (
             lambda a, i: [
                 *v3_feats(a, i),
+                with_ms(a, i)[2],
+            ]
+        ),
+        "v4 + MaxSim of every hit (`relevance.WITH_MAXSIM`, maxsim-v2)": (
+            lambda a, i: [
+                *parts(a, i, "cosine", "coverage_undated", "unknown", "unnamed"),
                 with_ms(a, i)[2],
             ]
         ),
@@ -549,7 +562,8 @@ def abstention_lines(lab: Lab, tokens: dict[str, np.ndarray]) -> list[str]:
         weights = ", ".join(f"{b:.3f}" for b in beta)
         lines.append(_abstention_row(lab, name, weights, memoised(relevance_of(beta, feats))))
         print(lines[-1], flush=True)
-    lines.append(shipped_row(lab, tokens, 20))
+    lines.append(shipped_row(lab, tokens, 20, WITH_MAXSIM_V1))
+    lines.append(shipped_row(lab, tokens, 20, WITH_MAXSIM))
     return lines
 
 

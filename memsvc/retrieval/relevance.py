@@ -68,6 +68,7 @@ __all__ = [
     "NOTES_V2",
     "NOTES_V3",
     "WITH_MAXSIM",
+    "WITH_MAXSIM_V1",
     "Calibration",
     "Evidence",
     "calibration_for",
@@ -155,16 +156,28 @@ NOTES_V2 = Calibration(bias=-4.015, w_cosine=7.928, w_coverage=5.860, name="mini
 its named questions."""
 
 WITH_MAXSIM = Calibration(
+    bias=-4.593,
+    w_cosine=5.804,
+    w_coverage=4.637,
+    w_unknown=-0.341,
+    w_unnamed=-1.531,
+    w_maxsim=4.043,
+    undated=True,
+    name="minilm-fit-notes-maxsim-v2",
+)
+"""For hits re-ranked by late interaction (``Settings.rerank_depth``), which carry a MaxSim:
+fitted like the default (v4's features, the same FIT hits at the same three sizes) with
+MaxSim as a fifth feature (``benchmarks/bench_recall_ideas.py``, never on LoCoMo). MaxSim
+separates a relevant short or chatty memory that the pooled cosine undersells."""
+
+WITH_MAXSIM_V1 = Calibration(
     bias=-4.753,
     w_cosine=6.122,
     w_coverage=5.079,
     w_maxsim=3.849,
     name="minilm-fit-notes-maxsim-v1",
 )
-"""For hits re-ranked by late interaction (``Settings.rerank_depth``), which carry a MaxSim:
-fitted like the default on the same FIT hits at the same three sizes with MaxSim as a
-third feature (``benchmarks/bench_recall_ideas.py``, never on LoCoMo). MaxSim separates
-a relevant short or chatty memory that the pooled cosine undersells."""
+"""``WITH_MAXSIM`` before v2: cosine, ``coverage`` and MaxSim (fitted beside v3)."""
 
 LEXICAL_ONLY = Calibration(bias=-3.0, w_cosine=0.0, w_coverage=6.0, name="lexical-only-v1")
 """For embedders whose cosine scale is not calibrated (the test hash embedder): relevance

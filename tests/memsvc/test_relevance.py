@@ -18,6 +18,7 @@ from memsvc.retrieval.relevance import (
     NOTES_V2,
     NOTES_V3,
     WITH_MAXSIM,
+    WITH_MAXSIM_V1,
     Evidence,
     calibration_for,
     coverage,
@@ -144,7 +145,9 @@ def test_v4_reads_undated_coverage_and_falls_with_unknown_and_unnamed_shares() -
     assert cal.of(ev._replace(unnamed=1.0)) < cal.of(ev._replace(unnamed=0.5)) < cal.of(ev)
     assert NOTES_V3.of(ev._replace(unnamed=1.0)) == NOTES_V3.of(ev)  # fitted without it
     assert NOTES_V2.of(ev) == NOTES_V2.relevance(0.4, 0.2)  # v2 reads the plain coverage
-    assert WITH_MAXSIM.of(ev, 0.5) == WITH_MAXSIM.relevance(0.4, 0.2, 0.5)
+    assert WITH_MAXSIM.of(ev, 0.5) == WITH_MAXSIM.relevance(0.4, 0.6, 0.5)  # undated, as v4
+    assert WITH_MAXSIM.of(ev._replace(unnamed=1.0), 0.5) < WITH_MAXSIM.of(ev, 0.5)
+    assert WITH_MAXSIM_V1.of(ev, 0.5) == WITH_MAXSIM_V1.relevance(0.4, 0.2, 0.5)
     assert with_maxsim(DEFAULT_CALIBRATION) is WITH_MAXSIM and with_maxsim(LEXICAL_ONLY) is None
 
 
