@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from memsvc.domain import PROJECT_ID_RE, IssuedToken, Role, TokenInfo
@@ -34,6 +35,7 @@ __all__ = [
     "revoke_token",
     "set_tokens_required",
     "tokens_configured",
+    "tokens_required",
 ]
 
 TOKEN_PREFIX = "msv_"  # noqa: S105  (a prefix, not a secret)
@@ -76,6 +78,12 @@ def tokens_configured(session: Session) -> bool:
     """Whether this server requires a token from every caller: the persisted setting
     (revoking the last token does not turn it off; only an admin does, explicitly)."""
     return bool(fleet_store.get_setting(session, fleet_store.REQUIRE_TOKENS))
+
+
+def tokens_required(conn: Connection) -> bool:
+    """``tokens_configured`` on a plain connection (``Database.peek``): asked on every
+    request, so one Core statement without an ORM session."""
+    return bool(fleet_store.setting_value(conn, fleet_store.REQUIRE_TOKENS))
 
 
 def set_tokens_required(session: Session, required: bool, now: datetime) -> None:

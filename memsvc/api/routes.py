@@ -102,6 +102,17 @@ class OpenByNameBody(OpenBody):
     name: str
 
 
+def serialised(model: BaseModel) -> Response:
+    """``model`` as the JSON body FastAPI would send for it, serialised once.
+
+    A sync route that returns a model has FastAPI validate it again against the route's
+    ``response_model`` in a worker thread (one more thread round trip per request) before
+    dumping it; the service's models are built validated, so the hot read routes return
+    the bytes instead (same dump: by alias, ``application/json``) and declare the model
+    with ``response_model`` for the document."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+
+
 def _written(result: AddResult) -> WrittenMemory:
     return WrittenMemory(**result.memory.model_dump(), deduplicated=not result.created)
 
@@ -227,22 +238,23 @@ def memory_history(
     return HistoryResult(versions=service.memory_history(actor, project, memory_id))
 
 
-@router.post("/projects/{project}/search", tags=["recall"])
+@router.post("/projects/{project}/search", tags=["recall"], response_model=SearchResult)
 def search_memories(
     project: str, body: SearchQuery, service: ServiceDep, actor: ActorDep
-) -> SearchResult:
+) -> Response:
     """Hybrid search over the project's memories, best first, above ``min_relevance``."""
     hits = service.search_memories(actor, project, body)
     stale = service.rules_changed(actor, project)
-    return SearchResult(hits=hits, hint=None if hits else body.empty_hint(), rules_changed=stale)
+    hint = None if hits else body.empty_hint()
+    return serialised(SearchResult(hits=hits, hint=hint, rules_changed=stale))
 
 
-@router.post("/projects/{project}/context", tags=["recall"])
+@router.post("/projects/{project}/context", tags=["recall"], response_model=ContextPack)
 def get_context(
     project: str, body: ContextRequest, service: ServiceDep, actor: ActorDep
-) -> ContextPack:
+) -> Response:
     """A context pack for a task within a token budget."""
-    return service.get_context(actor, project, body)
+    return serialised(service.get_context(actor, project, body))
 
 
 @router.post("/projects/{project}/handoffs", status_code=201, tags=["recall"])

@@ -22,8 +22,8 @@ class Access:
 
     def tokens_configured(self) -> bool:
         """Whether every transport requires a token (the persisted setting)."""
-        with self.db.read() as s:
-            return principals.tokens_configured(s)
+        with self.db.peek() as conn:
+            return principals.tokens_required(conn)
 
     def authenticate(
         self, token: str | None, channel: Channel, *, allow_local: bool, **extra: Any

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -224,6 +224,16 @@ def get_setting(session: Session, key: str) -> Any:
     """A server setting's value, or None when it was never set."""
     row = session.get(ServerSettingRow, key)
     return None if row is None else row.value
+
+
+def setting_value(conn: Connection, key: str) -> Any:
+    """``get_setting`` on a plain connection (``Database.peek``): one Core statement."""
+    found = conn.execute(_SETTING_VALUE, {"key": key}).first()
+    return None if found is None else found[0]
+
+
+_SETTINGS = ServerSettingRow.__table__  # type: ignore[attr-defined]
+_SETTING_VALUE = sa_select(_SETTINGS.c.value).where(_SETTINGS.c.key == bindparam("key"))
 
 
 def set_setting(session: Session, key: str, value: Any, when: datetime) -> None:

@@ -94,3 +94,25 @@ async def test_a_revoked_token_stops_an_open_mcp_session_at_the_next_call(fleet:
     with svc._p.curation.db.read() as s:
         refused = s.exec(select(AuditEventRow).where(AuditEventRow.action == "authenticate")).all()
     assert [(e.outcome, e.detail["reason"]) for e in refused] == [("denied", "revoked")]
+
+
+def test_the_token_setting_is_read_fresh_on_every_request(service: MemoryService) -> None:
+    """The per-request read (a Core statement on a plain connection) sees the persisted
+    setting as it is now, also when another process (another ``Database``) changed it."""
+    from memsvc.access import tokens as principals
+    from memsvc.clock import utcnow
+    from memsvc.store.database import Database
+
+    db = service._p.access.db
+    assert not service.tokens_configured()
+    other = Database(db.url)  # another server or the CLI on the same data dir
+    try:
+        with other.maintenance() as s:
+            principals.set_tokens_required(s, True, utcnow())
+        assert service.tokens_configured()
+        with db.read() as s:
+            assert principals.tokens_configured(s)  # the ORM read agrees
+        assert service.set_require_tokens(ADMIN, False) is False
+        assert not service.tokens_configured()
+    finally:
+        other.dispose()
