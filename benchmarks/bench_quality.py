@@ -640,16 +640,21 @@ def main() -> None:
         action="store_true",
         help="embed with the model every run (default: vectors cached in benchmarks/.cache)",
     )
+    parser.add_argument(
+        "--quantized-queries",
+        action="store_true",
+        help="queries on the int8 graph (Settings.quantized_queries), memories on fp32",
+    )
     args = parser.parse_args()
     convs = load_locomo(Path(args.data))
     if args.convs:
         convs = convs[: args.convs]
     embedder: Embedder
     if args.no_embed_cache:
-        embedder = MiniLMEmbedder()
+        embedder = MiniLMEmbedder(quantized_queries=args.quantized_queries)
         embedder.warm()
     else:
-        embedder = CachedEmbedder()
+        embedder = CachedEmbedder(quantized_queries=args.quantized_queries)
     run = Run()
     if isinstance(embedder, CachedEmbedder):
         run.query_vectors = "query vectors from the benchmark's vector cache"

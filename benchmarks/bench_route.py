@@ -51,6 +51,8 @@ class Tree:
 
     name: str
     path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of its server (``--tree-env``)."""
     base: str = ""
     pid: int = 0
     latencies: list[float] = field(default_factory=list)
@@ -60,12 +62,19 @@ class Tree:
     rates: list[float] = field(default_factory=list)
 
 
-def parse_trees(spec: str) -> list[Tree]:
-    """``name=path,name=path`` as trees."""
+def parse_trees(spec: str, envs: str = "") -> list[Tree]:
+    """``name=path,name=path`` as trees; ``envs``: ``name:KEY=VALUE,...`` for their
+    servers (one tree served twice with a setting on and off)."""
     out = []
     for part in spec.split(","):
         name, _, path = part.partition("=")
         out.append(Tree(name, Path(path)))
+    for part in filter(None, envs.split(",")):
+        name, _, assignment = part.partition(":")
+        key, _, value = assignment.partition("=")
+        for tree in out:
+            if tree.name == name:
+                tree.env[key] = value
     return out
 
 
@@ -74,7 +83,7 @@ def serving(trees: list[Tree], data: Path) -> Iterator[None]:
     """Every tree served on ``data`` (its own process and port), warmed up."""
     with contextlib.ExitStack() as stack:
         for tree in trees:
-            env = {"PYTHONPATH": str(tree.path)}
+            env = {"PYTHONPATH": str(tree.path), **tree.env}
             proc, tree.base = stack.enter_context(served(data, server_embedder("minilm"), env))
             tree.pid = proc.pid
         for tree in trees:
@@ -145,7 +154,8 @@ def render(trees: list[Tree], args: argparse.Namespace, load: str) -> str:
         "# REST search route: base vs change, one data dir, interleaved",
         "",
         f"- command: `python benchmarks/bench_route.py --data {args.data} --trees {args.trees} "
-        f"--rounds {args.rounds} --queries {args.queries}"
+        + (f"--tree-env {args.tree_env} " if args.tree_env else "")
+        + f"--rounds {args.rounds} --queries {args.queries}"
         + (f" --min-relevance {args.min_relevance}" if args.min_relevance is not None else "")
         + "`",
         f"- machine: {os.cpu_count()} CPUs (nproc), {platform.processor() or platform.machine()}, "
@@ -176,13 +186,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--trees", required=True, help="name=path,name=path (PYTHONPATH of each)")
+    p.add_argument("--tree-env", default="", help="name:KEY=VALUE,... for a tree's server")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--min-relevance", type=float, default=None, help="0: every search hits")
     p.add_argument("--out", type=Path, default=RESULTS / "route.md")
     args = p.parse_args()
-    trees = parse_trees(args.trees)
+    trees = parse_trees(args.trees, args.tree_env)
     extra = {} if args.min_relevance is None else {"min_relevance": args.min_relevance}
     load = loadavg()
     with serving(trees, args.data):

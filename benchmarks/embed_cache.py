@@ -29,9 +29,11 @@ class CachedEmbedder:
     identity = MiniLMEmbedder.identity
     dim = MiniLMEmbedder.dim
 
-    def __init__(self, path: Path = DEFAULT_CACHE) -> None:
+    def __init__(self, path: Path = DEFAULT_CACHE, quantized_queries: bool = False) -> None:
         self.path = path
+        self.quantized_queries = quantized_queries
         self._inner: MiniLMEmbedder | None = None
+        self._queries: MiniLMEmbedder | None = None
         self._vectors: dict[str, Vectors] = {}
         self._dirty = False
         if path.exists():
@@ -57,6 +59,22 @@ class CachedEmbedder:
             out[i] = self._vectors[k]
         return out
 
+    def embed_query(self, text: str) -> Vectors:
+        """A query's vector as the service embeds it: the memories' vector, or with
+        ``quantized_queries`` the int8 graph's (``MiniLMEmbedder.embed_query``), cached
+        apart."""
+        if not self.quantized_queries:
+            vec: Vectors = self.embed([text])[0]
+            return vec
+        key = "q8|" + _key(text)
+        held = self._vectors.get(key)
+        if held is None:
+            if self._queries is None:
+                self._queries = MiniLMEmbedder(quantized_queries=True)
+            held = self._vectors[key] = self._queries.embed_query(text)
+            self._dirty = True
+        return held
+
     def token_states(self, texts: list[str]) -> list[Vectors]:
         """The model's token states (not cached: the opt-in re-ranker's cost is real)."""
         if self._inner is None:
@@ -68,7 +86,7 @@ class CachedEmbedder:
         if not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        keys = np.array(list(self._vectors), dtype="<U32")
+        keys = np.array(list(self._vectors), dtype="<U40")
         mat = np.stack(list(self._vectors.values())).astype(np.float32)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, keys=keys, vectors=mat)

@@ -85,6 +85,16 @@ def build_service(
         yield parts.service
 
 
+def embedder_from(settings: Settings) -> Embedder:
+    """The embedder ``settings`` name, with its backend and query options."""
+    return make_embedder(
+        settings.embedder,
+        settings.embed_batch_size,
+        backend=settings.embedder_backend,
+        quantized_queries=settings.quantized_queries,
+    )
+
+
 @contextmanager
 def build_components(
     settings: Settings,
@@ -101,9 +111,7 @@ def build_components(
         audit = AuditLog(settings.hash_audit_queries, Checkpointer.from_settings(settings))
     checkpoints = audit.checkpoints
     db = Database(settings.sqlalchemy_url)
-    emb = embedder or make_embedder(
-        settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
-    )
+    emb = embedder or embedder_from(settings)
     index = LanceIndex(settings.lance_path, emb.identity, emb.dim, settings.lance_storage_options)
     health = IndexHealth()
     cache = ProjectCache(index, emb.dim, settings.cache_mb << 20, change_reader(db), health)

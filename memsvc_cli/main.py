@@ -75,15 +75,13 @@ def _warm_in_background(embedder: object) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``memsvc serve``: REST, MCP over HTTP and the inspector until SIGTERM/SIGINT."""
-    from memsvc.retrieval.embedder import make_embedder
+    from memsvc.bootstrap import embedder_from
     from memsvc_cli.serving import serve
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     if args.listen_fd is None and settings.workers > 1:
         return _supervise(args, settings)
-    embedder = make_embedder(
-        settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
-    )
+    embedder = embedder_from(settings)
     # the index reconciliation runs beside the server: health answers at once, readiness
     # says "reconciling" and only projects with pending index work wait (503)
     with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
@@ -162,12 +160,10 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     import anyio
 
     from mcp_server import create_mcp_server
-    from memsvc.retrieval.embedder import make_embedder
+    from memsvc.bootstrap import embedder_from
 
     settings = _settings(args, project=args.project, agent=args.agent)
-    embedder = make_embedder(
-        settings.embedder, settings.embed_batch_size, backend=settings.embedder_backend
-    )
+    embedder = embedder_from(settings)
     with build_service(settings, embedder=embedder, reconcile_in_background=True) as service:
         warm = getattr(embedder, "warm", None)
         if warm is not None:

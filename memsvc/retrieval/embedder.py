@@ -52,7 +52,8 @@ class QueryCache:
                 self._items.move_to_end(text)
                 return hit
         vec: Vectors
-        vec = self._embedder.embed([text])[0]
+        one = getattr(self._embedder, "embed_query", None)
+        vec = one(text) if callable(one) else self._embedder.embed([text])[0]
         with self._lock:
             self._items[text] = vec
             if len(self._items) > self._size:
@@ -223,6 +224,7 @@ class MiniLMEmbedder:
         threads: int | None = None,
         backend: str | None = None,
         cache_dir: Path | None = None,
+        quantized_queries: bool = False,
     ) -> None:
         choice = backend or "auto"
         if choice not in BACKENDS:
@@ -233,6 +235,7 @@ class MiniLMEmbedder:
         self._batch_size = batch_size
         self._threads = threads or DEFAULT_THREADS
         self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._quantized_queries = quantized_queries
         self._backend: _Backend | None = None
         self._tokens: _TorchMiniLM | None = None
         self._lock = threading.Lock()
@@ -273,7 +276,12 @@ class MiniLMEmbedder:
         if self._choice == "onnx" or (self._choice == "auto" and onnxruntime_available()):
             cache_dir = self._cache_dir or default_cache_dir()
             try:
-                return OnnxMiniLM(model_dir, cache_dir, threads=self._threads)
+                return OnnxMiniLM(
+                    model_dir,
+                    cache_dir,
+                    threads=self._threads,
+                    quantized_queries=self._quantized_queries,
+                )
             except Exception:
                 if self._choice == "onnx":
                     raise
@@ -286,6 +294,16 @@ class MiniLMEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._load().embed(texts, self._batch_size)
+
+    def embed_query(self, text: str) -> Vectors:
+        """A search query's vector: ``embed([text])[0]``, except that on ONNX with
+        ``quantized_queries`` it comes from the int8 graph (about a third faster; mean
+        cosine 0.994 to the fp32 vector; ``OnnxMiniLM.embed_query``)."""
+        backend = self._load()
+        one = getattr(backend, "embed_query", None)
+        vectors: Vectors = one(text) if callable(one) else backend.embed([text], self._batch_size)
+        first: Vectors = vectors[0]
+        return first
 
     def token_states(self, texts: list[str]) -> list[Vectors]:
         """Each text's token states (``_TorchMiniLM.token_states``), for the opt-in
@@ -310,12 +328,17 @@ def make_embedder(
     backend: str | None = None,
     cache_dir: Path | None = None,
     threads: int | None = None,
+    quantized_queries: bool = False,
 ) -> Embedder:
     """The embedder called ``name`` (``minilm`` or ``hash[-dim]``); ``backend``,
-    ``cache_dir`` and ``threads`` apply to MiniLM only."""
+    ``cache_dir``, ``threads`` and ``quantized_queries`` apply to MiniLM only."""
     if name == "minilm":
         return MiniLMEmbedder(
-            batch_size=batch_size, threads=threads, backend=backend, cache_dir=cache_dir
+            batch_size=batch_size,
+            threads=threads,
+            backend=backend,
+            cache_dir=cache_dir,
+            quantized_queries=quantized_queries,
         )
     if name.startswith("hash"):
         _, _, dim = name.partition("-")

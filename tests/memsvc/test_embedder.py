@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from memsvc.errors import InvalidInput
-from memsvc.retrieval.embedder import HashEmbedder, MiniLMEmbedder, make_embedder
+from memsvc.retrieval.embedder import HashEmbedder, MiniLMEmbedder, QueryCache, make_embedder
 from memsvc.retrieval.onnx_embedder import OnnxMiniLM, cached_model_path
 
 _SENTENCE = (
@@ -176,7 +176,7 @@ def test_onnx_vectors_rank_paraphrases_like_torch(onnx_model: MiniLMEmbedder) ->
 def test_onnx_export_is_cached_once_and_reused(
     onnx_model: MiniLMEmbedder, onnx_cache: Path
 ) -> None:
-    exports = list(onnx_cache.glob("*.onnx"))
+    exports = [p for p in onnx_cache.glob("*.onnx") if "-int8q" not in p.name]
     assert len(exports) == 1
     stamp = exports[0].stat().st_mtime_ns
     again = MiniLMEmbedder(backend="onnx", cache_dir=onnx_cache)
@@ -184,7 +184,7 @@ def test_onnx_export_is_cached_once_and_reused(
     vec = again.embed(["reuse the cached export"])
     assert again.ready and again.backend == "onnx"
     assert exports[0].stat().st_mtime_ns == stamp
-    assert list(onnx_cache.glob("*")) == exports
+    assert [p for p in onnx_cache.glob("*") if "-int8q" not in p.name] == exports
     assert float(np.dot(vec[0], onnx_model.embed(["reuse the cached export"])[0])) > 0.9999
 
 
@@ -243,6 +243,7 @@ def test_serve_loads_the_model_before_any_request(
 ) -> None:
     import importlib
 
+    from memsvc import bootstrap
     from memsvc.retrieval import embedder as embedder_module
 
     # the module, not the `main` function the package re-exports under the same name
@@ -268,7 +269,7 @@ def test_serve_loads_the_model_before_any_request(
             pause.wait(0.1)
         served.append(made[-1].ready)
 
-    monkeypatch.setattr(embedder_module, "make_embedder", make)
+    monkeypatch.setattr(bootstrap, "make_embedder", make)
     monkeypatch.setattr(serving, "serve", run)
     monkeypatch.setattr(cli, "WARM_DELAY_S", 0.0)
     monkeypatch.setenv("MEMSVC_EMBEDDER", "minilm")
@@ -277,3 +278,72 @@ def test_serve_loads_the_model_before_any_request(
     assert cli.main(["serve", "--data-dir", str(tmp_path / "data")]) == 0
     assert served == [True]
     assert made[-1].backend == "onnx"
+
+
+_QUERIES = [
+    "where are orders stored?",
+    "What did we decide about the retry budget for payment webhooks?",
+    "which database engine stores orders",
+    "When did Caroline go to the LGBTQ support group?",
+    "how do I run the migrations locally",
+    "what does the image worker do with uploads",
+    "Why did we move the cart from Postgres to Redis last spring?",
+    "kubernetes helm chart values",
+    "what is the naming convention for feature flags",
+    "who owns the on-call rotation this week?",
+]
+
+
+@pytest.mark.slow
+def test_quantized_queries_stay_close_to_the_fp32_vectors(onnx_cache: Path) -> None:
+    """Queries on the int8 copy of the export (opt-in on ONNX): near the fp32 vector a
+    memory gets, the copy made once beside the export and reused; off, the fp32 vector."""
+    quantized = MiniLMEmbedder(backend="onnx", cache_dir=onnx_cache, quantized_queries=True)
+    plain = MiniLMEmbedder(backend="onnx", cache_dir=onnx_cache)
+    texts = [*_QUERIES, *varied_texts(12, seed=5)]
+    fp32 = plain.embed(texts)
+    q8 = np.stack([quantized.embed_query(t) for t in texts])
+    cosines = (fp32 * q8).sum(axis=1)
+    assert float(cosines[: len(_QUERIES)].mean()) > 0.99  # what agents ask
+    assert float(cosines.min()) > 0.95  # word salad, shouting and 300-word texts too
+    assert not np.array_equal(q8, fp32)  # it is the int8 graph that answered
+    # one text alone, unpadded, matches its row of the padded batch to float rounding
+    assert np.allclose(np.stack([plain.embed_query(t) for t in texts]), fp32, atol=1e-5)
+    assert np.array_equal(quantized.embed(texts), fp32)  # memories always on fp32
+    copies = list(onnx_cache.glob("*-int8q*.onnx"))
+    assert len(copies) == 1
+    stamp = copies[0].stat().st_mtime_ns
+    again = MiniLMEmbedder(backend="onnx", cache_dir=onnx_cache, quantized_queries=True)
+    assert np.array_equal(again.embed_query(texts[0]), q8[0])
+    assert copies[0].stat().st_mtime_ns == stamp
+
+
+@pytest.mark.slow
+def test_a_damaged_quantized_copy_is_made_again(tmp_path: Path, onnx_model: MiniLMEmbedder) -> None:
+    from memsvc.retrieval.embedder import _model_dir
+    from memsvc.retrieval.onnx_embedder import quantized_path
+
+    model_dir = _model_dir()
+    fp32 = cached_model_path(tmp_path, model_dir)
+    fp32.write_bytes(onnx_model_path(onnx_model).read_bytes())
+    quantized_path(fp32).write_bytes(b"not an onnx graph")
+    runtime = OnnxMiniLM(model_dir, tmp_path, quantized_queries=True)
+    assert runtime.quantized_queries and quantized_path(fp32).stat().st_size > 1_000_000
+    vec = runtime.embed_query("made again")[0]
+    assert float(vec @ runtime.embed(["made again"], 64)[0]) > 0.97
+
+
+def test_query_cache_asks_for_a_query_vector_where_the_embedder_has_one() -> None:
+    class Twofold(HashEmbedder):
+        def embed_query(self, text: str) -> np.ndarray:
+            return -self.embed([text])[0]
+
+    emb = Twofold(16)
+    cache = QueryCache(emb)
+    assert np.array_equal(cache.get("hello world"), -emb.embed(["hello world"])[0])
+    assert np.array_equal(QueryCache(HashEmbedder(16)).get("hi"), HashEmbedder(16).embed(["hi"])[0])
+
+
+def onnx_model_path(embedder: MiniLMEmbedder) -> Path:
+    """The export file the loaded ONNX embedder runs."""
+    return Path(embedder._load().path)  # type: ignore[attr-defined]
