@@ -126,7 +126,9 @@ def synthetic_runner(args: argparse.Namespace) -> tuple[Any, Any]:
         _Index(entry),  # type: ignore[arg-type]
         embedder,  # type: ignore[arg-type]
         _Cache(entry),  # type: ignore[arg-type]
-        exact_scan_max_rows=0 if args.pooled else 10**9,
+        exact_scan_max_rows=0 if args.pooled or args.coarse else 10**9,
+        ann="coarse" if args.coarse else "lance",
+        train_in_background=False,
     )
     queries = synthetic_queries(args.searches + args.profile + 20, seed=3)
 
@@ -183,6 +185,11 @@ def main() -> None:
     p.add_argument("--embedder", default="minilm")
     p.add_argument("--synthetic", type=int, default=0, help="rows of a synthetic project")
     p.add_argument("--pooled", action="store_true", help="synthetic: the ANN pool path")
+    p.add_argument(
+        "--coarse",
+        action="store_true",
+        help="synthetic: the dense top from the coarse quantizer (a project above the exact size)",
+    )
     p.add_argument(
         "--compare",
         action="store_true",

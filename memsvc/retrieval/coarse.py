@@ -298,18 +298,25 @@ class CoarseIndex:
         order = np.argsort(-(self.centroids @ query), kind="stable")
         reach = np.cumsum(np.array(self._sizes, dtype=np.int64)[order])
         taken, parts, approx, held = 0, [], [], 0
+        sizes, lists, all_codes, all_scales = self._sizes, self._lists, self._codes, self._scales
         while taken < order.size:
             stop = max(min(order.size, int(np.searchsorted(reach, scan)) + 1), taken + 1)
-            for at in order[taken:stop].tolist():
-                size = self._sizes[at]
-                rows = self._lists[at][:size]
+            # per list only its slices and its product; the mask and the scales are applied
+            # once to the concatenation (per list they were most of a scan's Python time)
+            these = [at for at in order[taken:stop].tolist() if sizes[at]]
+            if these:
+                rows = np.concatenate([lists[at][: sizes[at]] for at in these])
+                sims = np.concatenate(
+                    [_decoded_dot(all_codes[at][: sizes[at]], query) for at in these]
+                )
+                sims *= np.concatenate([all_scales[at][: sizes[at]] for at in these])
                 keep = mask[rows]
-                if not keep.any():
-                    continue
-                codes, scales = self._codes[at][:size], self._scales[at][:size]
-                parts.append(rows[keep])
-                approx.append((_decoded_dot(codes, query) * scales)[keep])
-                held += len(parts[-1])
+                if not keep.all():
+                    rows, sims = rows[keep], sims[keep]
+                if rows.size:
+                    parts.append(rows)
+                    approx.append(sims)
+                    held += rows.size
             taken = stop
             if held >= m:
                 break

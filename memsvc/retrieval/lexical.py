@@ -18,9 +18,11 @@ dicts and a ``Counter`` per row took 3-5 KB (``benchmarks/results/scale.md``).
 from __future__ import annotations
 
 import math
+import threading
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain, islice, repeat
 
 import numpy as np
@@ -65,6 +67,7 @@ hold tens of millions of them at once."""
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 _NO_TERMS: frozenset[int] = frozenset()
+_QueryEvidence = tuple[list[int], list[float], list[bool], bool, float, float]
 
 
 def query_collection(found: list[tuple[Floats, int]]) -> int:
@@ -102,6 +105,11 @@ class LexicalIndex:
         self._norms: tuple[tuple[int, int, float, float, float], Ints, Floats] | None = None
         """(version, n, prev, norm): the length normalisation of ``scores`` for one
         ``prev`` array (a timeline's), kept until the index or the timeline changes."""
+        self._asked: tuple[tuple[str, int], _QueryEvidence] | None = None
+        """(query, version) and ``_query_evidence``'s answer for them."""
+        self._scratch_lock = threading.Lock()
+        self._scratch_bools = np.zeros(0, dtype=bool)
+        self._scratch_floats = np.zeros(0, dtype=np.float64)
 
     @property
     def documents(self) -> int:
@@ -304,24 +312,25 @@ class LexicalIndex:
                 postings.append((pairs[:, 0].astype(np.int64), pairs[:, 1], w))
         if not postings:
             return none
-        hit = np.zeros(n, dtype=bool)
-        for held_rows, _, _ in postings:
-            hit[held_rows] = True
-        # the N of the IDF (``query_collection``): the rows holding a term, counted before
-        # their successors (which score through the neighbour field alone) are added
-        holding = int(np.count_nonzero(hit))
-        after = nxt[:n][hit]
-        hit[after[after >= 0]] = True
-        rows = np.flatnonzero(hit)
-        norm = self._norm(n, prev)[rows]
-        before = prev[:n][rows]
-        before = np.where(before >= 0, before, n)  # row n of the scratch holds 0.0
-        scratch = np.zeros(n + 1, dtype=np.float64)
-        own: list[tuple[Floats, Floats]] = []  # each term's tf at ``rows`` and before them
-        for held_rows, tfs, _ in postings:
-            scratch[held_rows] = tfs
-            own.append((scratch[rows], scratch[before]))
-            scratch[held_rows] = 0.0
+        with self._scratch(n + 1) as (hit, scratch):
+            for held_rows, _, _ in postings:
+                hit[held_rows] = True
+            # the N of the IDF (``query_collection``): the rows holding a term, counted
+            # before their successors (which score through the neighbour field alone) are
+            # added; the successors from the postings, not a pass over every row
+            holding = int(np.count_nonzero(hit[:n]))
+            after = np.concatenate([nxt[held_rows] for held_rows, _, _ in postings])
+            hit[after[after >= 0]] = True
+            rows = np.flatnonzero(hit[:n])
+            hit[rows] = False  # the scratch is handed back cleared
+            norm = self._norm(n, prev)[rows]
+            before = prev[:n][rows]
+            before = np.where(before >= 0, before, n)  # row n of the scratch holds 0.0
+            own: list[tuple[Floats, Floats]] = []  # each term's tf at ``rows``, before them
+            for held_rows, tfs, _ in postings:
+                scratch[held_rows] = tfs
+                own.append((scratch[rows], scratch[before]))
+                scratch[held_rows] = 0.0
         dfs = [held_rows.size for held_rows, _, _ in postings]
         docs = holding
         if query_collection is not _QUERY_COLLECTION:  # a benchmark's ablation replaced it
@@ -336,6 +345,27 @@ class LexicalIndex:
             tf = tf_own + NEIGHBOUR_WEIGHT * tf_before
             out += w * idf * tf * (BM25_K1 + 1.0) / (tf + norm)
         return rows, out
+
+    @contextmanager
+    def _scratch(self, size: int) -> Iterator[tuple[npt.NDArray[np.bool_], Floats]]:
+        """A cleared bool array and a zero float array of at least ``size`` entries, to be
+        handed back cleared: the index's own (no O(rows) allocation and clearing per
+        query) unless another thread holds them, then new ones."""
+        if not self._scratch_lock.acquire(blocking=False):
+            yield np.zeros(size, dtype=bool), np.zeros(size, dtype=np.float64)
+            return
+        try:
+            if self._scratch_floats.size < size:
+                room = max(size, int(self._scratch_floats.size * 1.5) + 64)
+                self._scratch_bools = np.zeros(room, dtype=bool)
+                self._scratch_floats = np.zeros(room, dtype=np.float64)
+            yield self._scratch_bools, self._scratch_floats
+        except BaseException:  # left half-written: cleared for the next query
+            self._scratch_bools[:] = False
+            self._scratch_floats[:] = 0.0
+            raise
+        finally:
+            self._scratch_lock.release()
 
     def feedback_terms(self, query: str, rows: Ints) -> dict[str, float]:
         """The ``FEEDBACK_TERMS`` strongest terms of ``rows`` (one episode) that the query
@@ -393,17 +423,7 @@ class LexicalIndex:
         of the index holds, and its ``unnamed`` share: of the terms of the names it holds
         (``analysis.named_terms``, dates left out), the share no row holds. O(query terms)
         per row."""
-        terms = list(dict.fromkeys(analyze(query)))
-        dated = set(analyze(" ".join(date_phrases(query)))) if terms else set()
-        optional = [t in dated for t in terms]
-        weights = [self.idf(t) for t in terms]
-        tids = [self._ids.get(t, -1) for t in terms]
-        unseen = [tid < 0 or not self._postings[tid] for tid in tids]
-        undated = sum(w for w, d in zip(weights, optional, strict=True) if not d)
-        missing = sum(w for w, d, u in zip(weights, optional, unseen, strict=True) if u and not d)
-        unknown = missing / undated if undated > 0.0 else 0.0
-        names = named_terms(query) - dated if terms else frozenset()
-        unnamed = sum(map(self._unseen, names)) / len(names) if names else 0.0
+        tids, weights, optional, dated, unknown, unnamed = self._query_evidence(query)
         covers, covers_undated = [], []
         for row, before in zip(rows, prev, strict=True):
             own, nb = self._row_terms(row), self._row_terms(before)
@@ -413,6 +433,30 @@ class LexicalIndex:
                 coverage(weights, held, lent, NEIGHBOUR_WEIGHT, optional) if dated else covers[-1]
             )
         return covers, covers_undated, unknown, unnamed
+
+    def _query_evidence(self, query: str) -> _QueryEvidence:
+        """``evidence``'s part of the query alone: its terms' ids, IDFs and whether each is
+        a word of a date it names, whether it names one, its ``unknown`` and ``unnamed``
+        shares; kept for the last query until the index changes (a search asks for its
+        hits' evidence a page at a time)."""
+        key = (query, self._version)
+        held = self._asked
+        if held is not None and held[0] == key:
+            return held[1]
+        terms = list(dict.fromkeys(analyze(query)))
+        dated = set(analyze(" ".join(date_phrases(query)))) if terms else set()
+        optional = [t in dated for t in terms]
+        weights = [self.idf(t) for t in terms]
+        tids = [self._ids.get(t, -1) for t in terms]
+        unseen = [self._unseen(t) for t in terms]
+        undated = sum(w for w, d in zip(weights, optional, strict=True) if not d)
+        missing = sum(w for w, d, u in zip(weights, optional, unseen, strict=True) if u and not d)
+        unknown = missing / undated if undated > 0.0 else 0.0
+        names = named_terms(query) - dated if terms else frozenset()
+        unnamed = sum(map(self._unseen, names)) / len(names) if names else 0.0
+        found: _QueryEvidence = (tids, weights, optional, bool(dated), unknown, unnamed)
+        self._asked = (key, found)
+        return found
 
     def _unseen(self, term: str) -> bool:
         """Whether no row holds ``term``."""

@@ -200,15 +200,16 @@ def sparse_candidates(
     lex_rows, lex_values = lex_rows[inside], lex_values[inside]
     spans = time_spans(text, at, lexical.rows_holding, times, mask)
     time_rows = np.flatnonzero(mask & in_spans(times, spans)) if spans else lex_rows[:0]
-    in_pool = np.zeros(n, dtype=bool)
-    in_pool[dense_rows] = True
-    in_pool[lex_rows] = True
-    in_pool[time_rows] = True
-    scored = np.flatnonzero(in_pool)
+    # the scored rows: the sorted union of the lexical rows and the few others, merged
+    # (no pass over every row of the project)
+    fresh = _not_in(lex_rows, np.unique(np.concatenate((dense_rows, time_rows))))
+    scored = np.insert(lex_rows, np.searchsorted(lex_rows, fresh), fresh)
 
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
     lex_raw = np.zeros(scored.size, dtype=np.float64)
-    lex_raw[_places(lex_rows, np.concatenate((dense_rows, time_rows)))] = lex_values
+    lex_raw[np.arange(lex_rows.size, dtype=np.int64) + np.searchsorted(fresh, lex_rows)] = (
+        lex_values
+    )
     # a row outside the dense top has a cosine <= lo, which scales to 0: only the top's
     # cosines are read (a common query term can put a third of the project in ``scored``)
     above = top_values > lo
@@ -251,7 +252,7 @@ def sparse_candidates(
     tied = [scored[fused == kth]]
     for at_name in np.flatnonzero((shared >= kth) & (others > 0)):
         rows = timeline.episode_rows(int(names[at_name]))
-        rows = rows[mask[rows] & ~in_pool[rows]]
+        rows = rows[mask[rows] & ~_members(scored, rows)]
         (chosen if shared[at_name] > kth else tied).append(rows)
     above = np.concatenate(chosen)
     level = np.concatenate(tied)
@@ -260,7 +261,7 @@ def sparse_candidates(
         level = level[_smallest_ids(level, need, timeline.id_rank, ids)]
     rows = np.concatenate((above, level)).astype(np.int64)
     # each chosen row's signals, as score_rows gives them (the others' lexical part is 0)
-    is_scored = in_pool[rows]
+    is_scored = _members(scored, rows)
     pos = np.minimum(np.searchsorted(scored, rows), scored.size - 1)
     name = np.minimum(np.searchsorted(names, timeline.episode[rows]), max(names.size - 1, 0))
     zero = np.zeros(rows.size, dtype=np.float64)
@@ -278,18 +279,25 @@ def sparse_candidates(
     return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
 
 
-def _places(lex_rows: Rows, others: Rows) -> Rows:
-    """Where each of ``lex_rows`` (sorted) stands in the sorted union of them and ``others``
-    (``np.searchsorted(union, lex_rows)``) without a binary search of every lexical row
-    through the whole union (a third of a project, for a common term): the few other rows
-    are told apart from the lexical ones, and a lexical row's place is its own index plus
-    how many of them come before it."""
+def _not_in(lex_rows: Rows, others: Rows) -> Rows:
+    """The rows of ``others`` (sorted, distinct) that ``lex_rows`` (sorted) does not hold:
+    a binary search of each of the few others, not of every lexical row (a third of a
+    project, for a common term). A lexical row's place in the sorted union is then its own
+    index plus how many of these come before it."""
     if lex_rows.size == 0:
-        return lex_rows
-    others = np.unique(others)
+        return others
     near = np.minimum(np.searchsorted(lex_rows, others), lex_rows.size - 1)
-    others = others[lex_rows[near] != others]
-    return np.arange(lex_rows.size, dtype=np.int64) + np.searchsorted(others, lex_rows)
+    fresh: Rows = others[lex_rows[near] != others]
+    return fresh
+
+
+def _members(sorted_rows: Rows, rows: Rows) -> npt.NDArray[np.bool_]:
+    """Whether each of ``rows`` is in ``sorted_rows``."""
+    if sorted_rows.size == 0:
+        return np.zeros(rows.size, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_rows, rows), sorted_rows.size - 1)
+    held: npt.NDArray[np.bool_] = sorted_rows[at] == rows
+    return held
 
 
 def _smallest_ids(rows: Rows, count: int, id_rank: Rows | None, ids: list[str]) -> Rows:
