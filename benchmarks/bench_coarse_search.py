@@ -47,11 +47,14 @@ from benchmarks.locomo import Conversation, load_locomo
 from benchmarks.quality_report import Scores
 from memsvc import Kind, MemoryDraft, Settings
 from memsvc.bootstrap import Components, build_components
+from memsvc.retrieval import candidates as candidates_mod
 from memsvc.retrieval import coarse as coarse_mod
 from memsvc.retrieval.hybrid import DENSE_SCALE_DEPTH
 
 _SUFFIX = re.compile(r" \(note (\d+), owner team-\d+\)$")
 HEADLINE = (1, 2, 3, 4)
+LEXICAL_DEPTH = 0
+"""``--lexical-depth``: also search each question with ``candidates.LEXICAL_DEPTH`` set."""
 METRICS = ("any@5", "any@10", "turn@10", "NDCG@10")
 
 
@@ -109,6 +112,7 @@ class SizeRun:
     size: int
     scores: dict[str, Scores] = field(default_factory=dict)
     top10_overlap: list[float] = field(default_factory=list)
+    capped_overlap: list[float] = field(default_factory=list)
     dense_recall: list[float] = field(default_factory=list)
     ms: dict[str, list[float]] = field(default_factory=dict)
     lists: int = 0
@@ -157,6 +161,18 @@ def measure(parts: Components, target: Loaded, run: SizeRun, exact_max: int) -> 
         run.scores.setdefault("coarse", Scores()).add(q, ranked_turns(target, approx))
         if exact[:10]:
             run.top10_overlap.append(len(set(exact[:10]) & set(approx[:10])) / len(exact[:10]))
+        if LEXICAL_DEPTH:
+            name = f"coarse, lexical depth {LEXICAL_DEPTH}"
+            candidates_mod.LEXICAL_DEPTH = LEXICAL_DEPTH
+            try:
+                capped = _timed(
+                    run, f"{name}: search", lambda q=q: search_ids(svc, target.project, q.text)
+                )
+            finally:
+                candidates_mod.LEXICAL_DEPTH = 0
+            run.scores.setdefault(name, Scores()).add(q, ranked_turns(target, capped))
+            if exact[:10]:
+                run.capped_overlap.append(len(set(exact[:10]) & set(capped[:10])) / len(exact[:10]))
         qvec = source.embed_query(q.text)
         with entry.lock:
             best, full, m = _dense_tops(run, entry, coarse, qvec)
@@ -230,7 +246,7 @@ def render(
         "| conversation alone | exact scan | " + " | ".join(f"{b[k]:.3f}" for k in METRICS) + " |"
     )
     for r in runs:
-        for name in ("exact scan", "coarse"):
+        for name in r.scores:
             s = _means(r.scores[name])
             lines.append(
                 f"| padded to {r.size:,} | {name} | "
@@ -251,6 +267,11 @@ def render(
             f"{statistics.mean(r.dense_recall):.3f}, {min(r.dense_recall):.2f} | "
             f"{statistics.mean(r.top10_overlap):.3f}, {min(r.top10_overlap):.1f} |"
         )
+        if r.capped_overlap:
+            lines.append(
+                f"| padded to {r.size:,}, lexical depth {LEXICAL_DEPTH:,} | | | | | "
+                f"{statistics.mean(r.capped_overlap):.3f}, {min(r.capped_overlap):.1f} |"
+            )
     lines += ["", "## Time per query, ms: median (min-max), in process", ""]
     names = list(runs[0].ms)
     lines += ["| project | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
@@ -273,7 +294,15 @@ def main() -> None:
     )
     p.add_argument("--root", type=Path, default=None, help="keep the data dirs here")
     p.add_argument("--out", type=Path, default=RESULTS / "coarse_search.md")
+    p.add_argument(
+        "--lexical-depth",
+        type=int,
+        default=0,
+        help="also search with only this many best lexical rows scored (candidates.LEXICAL_DEPTH)",
+    )
     args = p.parse_args()
+    global LEXICAL_DEPTH
+    LEXICAL_DEPTH = args.lexical_depth
     load_start = loadavg()
     convs = load_locomo(args.data)
     conv = convs[args.conv_index]

@@ -47,6 +47,11 @@ FEEDBACK_ROWS = 0
 ``hybrid.EPISODE_TOP``); 0 = every row of the episode."""
 """An unfiltered index query asks this many times the pool depth (some hits are dropped
 by the status mask)."""
+LEXICAL_DEPTH = 0
+"""Above ``exact_scan_max_rows`` (the coarse path), score only this many of the best
+lexical rows (0: all of them). An experiment for issue 11, off: the others then count
+as unscored rows of their episodes, which makes the lexical part approximate
+(``benchmarks/results/search_passes.md``)."""
 
 
 def query_terms(text: str) -> list[str]:
@@ -188,6 +193,7 @@ class CandidateSource:
                     entry.ids,
                     depth,
                     at,
+                    LEXICAL_DEPTH if coarse is not None else 0,
                 )
                 if found is not None:
                     return found

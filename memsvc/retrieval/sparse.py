@@ -172,11 +172,13 @@ def sparse_candidates(
     ids: list[str],
     depth: int,
     at: datetime | None,
+    lexical_depth: int = 0,
 ) -> list[Candidate] | None:
     """``candidates_from(score_rows(...), ids, mask, depth)`` over every row, from the rows
     that can score (see the module); ``counts`` is ``episode_counts(timeline, mask)``.
     ``dense32`` is every row's cosine, or a ``DenseSource`` that finds the best rows
     another way (an approximate one makes the dense part approximate, nothing else).
+    ``lexical_depth`` > 0: only that many of the best lexical rows score (approximate).
     None when only scoring every row can answer."""
     dense: DenseSource = ExactDense(dense32) if isinstance(dense32, np.ndarray) else dense32
     n = mask.size
@@ -198,6 +200,9 @@ def sparse_candidates(
     lex_rows, lex_values = lexical.sparse_scores(text, n, timeline.prev, timeline.next)
     inside = mask[lex_rows]
     lex_rows, lex_values = lex_rows[inside], lex_values[inside]
+    if 0 < lexical_depth < lex_rows.size:  # approximate: only the best lexical rows score
+        best = np.sort(np.argpartition(-lex_values, lexical_depth - 1)[:lexical_depth])
+        lex_rows, lex_values = lex_rows[best], lex_values[best]
     spans = time_spans(text, at, lexical.rows_holding, times, mask)
     time_rows = np.flatnonzero(mask & in_spans(times, spans)) if spans else lex_rows[:0]
     # the scored rows: the sorted union of the lexical rows and the few others, merged

@@ -241,3 +241,45 @@ def test_episode_means_without_a_sort_are_the_sorted_ones_bit_for_bit(seed: int)
     want_names, want_means = _top_means_by_sorting(base, episode, counts)
     assert names.tolist() == want_names.tolist()
     assert means.tolist() == want_means.tolist()
+
+
+def test_a_lexical_depth_scores_only_the_best_lexical_rows() -> None:
+    entry = _project(4, n=800, long_episode=False)
+    q = np.random.default_rng(9).standard_normal(entry.dim).astype(np.float32)
+    q /= np.linalg.norm(q)
+    timeline = entry.timeline()
+    assert timeline.next is not None
+    text = "alpha beta"
+    with entry.lock:
+        mask = entry.mask({"active"}, None)
+        counts = entry.episode_counts(mask)
+    rows, values = entry.lexical.sparse_scores(text, entry.n, timeline.prev, timeline.next)
+    held = int(mask[rows].sum())
+    assert held > 40
+
+    def found(depth: int) -> list[Candidate] | None:
+        return sparse_candidates(
+            text,
+            entry.matrix[: entry.n] @ q,
+            entry.lexical,
+            timeline,
+            mask,
+            counts,
+            entry.times_array(),
+            entry.ids,
+            30,
+            AT,
+            depth,
+        )
+
+    every = found(0)
+    assert every is not None
+    # a depth above the lexical rows changes nothing
+    assert _explained(found(held + 1) or []) == _explained(every)
+    capped = found(20)
+    assert capped is not None and len(capped) == 30
+    # a row the lexical cut left out keeps no lexical part
+    kept = {entry.ids[r] for r in rows[mask[rows]][np.argsort(-values[mask[rows]])[:20]]}
+    for c in capped:
+        if c.id not in kept:
+            assert c.lexical_score == 0.0
