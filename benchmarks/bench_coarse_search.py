@@ -53,8 +53,6 @@ from memsvc.retrieval.hybrid import DENSE_SCALE_DEPTH
 
 _SUFFIX = re.compile(r" \(note (\d+), owner team-\d+\)$")
 HEADLINE = (1, 2, 3, 4)
-LEXICAL_DEPTH = 0
-"""``--lexical-depth``: also search each question with ``candidates.LEXICAL_DEPTH`` set."""
 METRICS = ("any@5", "any@10", "turn@10", "NDCG@10")
 
 
@@ -112,6 +110,8 @@ class SizeRun:
     size: int
     scores: dict[str, Scores] = field(default_factory=dict)
     top10_overlap: list[float] = field(default_factory=list)
+    lexical_depth: int = 0
+    """``--lexical-depth``: also search each question with ``candidates.LEXICAL_DEPTH`` set."""
     capped_overlap: list[float] = field(default_factory=list)
     dense_recall: list[float] = field(default_factory=list)
     ms: dict[str, list[float]] = field(default_factory=dict)
@@ -161,9 +161,9 @@ def measure(parts: Components, target: Loaded, run: SizeRun, exact_max: int) -> 
         run.scores.setdefault("coarse", Scores()).add(q, ranked_turns(target, approx))
         if exact[:10]:
             run.top10_overlap.append(len(set(exact[:10]) & set(approx[:10])) / len(exact[:10]))
-        if LEXICAL_DEPTH:
-            name = f"coarse, lexical depth {LEXICAL_DEPTH}"
-            candidates_mod.LEXICAL_DEPTH = LEXICAL_DEPTH
+        if run.lexical_depth:
+            name = f"coarse, lexical depth {run.lexical_depth}"
+            candidates_mod.LEXICAL_DEPTH = run.lexical_depth
             try:
                 capped = _timed(
                     run, f"{name}: search", lambda q=q: search_ids(svc, target.project, q.text)
@@ -269,7 +269,7 @@ def render(
         )
         if r.capped_overlap:
             lines.append(
-                f"| padded to {r.size:,}, lexical depth {LEXICAL_DEPTH:,} | | | | | "
+                f"| padded to {r.size:,}, lexical depth {r.lexical_depth:,} | | | | | "
                 f"{statistics.mean(r.capped_overlap):.3f}, {min(r.capped_overlap):.1f} |"
             )
     lines += ["", "## Time per query, ms: median (min-max), in process", ""]
@@ -301,8 +301,6 @@ def main() -> None:
         help="also search with only this many best lexical rows scored (candidates.LEXICAL_DEPTH)",
     )
     args = p.parse_args()
-    global LEXICAL_DEPTH
-    LEXICAL_DEPTH = args.lexical_depth
     load_start = loadavg()
     convs = load_locomo(args.data)
     conv = convs[args.conv_index]
@@ -331,7 +329,7 @@ def main() -> None:
             _pad(parts, padded.project, others, size)
             print(f"{size}: padded in {time.perf_counter() - begin:.0f} s", flush=True)
             inner.save()
-            run = SizeRun(size)
+            run = SizeRun(size, lexical_depth=args.lexical_depth)
             measure(parts, padded, run, args.exact_max)
             runs.append(run)
             parts.cache.forget(padded.project)

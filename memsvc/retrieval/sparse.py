@@ -205,9 +205,12 @@ def sparse_candidates(
         lex_rows, lex_values = lex_rows[best], lex_values[best]
     spans = time_spans(text, at, lexical.rows_holding, times, mask)
     time_rows = np.flatnonzero(mask & in_spans(times, spans)) if spans else lex_rows[:0]
-    # the scored rows: the sorted union of the lexical rows and the few others, merged
-    # (no pass over every row of the project)
-    fresh = _not_in(lex_rows, np.unique(np.concatenate((dense_rows, time_rows))))
+    # the scored rows: the sorted union of the lexical rows and the few others, merged (no
+    # pass over every row of the project, each of the few others searched for, not each
+    # lexical row: a third of a project, for a common term); a lexical row's place in it
+    # is its own index plus how many of the others come before it
+    others = np.unique(np.concatenate((dense_rows, time_rows)))
+    fresh = others[~_members(lex_rows, others)]
     scored = np.insert(lex_rows, np.searchsorted(lex_rows, fresh), fresh)
 
     top_lex = float(lex_values.max()) if lex_values.size else 0.0
@@ -266,8 +269,8 @@ def sparse_candidates(
         level = level[_smallest_ids(level, need, timeline.id_rank, ids)]
     rows = np.concatenate((above, level)).astype(np.int64)
     # each chosen row's signals, as score_rows gives them (the others' lexical part is 0)
-    is_scored = _members(scored, rows)
     pos = np.minimum(np.searchsorted(scored, rows), scored.size - 1)
+    is_scored = scored[pos] == rows if scored.size else np.zeros(rows.size, dtype=bool)
     name = np.minimum(np.searchsorted(names, timeline.episode[rows]), max(names.size - 1, 0))
     zero = np.zeros(rows.size, dtype=np.float64)
     chosen_dense = dense.of(rows).astype(np.float64)
@@ -282,18 +285,6 @@ def sparse_candidates(
     )
     everyone = np.ones(rows.size, dtype=bool)
     return candidates_from(compact, [ids[r] for r in rows], everyone, rows.size)
-
-
-def _not_in(lex_rows: Rows, others: Rows) -> Rows:
-    """The rows of ``others`` (sorted, distinct) that ``lex_rows`` (sorted) does not hold:
-    a binary search of each of the few others, not of every lexical row (a third of a
-    project, for a common term). A lexical row's place in the sorted union is then its own
-    index plus how many of these come before it."""
-    if lex_rows.size == 0:
-        return others
-    near = np.minimum(np.searchsorted(lex_rows, others), lex_rows.size - 1)
-    fresh: Rows = others[lex_rows[near] != others]
-    return fresh
 
 
 def _members(sorted_rows: Rows, rows: Rows) -> npt.NDArray[np.bool_]:
